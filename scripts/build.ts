@@ -1,0 +1,57 @@
+#!/usr/bin/env bun
+/**
+ * Builds ./dist/devx: one self-contained executable.
+ * Flags from the env README: ESM + bytecode + splitting + minify for fast start; no autoload of the
+ * user's .env / bunfig.toml at run time; react-devtools-core (an optional Ink import) stubbed.
+ *
+ *   bun scripts/build.ts [--target bun-linux-x64] [--outfile dist/devx] [--entry src/bin.ts]
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+
+const { values } = parseArgs({
+  options: {
+    target: { type: "string" },
+    outfile: { type: "string", default: "dist/devx" },
+    entry: { type: "string", default: "src/bin.ts" },
+  },
+});
+
+const root = resolve(import.meta.dir, "..");
+const stub = resolve(root, "stubs/react-devtools-core.ts");
+
+export async function build(entry: string, outfile: string, target?: string): Promise<void> {
+  const result = await Bun.build({
+    entrypoints: [resolve(root, entry)],
+    compile: {
+      outfile: resolve(root, outfile),
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
+    },
+    format: "esm",
+    bytecode: true,
+    minify: true,
+    splitting: true,
+    sourcemap: "none",
+    define: { "process.env.NODE_ENV": '"production"', "process.env.DEV": '"false"' },
+    plugins: [
+      {
+        name: "stub-react-devtools-core",
+        setup(b) {
+          b.onResolve({ filter: /^react-devtools-core$/ }, () => ({ path: stub }));
+        },
+      },
+    ],
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error(`build of ${entry} failed`);
+  }
+}
+
+if (import.meta.main) {
+  const t0 = performance.now();
+  await build(values.entry!, values.outfile!, values.target);
+  console.error(`built ${values.outfile} in ${Math.round(performance.now() - t0)} ms`);
+}

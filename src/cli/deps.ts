@@ -1,0 +1,93 @@
+import { join, relative } from "node:path";
+import { CancelledError, NotFoundError, UsageError } from "../errors.ts";
+import type { Emit } from "../events/types.ts";
+import { jsonLinesRenderer, textRenderer } from "../events/render.ts";
+import { systemExec, type Exec } from "../platform/exec.ts";
+import { systemClock, type Clock } from "../platform/clock.ts";
+import { resolvePaths, type Paths } from "../platform/paths.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import type { UserConfig } from "../config/schema.ts";
+import type { GlobalOptions } from "./define.ts";
+import { processIO, type IO } from "./io.ts";
+
+/**
+ * Everything a command reaches the world through. Built lazily: nothing heavy is constructed until
+ * a command asks for it, so `devx --version` stays instant and a test swaps one field.
+ */
+export interface Deps {
+  io: IO;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  paths: Paths;
+  exec: Exec;
+  clock: Clock;
+  /** aborted on Ctrl-C */
+  signal: AbortSignal;
+  global: GlobalOptions;
+  /** progress/status events, rendered as text on stderr or JSON lines on stdout (--json) */
+  emit: Emit;
+  /** the project's devx.yaml (includes and profile applied); NotFoundError when there is none */
+  config(): Promise<LoadedConfig>;
+  /** the same, or undefined when no devx.yaml is found */
+  findConfig(): Promise<LoadedConfig | undefined>;
+  userConfig(): Promise<UserConfig>;
+  /**
+   * Ask before a destructive action. --yes answers yes; without a TTY and without --yes it fails
+   * with a usage error naming -y (never hangs); "no" raises CancelledError.
+   */
+  confirm(question: string): Promise<void>;
+}
+
+export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {}): Deps {
+  const env = overrides.env ?? process.env;
+  const io = overrides.io ?? processIO(global.noColor, env);
+  const cwd = overrides.cwd ?? process.cwd();
+  const paths = overrides.paths ?? resolvePaths(env);
+  let configP: Promise<LoadedConfig | undefined> | undefined;
+  let userP: Promise<UserConfig> | undefined;
+
+  const userConfig = () =>
+    (userP ??= import("../config/load.ts").then((m) => m.loadUserConfig(join(paths.config, "config.yaml"))));
+
+  const findConfig = () =>
+    (configP ??= (async () => {
+      const { findConfigFile, loadConfig } = await import("../config/load.ts");
+      const file = global.file ?? env.DEVX_FILE ?? (await findConfigFile(cwd));
+      if (!file) return undefined;
+      const { resolveProfile } = await import("../config/settings.ts");
+      const profile = resolveProfile({ flags: global, env, user: await userConfig() }).value;
+      return loadConfig(file, { profile, cwd });
+    })());
+
+  const emit: Emit =
+    overrides.emit ?? (global.json ? jsonLinesRenderer(io.out) : textRenderer(io.err));
+
+  return {
+    io,
+    env,
+    cwd,
+    paths,
+    exec: overrides.exec ?? systemExec,
+    clock: overrides.clock ?? systemClock,
+    signal: overrides.signal ?? new AbortController().signal,
+    global,
+    emit,
+    findConfig: overrides.findConfig ?? findConfig,
+    config:
+      overrides.config ??
+      (async () => {
+        const c = await findConfig();
+        if (!c) throw new NotFoundError(`no devx.yaml found in ${relative(process.cwd(), cwd) || "."} or any parent directory`, "create one (see README), or pass -f path/to/devx.yaml");
+        return c;
+      }),
+    userConfig: overrides.userConfig ?? userConfig,
+    confirm:
+      overrides.confirm ??
+      (async (question) => {
+        if (global.yes) return;
+        if (!io.stdinIsTTY) throw new UsageError(`${question.replace(/\?$/, "")}: confirmation needed but there is no terminal`, "pass -y/--yes to confirm without a prompt");
+        const answer = await io.readLine(`${question} [y/N] `);
+        if (!answer || !/^y(es)?$/i.test(answer.trim())) throw new CancelledError("cancelled: nothing was changed", "run again and answer y, or pass -y");
+      }),
+  };
+}

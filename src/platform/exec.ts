@@ -1,0 +1,171 @@
+import { ProviderError } from "../errors.ts";
+
+/**
+ * The only door to subprocesses. argv arrays only (no shell), secrets through `env` or `input`
+ * (never argv), every child in its own process group so cancel/timeout kills the whole tree.
+ */
+export interface ExecOptions {
+  cwd?: string;
+  /** merged over the parent environment; a value of undefined removes the variable */
+  env?: Record<string, string | undefined>;
+  /** bytes for stdin (secrets go here, never in argv) */
+  input?: string | Uint8Array;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onStdout?: (chunk: Uint8Array) => void;
+  onStderr?: (chunk: Uint8Array) => void;
+  /** connect the child to this terminal (ssh, shells); nothing is captured */
+  inherit?: boolean;
+}
+
+export interface ExecResult {
+  argv: string[];
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface Spawned {
+  pid: number;
+  stdin: import("bun").FileSink | undefined;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<number>;
+  /** signal the child's whole process group */
+  kill(signal?: NodeJS.Signals | number): void;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** "pipe" gives a writable stdin; "ignore" closes it */
+  stdin?: "pipe" | "ignore" | "inherit";
+  stdout?: "pipe" | "ignore" | "inherit" | number;
+  stderr?: "pipe" | "ignore" | "inherit" | number;
+}
+
+export interface Exec {
+  run(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  spawn(argv: string[], opts?: SpawnOptions): Spawned;
+  which(bin: string): string | null;
+}
+
+export function mergeEnv(extra?: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(extra ?? {})) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals | number = "SIGTERM"): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function notInstalled(bin: string): ProviderError {
+  return new ProviderError(`${bin} is not installed or not on PATH`, `install ${bin}, then run \`devx doctor\``);
+}
+
+async function drain(stream: ReadableStream<Uint8Array> | null | undefined, sink?: (c: Uint8Array) => void): Promise<string> {
+  if (!stream) return "";
+  const dec = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    sink?.(chunk);
+    text += dec.decode(chunk, { stream: true });
+  }
+  return text + dec.decode();
+}
+
+export const systemExec: Exec = {
+  which: (bin) => Bun.which(bin),
+
+  async run(argv, opts = {}) {
+    const [bin] = argv;
+    if (!bin) throw new ProviderError("empty command", "this is a bug in devx");
+    let proc: ReturnType<typeof Bun.spawn>;
+    try {
+      proc = Bun.spawn(argv, {
+        cwd: opts.cwd,
+        env: mergeEnv(opts.env),
+        stdin: opts.inherit ? "inherit" : opts.input !== undefined ? new Blob([opts.input]) : "ignore",
+        stdout: opts.inherit ? "inherit" : "pipe",
+        stderr: opts.inherit ? "inherit" : "pipe",
+        detached: !opts.inherit,
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw notInstalled(bin);
+      throw e;
+    }
+    let timedOut = false;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          killGroup(proc.pid, "SIGKILL");
+        }, opts.timeoutMs)
+      : undefined;
+    const onAbort = () => killGroup(proc.pid, "SIGTERM");
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const [stdout, stderr, code] = await Promise.all([
+        opts.inherit ? "" : drain(proc.stdout as ReadableStream<Uint8Array>, opts.onStdout),
+        opts.inherit ? "" : drain(proc.stderr as ReadableStream<Uint8Array>, opts.onStderr),
+        proc.exited,
+      ]);
+      return { argv, code, stdout, stderr, timedOut };
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  },
+
+  spawn(argv, opts = {}) {
+    const [bin] = argv;
+    if (!bin) throw new ProviderError("empty command", "this is a bug in devx");
+    let proc;
+    try {
+      proc = Bun.spawn(argv, {
+        cwd: opts.cwd,
+        env: mergeEnv(opts.env),
+        stdin: opts.stdin ?? "ignore",
+        stdout: opts.stdout ?? "pipe",
+        stderr: opts.stderr ?? "pipe",
+        detached: true,
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw notInstalled(bin);
+      throw e;
+    }
+    const p = proc;
+    return {
+      pid: p.pid,
+      stdin: (opts.stdin === "pipe" ? p.stdin : undefined) as import("bun").FileSink | undefined,
+      stdout: p.stdout as ReadableStream<Uint8Array>,
+      stderr: p.stderr as ReadableStream<Uint8Array>,
+      exited: p.exited,
+      kill: (signal) => killGroup(p.pid, signal),
+    };
+  },
+};
+
+/** Run and throw a ProviderError carrying the tail of stderr when the command fails. */
+export async function execCheck(exec: Exec, argv: string[], opts?: ExecOptions, hint?: string): Promise<ExecResult> {
+  const r = await exec.run(argv, opts);
+  if (r.timedOut) throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` timed out after ${opts?.timeoutMs} ms`, hint ?? "retry, or run with --debug");
+  if (r.code !== 0) {
+    const tail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" | ");
+    throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` failed (exit ${r.code}): ${tail}`, hint ?? "run with --debug for the full output");
+  }
+  return r;
+}
