@@ -20,46 +20,46 @@ export interface FieldMeta {
 
 type Actions<T> = v.PipeItem<T, T, v.BaseIssue<unknown>>[];
 
-const meta = (m: FieldMeta) => v.metadata({ devx: m });
+const meta = <T>(m: FieldMeta) => v.metadata<T, { readonly devx: FieldMeta }>({ devx: m });
 
 export function flag(description: string, opts: { short?: string } = {}) {
-  return v.optional(v.pipe(v.boolean(), meta({ kind: "flag", description, ...opts })), false);
+  return v.optional(v.pipe(v.boolean(), meta<boolean>({ kind: "flag", description, ...opts })), false);
 }
 
 export function option(description: string, opts: { short?: string; placeholder?: string; actions?: Actions<string> } = {}) {
-  return v.optional(v.pipe(v.string(), ...(opts.actions ?? []), meta({ kind: "option", description, short: opts.short, placeholder: opts.placeholder })));
+  return v.optional(v.pipe(v.string(), ...(opts.actions ?? []), meta<string>({ kind: "option", description, short: opts.short, placeholder: opts.placeholder })));
 }
 
 export function optionWithDefault(description: string, dflt: string, opts: { short?: string; placeholder?: string; actions?: Actions<string> } = {}) {
-  return v.optional(v.pipe(v.string(), ...(opts.actions ?? []), meta({ kind: "option", description, short: opts.short, placeholder: opts.placeholder })), dflt);
+  return v.optional(v.pipe(v.string(), ...(opts.actions ?? []), meta<string>({ kind: "option", description, short: opts.short, placeholder: opts.placeholder })), dflt);
 }
 
 export function choice<const T extends readonly [string, ...string[]]>(description: string, choices: T, opts: { short?: string } = {}) {
-  return v.optional(v.pipe(v.picklist(choices, `expected one of ${choices.join(", ")}`), meta({ kind: "option", description, choices, short: opts.short })));
+  return v.optional(v.pipe(v.picklist(choices, `expected one of ${choices.join(", ")}`), meta<T[number]>({ kind: "option", description, choices, short: opts.short })));
 }
 
 export function list(description: string, opts: { short?: string; placeholder?: string } = {}) {
-  return v.optional(v.pipe(v.array(v.string()), meta({ kind: "list", description, ...opts })), []);
+  return v.optional(v.pipe(v.array(v.string()), meta<string[]>({ kind: "list", description, ...opts })), []);
 }
 
 export function number(description: string, opts: { short?: string; placeholder?: string; min?: number; max?: number; default?: number } = {}) {
   const checks: v.PipeItem<number, number, v.BaseIssue<unknown>>[] = [v.integer("expected a whole number")];
   if (opts.min !== undefined) checks.push(v.minValue(opts.min, `expected at least ${opts.min}`));
   if (opts.max !== undefined) checks.push(v.maxValue(opts.max, `expected at most ${opts.max}`));
-  const inner = v.pipe(v.number(), ...checks, meta({ kind: "number", description, short: opts.short, placeholder: opts.placeholder }));
+  const inner = v.pipe(v.number(), ...checks, meta<number>({ kind: "number", description, short: opts.short, placeholder: opts.placeholder }));
   return opts.default === undefined ? v.optional(inner) : v.optional(inner, opts.default);
 }
 
 export function arg(description: string, opts: { placeholder?: string; actions?: Actions<string> } = {}) {
-  return v.pipe(v.string(), ...(opts.actions ?? []), meta({ kind: "arg", description, required: true, placeholder: opts.placeholder }));
+  return v.pipe(v.string(), ...(opts.actions ?? []), meta<string>({ kind: "arg", description, required: true, placeholder: opts.placeholder }));
 }
 
 export function optionalArg(description: string, opts: { placeholder?: string } = {}) {
-  return v.optional(v.pipe(v.string(), meta({ kind: "arg", description, required: false, placeholder: opts.placeholder })));
+  return v.optional(v.pipe(v.string(), meta<string>({ kind: "arg", description, required: false, placeholder: opts.placeholder })));
 }
 
 export function variadicArg(description: string, opts: { placeholder?: string; required?: boolean } = {}) {
-  return v.optional(v.pipe(v.array(v.string()), meta({ kind: "arg", description, variadic: true, required: opts.required ?? false, placeholder: opts.placeholder })), []);
+  return v.optional(v.pipe(v.array(v.string()), meta<string[]>({ kind: "arg", description, variadic: true, required: opts.required ?? false, placeholder: opts.placeholder })), []);
 }
 
 /** Options every command accepts. */

@@ -60,7 +60,7 @@ export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {})
     })());
 
   const emit: Emit =
-    overrides.emit ?? (global.json ? jsonLinesRenderer(io.out) : textRenderer(io.err));
+    overrides.emit ?? (global.json ? jsonLinesRenderer({ ...io.out, color: false }) : textRenderer({ write: (s) => io.err.write(s), isTTY: io.err.isTTY, color: io.color }));
 
   return {
     io,

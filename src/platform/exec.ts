@@ -81,7 +81,7 @@ async function drain(stream: ReadableStream<Uint8Array> | null | undefined, sink
   if (!stream) return "";
   const dec = new TextDecoder();
   let text = "";
-  for await (const chunk of stream) {
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
     sink?.(chunk);
     text += dec.decode(chunk, { stream: true });
   }
@@ -99,7 +99,7 @@ export const systemExec: Exec = {
       proc = Bun.spawn(argv, {
         cwd: opts.cwd,
         env: mergeEnv(opts.env),
-        stdin: opts.inherit ? "inherit" : opts.input !== undefined ? new Blob([opts.input]) : "ignore",
+        stdin: opts.inherit ? "inherit" : opts.input !== undefined ? new Blob([opts.input as BlobPart]) : "ignore",
         stdout: opts.inherit ? "inherit" : "pipe",
         stderr: opts.inherit ? "inherit" : "pipe",
         detached: !opts.inherit,

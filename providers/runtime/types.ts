@@ -1,0 +1,81 @@
+import type { Readable } from "node:stream";
+
+/**
+ * The container runtime (podman, docker, nerdctl) behind small capability interfaces. Code asks
+ * what a runtime can do (`checkpointer` present, `supportsCheckpoint()`), never its name.
+ */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  state: "running" | "exited" | "created" | "paused" | string;
+  labels: Record<string, string>;
+  /** host port bindings: "127.0.0.1:5432->5432/tcp" */
+  ports: Array<{ hostIp: string; hostPort: number; containerPort: number; protocol: string }>;
+  /** named volumes mounted: volume name → mount path */
+  volumes: Array<{ name: string; destination: string }>;
+  createdAt?: string;
+}
+
+export interface VolumeInfo {
+  name: string;
+  labels: Record<string, string>;
+  mountpoint?: string;
+}
+
+export interface RunSpec {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: Record<string, string>;
+  /** secrets: passed to the runtime through its environment, never argv (`-e NAME` without value) */
+  secretEnv?: Record<string, string>;
+  labels?: Record<string, string>;
+  ports?: Array<{ hostIp?: string; hostPort: number; containerPort: number }>;
+  volumes?: Array<{ name: string; destination: string }>;
+  network?: string;
+  workdir?: string;
+  user?: string;
+}
+
+export interface Lister {
+  listContainers(filter?: { labels?: Record<string, string>; all?: boolean }): Promise<ContainerInfo[]>;
+  listVolumes(filter?: { labels?: Record<string, string> }): Promise<VolumeInfo[]>;
+  inspectContainer(nameOrId: string): Promise<ContainerInfo | undefined>;
+}
+
+export interface Runner {
+  run(spec: RunSpec): Promise<string>;
+  start(name: string): Promise<void>;
+  stop(name: string, graceSeconds?: number): Promise<void>;
+  remove(name: string, opts?: { force?: boolean }): Promise<void>;
+  exec(name: string, command: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  logs(name: string, opts?: { follow?: boolean; tail?: number; since?: string }): AsyncIterable<string>;
+  imageExists(image: string): Promise<boolean>;
+}
+
+export interface VolumeExporter {
+  createVolume(name: string, labels?: Record<string, string>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  /** a plain tar stream of the volume's content */
+  exportVolume(name: string): Readable;
+  /** replace the volume's content with the tar stream (import into an emptied volume) */
+  importVolume(name: string, tar: Readable): Promise<void>;
+}
+
+export interface Checkpointer {
+  /** true only when the runtime and `criu check` can checkpoint here */
+  supportsCheckpoint(): Promise<{ ok: boolean; reason?: string }>;
+  /** checkpoint a running container to a compressed archive stream; leaves it stopped unless leaveRunning */
+  checkpoint(name: string, opts?: { leaveRunning?: boolean; tcpEstablished?: boolean }): Readable;
+  /** restore a container from an archive (optionally under a new name) */
+  restore(archive: Readable, opts?: { name?: string; tcpEstablished?: boolean }): Promise<string>;
+}
+
+export interface ContainerRuntime extends Lister, Runner, VolumeExporter {
+  /** "podman", "docker", "nerdctl": for messages only, never for branching */
+  readonly displayName: string;
+  version(): Promise<string>;
+  /** present only where checkpoint/restore can work */
+  readonly checkpointer?: Checkpointer;
+}
