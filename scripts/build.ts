@@ -9,14 +9,6 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 
-const { values } = parseArgs({
-  options: {
-    target: { type: "string" },
-    outfile: { type: "string", default: "dist/devx" },
-    entry: { type: "string", default: "src/bin.ts" },
-  },
-});
-
 const root = resolve(import.meta.dir, "..");
 const stub = resolve(root, "stubs/react-devtools-core.ts");
 
@@ -51,6 +43,13 @@ export async function build(entry: string, outfile: string, target?: string): Pr
 }
 
 if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      target: { type: "string" },
+      outfile: { type: "string", default: "dist/devx" },
+      entry: { type: "string", default: "src/bin.ts" },
+    },
+  });
   const t0 = performance.now();
   await build(values.entry!, values.outfile!, values.target);
   console.error(`built ${values.outfile} in ${Math.round(performance.now() - t0)} ms`);
