@@ -1,0 +1,96 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBinary, ensureBinary } from "../support/binary.ts";
+import { rootHelp, commandHelp } from "../../src/cli/help.ts";
+import { commands } from "../../src/cli/commands/index.ts";
+import { VERSION } from "../../src/version.ts";
+
+ensureBinary();
+
+describe("compiled binary", () => {
+  test("--version is exact", async () => {
+    const r = await runBinary(["--version"]);
+    expect(r).toEqual({ code: 0, stdout: `devx ${VERSION}\n`, stderr: "" });
+  });
+
+  test("--help is exactly the registry's help, grouped as in ARCHITECTURE.md", async () => {
+    const r = await runBinary(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(rootHelp(commands));
+    expect(r.stdout).toStartWith("devx — ");
+    expect(r.stdout).toContain("Global flags:\n      --json ");
+    // no arguments and no TTY: help, not the dashboard
+    expect((await runBinary([])).stdout).toBe(r.stdout);
+  });
+
+  test("every command's --help is exact", async () => {
+    for (const c of commands.filter((x) => !x.hidden).slice(0, 40)) {
+      const r = await runBinary([...c.path, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(commandHelp(c));
+    }
+  });
+
+  test("an unknown command suggests the closest match, exit 2", async () => {
+    const r = await runBinary(["docter"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: unknown command "docter"\n  hint: did you mean "devx doctor"?\n');
+    expect(r.stdout).toBe("");
+  });
+
+  test("an unknown flag suggests the closest match, exit 2, JSON error on stdout with --json", async () => {
+    const r = await runBinary(["doctor", "--fxi", "--json"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { kind: "usage", message: "unknown flag --fxi for `devx doctor`", hint: "did you mean --fix?", exitCode: 2 } });
+  });
+
+  test("an invalid devx.yaml exits 3 with its position", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "devx-e2e-"));
+    writeFileSync(join(dir, "devx.yaml"), "name: shop\nservices:\n  - name: api\n    port: eighty\n");
+    const r = await runBinary(["config", "validate"], { cwd: dir });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe("devx.yaml:4:11 services[0].port: expected a port number, got \"eighty\"\n1 problem(s) found\n");
+  });
+
+  test("doctor --json is one JSON document with a check per tool", async () => {
+    const r = await runBinary(["doctor", "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const ids = doc.checks.map((c: { id: string }) => c.id);
+    for (const id of ["podman", "docker", "nerdctl", "limactl", "colima", "orb", "criu", "cloudflared", "tailscale", "kube", "config", "sessions"]) expect(ids).toContain(id);
+    for (const c of doc.checks) {
+      expect(["ok", "warn", "fail", "missing"]).toContain(c.status);
+      if (c.status !== "ok") expect(typeof c.fix).toBe("string");
+    }
+  });
+
+  test("help exit-codes prints the table", async () => {
+    const r = await runBinary(["help", "exit-codes"]);
+    expect(r.stdout).toContain("  2  usage");
+    expect(r.stdout).toContain("130  cancelled");
+  });
+});
+
+describe("completion", () => {
+  test("bash completion completes commands and flags from the registry", async () => {
+    const script = (await runBinary(["completion", "bash"])).stdout;
+    const complete = (line: string) => {
+      const words = line.split(" ");
+      const r = Bun.spawnSync(["bash", "-c", `${script}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}); COMP_CWORD=${words.length - 1}; _devx; echo "\${COMPREPLY[*]}"`], { stdout: "pipe", stderr: "pipe" });
+      return r.stdout.toString().trim();
+    };
+    expect(complete("devx doc")).toBe("doctor");
+    expect(complete("devx config ")).toBe("validate show schema");
+    expect(complete("devx doctor --f")).toContain("--fix");
+  });
+
+  test("zsh and fish scripts parse", async () => {
+    const zsh = (await runBinary(["completion", "zsh"])).stdout;
+    expect(zsh).toStartWith("#compdef devx");
+    const fish = (await runBinary(["completion", "fish"])).stdout;
+    expect(fish).toContain("complete -c devx");
+    expect((await runBinary(["completion", "tcsh"])).code).toBe(2);
+  });
+});
