@@ -1,4 +1,5 @@
 import { mkdir, rename, writeFile, readFile, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 /** Write a file atomically: a temp file in the same directory, then rename over the target. */
@@ -23,13 +24,19 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/** Is a process with this PID alive (signal 0 probe)? */
+/** Is a process with this PID alive? A zombie (exited, not yet reaped) counts as dead. */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S …" — the state letter follows the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no procfs (macOS): the signal probe is all we have
   }
 }

@@ -1,0 +1,39 @@
+import { expect, test } from "bun:test";
+import { textRenderer, jsonLinesRenderer, formatBytes } from "../../../src/events/render.ts";
+
+function target(isTTY: boolean) {
+  let s = "";
+  return { t: { write: (x: string) => void (s += x), isTTY, color: false }, text: () => s };
+}
+
+test("plain progress reports bytes, rate and ETA at most every 10%", () => {
+  const { t, text } = target(false);
+  let now = 0;
+  const r = textRenderer(t, () => now);
+  r({ type: "progress", id: "up", title: "upload", bytes: 0, total: 100_000_000 });
+  for (let i = 1; i <= 20; i++) {
+    now = i * 100;
+    r({ type: "progress", id: "up", title: "upload", bytes: i * 5_000_000, total: 100_000_000 });
+  }
+  const lines = text().trim().split("\n");
+  expect(lines.length).toBe(11);
+  expect(lines[5]).toBe("upload: 50.0 MB/100.0 MB  50.0 MB/s  ETA 1s");
+});
+
+test("TTY progress redraws one line with a bar", () => {
+  const { t, text } = target(true);
+  const r = textRenderer(t, () => 1000);
+  r({ type: "progress", id: "d", title: "download", bytes: 50, total: 100 });
+  expect(text()).toContain("\r\x1b[2Kdownload [############............]  50%");
+  r({ type: "step", id: "d", title: "downloaded", status: "done" });
+  expect(text()).toEndWith("\n✓ downloaded\n");
+});
+
+test("JSON lines are one object per event", () => {
+  const { t, text } = target(false);
+  const r = jsonLinesRenderer(t);
+  r({ type: "warning", message: "criu check failed", hint: "db-only" });
+  const doc = JSON.parse(text());
+  expect(doc).toMatchObject({ type: "warning", message: "criu check failed", hint: "db-only" });
+  expect(formatBytes(1_500_000)).toBe("1.5 MB");
+});
