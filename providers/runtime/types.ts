@@ -70,6 +70,8 @@ export interface Checkpointer {
   checkpoint(name: string, opts?: { leaveRunning?: boolean; tcpEstablished?: boolean }): Readable;
   /** restore a container from an archive (optionally under a new name) */
   restore(archive: Readable, opts?: { name?: string; tcpEstablished?: boolean }): Promise<string>;
+  /** the checkpoint engine's version ("4.2.1" for CRIU), recorded in bundle manifests */
+  toolVersion?(): Promise<string | undefined>;
 }
 
 export interface ContainerRuntime extends Lister, Runner, VolumeExporter {

@@ -1,0 +1,210 @@
+import type { Readable } from "node:stream";
+import { ProviderError } from "../../src/errors.ts";
+import { execCheck, type Exec } from "../../src/platform/exec.ts";
+import type { Checkpointer, ContainerInfo, ContainerRuntime, RunSpec, VolumeInfo } from "./types.ts";
+import { readFromProcess, writeToProcess } from "./streams.ts";
+
+/**
+ * The docker-compatible CLI family (podman, docker, nerdctl). They share `ps -q`, `inspect` JSON,
+ * `run`/`stop`/`rm`, `volume create/rm/inspect`; subclasses override what differs (podman's native
+ * volume export/import and its CRIU checkpointer).
+ */
+export interface CliRuntimeOptions {
+  exec: Exec;
+  /** the executable (argv[0]) */
+  bin: string;
+  /** an image with `tar`, used to move volume content where the CLI has no `volume export` */
+  helperImage?: string;
+}
+
+/** docker-compatible `inspect` output, the fields devx reads (podman, docker and nerdctl agree on these) */
+interface InspectJson {
+  Id: string;
+  Name: string;
+  ImageName?: string;
+  Image?: string;
+  Created?: string;
+  State?: { Status?: string; Running?: boolean };
+  Config?: { Image?: string; Labels?: Record<string, string> | null };
+  HostConfig?: { PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null };
+  Mounts?: Array<{ Type?: string; Name?: string; Destination?: string }> | null;
+}
+
+interface VolumeJson {
+  Name: string;
+  Labels?: Record<string, string> | null;
+  Mountpoint?: string;
+}
+
+function labelFilters(labels?: Record<string, string>): string[] {
+  return Object.entries(labels ?? {}).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
+}
+
+function parseJsonArray<T>(text: string, what: string): T[] {
+  const t = text.trim();
+  if (!t) return [];
+  try {
+    const parsed = JSON.parse(t) as T[] | T;
+    return Array.isArray(parsed) ? parsed : [parsed];
+  } catch {
+    // docker prints one JSON document per line for some commands
+    try {
+      return t.split("\n").filter(Boolean).map((l) => JSON.parse(l) as T);
+    } catch {
+      throw new ProviderError(`cannot parse the ${what} output of the container runtime`, "check the runtime version with `devx doctor`");
+    }
+  }
+}
+
+export function toContainerInfo(j: InspectJson): ContainerInfo {
+  const ports: ContainerInfo["ports"] = [];
+  for (const [key, binds] of Object.entries(j.HostConfig?.PortBindings ?? {})) {
+    const [cport, proto = "tcp"] = key.split("/");
+    for (const b of binds ?? []) {
+      if (!b.HostPort) continue;
+      ports.push({ hostIp: b.HostIp || "0.0.0.0", hostPort: Number(b.HostPort), containerPort: Number(cport), protocol: proto });
+    }
+  }
+  return {
+    id: j.Id,
+    name: j.Name.replace(/^\//, ""),
+    image: j.ImageName ?? j.Config?.Image ?? j.Image ?? "",
+    state: j.State?.Status ?? (j.State?.Running ? "running" : "unknown"),
+    labels: j.Config?.Labels ?? {},
+    ports,
+    volumes: (j.Mounts ?? []).filter((m) => m.Type === "volume" && m.Name).map((m) => ({ name: m.Name!, destination: m.Destination ?? "" })),
+    createdAt: j.Created,
+  };
+}
+
+export class CliRuntime implements ContainerRuntime {
+  readonly displayName: string;
+  readonly checkpointer?: Checkpointer;
+  protected readonly cmd: Exec;
+  protected readonly bin: string;
+  protected readonly helperImage: string;
+
+  constructor(opts: CliRuntimeOptions) {
+    this.cmd = opts.exec;
+    this.bin = opts.bin;
+    this.displayName = opts.bin;
+    this.helperImage = opts.helperImage ?? "docker.io/library/busybox:latest";
+  }
+
+  protected hint(): string {
+    return `check that ${this.bin} works (\`${this.bin} info\`), or run \`devx doctor\``;
+  }
+
+  protected run_(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}) {
+    return execCheck(this.cmd, [this.bin, ...args], opts, this.hint());
+  }
+
+  async version(): Promise<string> {
+    const r = await this.run_(["--version"], { timeoutMs: 15_000 });
+    return r.stdout.match(/\d+\.\d+(\.\d+)?[\w.-]*/)?.[0] ?? r.stdout.trim();
+  }
+
+  async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
+    const r = await this.run_(["ps", "-q", "--no-trunc", ...(filter.all ? ["-a"] : []), ...labelFilters(filter.labels)]);
+    const ids = r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+    if (ids.length === 0) return [];
+    const out = await this.cmd.run([this.bin, "container", "inspect", ...ids]);
+    // a container can vanish between ps and inspect; inspect then prints the others and exits 125
+    return parseJsonArray<InspectJson>(out.stdout, "inspect").map(toContainerInfo).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async inspectContainer(nameOrId: string): Promise<ContainerInfo | undefined> {
+    const r = await this.cmd.run([this.bin, "container", "inspect", nameOrId]);
+    if (r.code !== 0) return undefined;
+    return parseJsonArray<InspectJson>(r.stdout, "inspect").map(toContainerInfo)[0];
+  }
+
+  async listVolumes(filter: { labels?: Record<string, string> } = {}): Promise<VolumeInfo[]> {
+    const r = await this.run_(["volume", "ls", "-q", ...labelFilters(filter.labels)]);
+    const names = r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+    if (names.length === 0) return [];
+    const out = await this.run_(["volume", "inspect", ...names]);
+    return parseJsonArray<VolumeJson>(out.stdout, "volume inspect")
+      .map((j) => ({ name: j.Name, labels: j.Labels ?? {}, mountpoint: j.Mountpoint }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async run(spec: RunSpec): Promise<string> {
+    const args = ["run", "-d", "--name", spec.name];
+    for (const [k, v] of Object.entries(spec.labels ?? {})) args.push("--label", `${k}=${v}`);
+    for (const [k, v] of Object.entries(spec.env ?? {})) args.push("-e", `${k}=${v}`);
+    // secrets: `-e NAME` makes the runtime copy the value from its own environment
+    for (const k of Object.keys(spec.secretEnv ?? {})) args.push("-e", k);
+    for (const p of spec.ports ?? []) args.push("-p", `${p.hostIp ?? "127.0.0.1"}:${p.hostPort}:${p.containerPort}`);
+    for (const v of spec.volumes ?? []) args.push("-v", `${v.name}:${v.destination}`);
+    if (spec.network) args.push("--network", spec.network);
+    if (spec.workdir) args.push("--workdir", spec.workdir);
+    if (spec.user) args.push("--user", spec.user);
+    args.push(spec.image, ...(spec.command ?? []));
+    const r = await this.run_(args, { env: spec.secretEnv });
+    return r.stdout.trim().split("\n").pop() ?? "";
+  }
+
+  async start(name: string): Promise<void> {
+    await this.run_(["start", name]);
+  }
+
+  async stop(name: string, graceSeconds = 10): Promise<void> {
+    await this.run_(["stop", "-t", String(graceSeconds), name]);
+  }
+
+  async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.run_(["rm", ...(opts.force ? ["-f"] : []), name]);
+  }
+
+  async exec(name: string, command: string[], opts: { input?: string; timeoutMs?: number } = {}) {
+    const r = await this.cmd.run([this.bin, "exec", ...(opts.input !== undefined ? ["-i"] : []), name, ...command], { input: opts.input, timeoutMs: opts.timeoutMs });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async *logs(name: string, opts: { follow?: boolean; tail?: number; since?: string } = {}): AsyncIterable<string> {
+    const argv = [this.bin, "logs", ...(opts.follow ? ["-f"] : []), ...(opts.tail !== undefined ? ["--tail", String(opts.tail)] : []), ...(opts.since ? ["--since", opts.since] : []), name];
+    let rest = "";
+    const dec = new TextDecoder();
+    for await (const chunk of readFromProcess(this.cmd, argv, this.hint()) as AsyncIterable<Uint8Array>) {
+      rest += dec.decode(chunk, { stream: true });
+      const lines = rest.split("\n");
+      rest = lines.pop() ?? "";
+      yield* lines;
+    }
+    if (rest) yield rest;
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    const r = await this.cmd.run([this.bin, "image", "inspect", image]);
+    return r.code === 0;
+  }
+
+  async createVolume(name: string, labels: Record<string, string> = {}): Promise<void> {
+    const args = ["volume", "create"];
+    for (const [k, v] of Object.entries(labels)) args.push("--label", `${k}=${v}`);
+    await this.run_([...args, name]);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.run_(["volume", "rm", "-f", name]);
+  }
+
+  /** Without a native `volume export`: tar the volume from a throwaway helper container. */
+  exportVolume(name: string): Readable {
+    return readFromProcess(this.cmd, [this.bin, "run", "--rm", "-v", `${name}:/v:ro`, this.helperImage, "tar", "-C", "/v", "-cf", "-", "."], this.hint());
+  }
+
+  async importVolume(name: string, tar: Readable): Promise<void> {
+    await this.recreateVolume(name);
+    await writeToProcess(this.cmd, [this.bin, "run", "--rm", "-i", "-v", `${name}:/v`, this.helperImage, "tar", "-C", "/v", "-xf", "-"], tar, this.hint());
+  }
+
+  /** Import merges into existing content: replace the volume by an empty one with the same labels. */
+  protected async recreateVolume(name: string): Promise<void> {
+    const existing = await this.cmd.run([this.bin, "volume", "inspect", name]);
+    const labels = existing.code === 0 ? (parseJsonArray<VolumeJson>(existing.stdout, "volume inspect")[0]?.Labels ?? {}) : undefined;
+    if (labels) await this.removeVolume(name);
+    await this.createVolume(name, labels ?? {});
+  }
+}

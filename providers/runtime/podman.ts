@@ -1,0 +1,157 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ProviderError } from "../../src/errors.ts";
+import { execCheck, type Exec } from "../../src/platform/exec.ts";
+import type { Checkpointer } from "./types.ts";
+import { CliRuntime, type CliRuntimeOptions } from "./cli-family.ts";
+import { writeToProcess } from "./streams.ts";
+
+export interface PodmanOptions extends Omit<CliRuntimeOptions, "bin"> {
+  bin?: string;
+  /** where checkpoint archives are staged (podman's export/import only take a file); large, so not /tmp */
+  tmpDir: string;
+}
+
+/**
+ * Podman: native `volume export`/`volume import`, and a CRIU checkpointer. The checkpointer object
+ * is always present (podman can checkpoint in principle) but `supportsCheckpoint()` runs the real
+ * probes (`criu check`, rootful, an OCI runtime that supports it) and says why not.
+ */
+export class PodmanRuntime extends CliRuntime {
+  override readonly checkpointer: Checkpointer;
+  private readonly tmpDir: string;
+
+  constructor(opts: PodmanOptions) {
+    super({ ...opts, bin: opts.bin ?? "podman" });
+    this.tmpDir = opts.tmpDir;
+    this.checkpointer = new PodmanCheckpointer(this.cmd, this.bin, this.tmpDir);
+  }
+
+  /** a forced remove kills at once (podman would otherwise wait the stop timeout first) */
+  override async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.run_(["rm", ...(opts.force ? ["-f", "-t", "0"] : []), name]);
+  }
+
+  /**
+   * `volume export` opens its output by path (it cannot write to a socket stdin/stdout), so it
+   * writes into a FIFO that we read: streaming, nothing staged on disk.
+   */
+  override exportVolume(name: string): Readable {
+    const { cmd, bin } = this;
+    const fifo = join(this.tmpDir, `vol-${process.pid}-${randomBytes(6).toString("hex")}.fifo`);
+    const hint = this.hint();
+    const tmpDir = this.tmpDir;
+    async function* gen(): AsyncGenerator<Uint8Array> {
+      await mkdir(tmpDir, { recursive: true });
+      await execCheck(cmd, ["mkfifo", "-m", "600", fifo], {}, "install coreutils (mkfifo)");
+      const child = cmd.spawn([bin, "volume", "export", "--output", fifo, name], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+      const errText = new Response(child.stderr).text();
+      let done = false;
+      // if podman fails before opening the FIFO, our open would block forever: open it ourselves to unblock
+      const exited = child.exited.then(async (code) => {
+        if (code !== 0 && !done) await writeFile(fifo, "").catch(() => {});
+        return code;
+      });
+      try {
+        for await (const c of createReadStream(fifo, { highWaterMark: 1 << 16 })) yield c as Uint8Array;
+        const code = await exited;
+        if (code !== 0) throw new ProviderError(`\`${bin} volume export ${name}\` failed (exit ${code}): ${(await errText).trim().split("\n").pop() ?? ""}`, hint);
+        done = true;
+      } finally {
+        if (!done) child.kill("SIGKILL");
+        done = true;
+        await rm(fifo, { force: true });
+      }
+    }
+    return Readable.from(gen(), { objectMode: false });
+  }
+
+  override async importVolume(name: string, tar: Readable): Promise<void> {
+    // `volume import` merges into what is there: start from an empty volume with the same labels
+    await this.recreateVolume(name);
+    await writeToProcess(this.cmd, [this.bin, "volume", "import", name, "-"], tar, this.hint());
+  }
+}
+
+class PodmanCheckpointer implements Checkpointer {
+  private probe?: Promise<{ ok: boolean; reason?: string }>;
+
+  constructor(
+    private readonly exec: Exec,
+    private readonly bin: string,
+    private readonly tmpDir: string,
+  ) {}
+
+  supportsCheckpoint(): Promise<{ ok: boolean; reason?: string }> {
+    return (this.probe ??= (async () => {
+      const info = await this.exec.run([this.bin, "info", "--format", "json"], { timeoutMs: 30_000 });
+      if (info.code !== 0) return { ok: false, reason: `\`${this.bin} info\` failed: ${info.stderr.trim().split("\n").pop() ?? ""}` };
+      let host: { security?: { rootless?: boolean }; ociRuntime?: { name?: string } } = {};
+      try {
+        host = (JSON.parse(info.stdout) as { host?: typeof host }).host ?? {};
+      } catch {
+        return { ok: false, reason: `cannot read \`${this.bin} info\`` };
+      }
+      if (host.security?.rootless) return { ok: false, reason: "rootless podman cannot checkpoint containers (CRIU needs root)" };
+      const runtime = host.ociRuntime?.name ?? "";
+      if (runtime && !/^(runc|crun)$/.test(runtime)) return { ok: false, reason: `the OCI runtime ${runtime} does not support checkpoints` };
+      if (!this.exec.which("criu")) return { ok: false, reason: "CRIU is not installed" };
+      const c = await this.exec.run(["criu", "check"], { timeoutMs: 30_000 });
+      if (c.code !== 0) return { ok: false, reason: `\`criu check\` failed: ${(c.stderr || c.stdout).trim().split("\n").pop() ?? ""}` };
+      return { ok: true };
+    })());
+  }
+
+  async toolVersion(): Promise<string | undefined> {
+    const r = await this.exec.run(["criu", "--version"], { timeoutMs: 10_000 }).catch(() => undefined);
+    return r?.stdout.match(/Version: (\S+)/)?.[1];
+  }
+
+  private tmpFile(tag: string): string {
+    return join(this.tmpDir, `${tag}-${process.pid}-${randomBytes(6).toString("hex")}.tar.zst`);
+  }
+
+  checkpoint(name: string, opts: { leaveRunning?: boolean; tcpEstablished?: boolean } = {}): Readable {
+    const file = this.tmpFile("ckpt");
+    const { exec, bin } = this;
+    async function* gen(): AsyncGenerator<Uint8Array> {
+      try {
+        await mkdir(join(file, ".."), { recursive: true });
+        // volumes travel separately (plain tars with their own hashes): keep them out of the archive
+        const argv = [bin, "container", "checkpoint", `--export=${file}`, "--compress=zstd", "--ignore-volumes"];
+        if (opts.leaveRunning) argv.push("--leave-running");
+        if (opts.tcpEstablished) argv.push("--tcp-established");
+        const r = await exec.run([...argv, name], { timeoutMs: 30 * 60_000 });
+        if (r.code !== 0) {
+          throw new ProviderError(`checkpoint of ${name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`, "run `criu check`; `devx state share --db-only` works without checkpoints");
+        }
+        for await (const c of createReadStream(file, { highWaterMark: 1 << 16 })) yield c as Uint8Array;
+      } finally {
+        await rm(file, { force: true });
+      }
+    }
+    return Readable.from(gen(), { objectMode: false });
+  }
+
+  async restore(archive: Readable, opts: { name?: string; tcpEstablished?: boolean } = {}): Promise<string> {
+    const file = this.tmpFile("restore");
+    await mkdir(this.tmpDir, { recursive: true });
+    try {
+      await pipeline(archive, createWriteStream(file, { mode: 0o600 }));
+      const argv = [this.bin, "container", "restore", `--import=${file}`, "--ignore-volumes"];
+      if (opts.name) argv.push("--name", opts.name);
+      if (opts.tcpEstablished) argv.push("--tcp-established");
+      const r = await this.exec.run(argv, { timeoutMs: 30 * 60_000 });
+      if (r.code !== 0) {
+        throw new ProviderError(`restore${opts.name ? ` of ${opts.name}` : ""} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`, "check that the image exists here and that the names and ports are free; run `criu check`");
+      }
+      return r.stdout.trim().split("\n").pop() ?? "";
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+}

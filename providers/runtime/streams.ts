@@ -1,0 +1,74 @@
+import { Readable } from "node:stream";
+import { ProviderError } from "../../src/errors.ts";
+import type { Exec, Spawned } from "../../src/platform/exec.ts";
+
+/**
+ * Byte streams to and from runtime CLIs (`volume export`, `volume import -`). A child's exit code
+ * is part of the stream: a non-zero exit becomes a stream error carrying the tail of stderr, so a
+ * half-written export is never mistaken for a complete one.
+ */
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const dec = new TextDecoder();
+  let text = "";
+  for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
+    text += dec.decode(c, { stream: true });
+    // stderr is only for messages: keep the tail bounded
+    if (text.length > 16_384) text = text.slice(-8192);
+  }
+  return text + dec.decode();
+}
+
+function failure(argv: string[], code: number, stderr: string, hint: string): ProviderError {
+  const tail = stderr.trim().split("\n").slice(-3).join(" | ");
+  return new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` failed (exit ${code})${tail ? `: ${tail}` : ""}`, hint);
+}
+
+/** The stdout of `argv` as a Node Readable that errors when the child exits non-zero. */
+export function readFromProcess(exec: Exec, argv: string[], hint = "run with --debug for the full output"): Readable {
+  let child: Spawned | undefined;
+  let finished = false;
+  async function* gen(): AsyncGenerator<Uint8Array> {
+    child = exec.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const errText = collect(child.stderr);
+    try {
+      for await (const c of child.stdout as unknown as AsyncIterable<Uint8Array>) yield c;
+      const code = await child.exited;
+      if (code !== 0) throw failure(argv, code, await errText, hint);
+      finished = true;
+    } finally {
+      // the consumer stopped early (error or destroy): do not leave the exporter running
+      if (!finished) child.kill("SIGKILL");
+    }
+  }
+  return Readable.from(gen(), { objectMode: false, highWaterMark: 1 << 16 });
+}
+
+/** Pipe `input` into the stdin of `argv` and wait for a clean exit. */
+export async function writeToProcess(exec: Exec, argv: string[], input: Readable | AsyncIterable<Uint8Array>, hint = "run with --debug for the full output"): Promise<void> {
+  const child = exec.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const sink = child.stdin!;
+  const errText = collect(child.stderr);
+  const outText = collect(child.stdout);
+  let exitedEarly = false;
+  const exited = child.exited.then((code) => {
+    exitedEarly = true;
+    return code;
+  });
+  try {
+    for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
+      if (exitedEarly) break;
+      sink.write(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+      // flush per chunk keeps memory bounded to one chunk whatever the input size
+      await sink.flush();
+    }
+    await sink.end();
+  } catch (e) {
+    child.kill("SIGKILL");
+    await exited;
+    throw e;
+  }
+  const code = await exited;
+  await outText;
+  if (code !== 0) throw failure(argv, code, await errText, hint);
+}

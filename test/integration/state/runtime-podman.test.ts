@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, expect, setDefaultTimeout } from "bun:test";
+setDefaultTimeout(60_000);
+import { Readable } from "node:stream";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemExec } from "../../../src/platform/exec.ts";
+import { PodmanRuntime } from "../../../providers/runtime/podman.ts";
+import { detectRuntime } from "../../../providers/runtime/index.ts";
+import { BUSYBOX_IMAGE, criuAvailable, ensureBusyboxImage, podmanAvailable } from "../../support/images.ts";
+import { testWith } from "../../support/require.ts";
+
+const hasPodman = podmanAvailable();
+const ptest = testWith("podman", hasPodman);
+const ctest = testWith("criu", hasPodman && criuAvailable());
+const prefix = `dxrt-${process.pid}-${Date.now().toString(36)}`;
+const rt = new PodmanRuntime({ exec: systemExec, tmpDir: mkdtempSync(join(tmpdir(), "dxrt-")) });
+const label = { "devx.managed": "true", "devx.project": prefix };
+
+async function text(r: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+function sh(argv: string[]): string {
+  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+beforeAll(() => {
+  if (hasPodman) ensureBusyboxImage();
+});
+afterAll(() => {
+  if (!hasPodman) return;
+  Bun.spawnSync(["sh", "-c", `podman rm -f $(podman ps -aq --filter label=devx.project=${prefix}) 2>/dev/null; podman volume rm -f $(podman volume ls -q --filter label=devx.project=${prefix}) 2>/dev/null`]);
+});
+
+ptest("lists labelled containers with image, ports, volumes and labels", async () => {
+  await rt.createVolume(`${prefix}-v`, { ...label, "devx.kind": "database" });
+  const id = await rt.run({ name: `${prefix}-c`, image: BUSYBOX_IMAGE, command: ["sleep", "600"], labels: { ...label, "devx.kind": "service" }, ports: [{ hostIp: "127.0.0.1", hostPort: 18000 + (process.pid % 1000), containerPort: 80 }], volumes: [{ name: `${prefix}-v`, destination: "/data" }] });
+  expect(id).toMatch(/^[0-9a-f]{64}$/);
+  const list = await rt.listContainers({ labels: { "devx.project": prefix } });
+  expect(list).toHaveLength(1);
+  expect(list[0]).toMatchObject({ id, name: `${prefix}-c`, image: BUSYBOX_IMAGE, state: "running", volumes: [{ name: `${prefix}-v`, destination: "/data" }] });
+  expect(list[0]!.labels["devx.kind"]).toBe("service");
+  expect(list[0]!.ports).toEqual([{ hostIp: "127.0.0.1", hostPort: 18000 + (process.pid % 1000), containerPort: 80, protocol: "tcp" }]);
+  expect((await rt.listVolumes({ labels: { "devx.project": prefix } })).map((v) => v.name)).toEqual([`${prefix}-v`]);
+  expect(await rt.inspectContainer(`${prefix}-nope`)).toBeUndefined();
+  await rt.remove(`${prefix}-c`, { force: true });
+});
+
+ptest("volume export is a tar; import replaces (not merges) the content and keeps labels", async () => {
+  const v = `${prefix}-vol2`;
+  await rt.createVolume(v, { ...label, "devx.kind": "database" });
+  sh(["podman", "run", "--rm", "-v", `${v}:/d`, BUSYBOX_IMAGE, "sh", "-c", "echo one > /d/a; echo two > /d/b"]);
+  const tar = await text(rt.exportVolume(v));
+  sh(["podman", "run", "--rm", "-v", `${v}:/d`, BUSYBOX_IMAGE, "sh", "-c", "echo changed > /d/a; echo extra > /d/c"]);
+  await rt.importVolume(v, Readable.from([tar]));
+  expect(sh(["podman", "run", "--rm", "-v", `${v}:/d`, BUSYBOX_IMAGE, "sh", "-c", "cd /d && ls && cat a"])).toBe("a\nb\none\n");
+  expect((await rt.listVolumes({ labels: { "devx.project": prefix, "devx.kind": "database" } })).map((x) => x.name)).toContain(v);
+  await expect(text(rt.exportVolume(`${prefix}-missing`))).rejects.toThrow(/volume export/);
+});
+
+ctest("checkpoint to a stream and restore under the same name: the in-memory counter continues", async () => {
+  expect(await rt.checkpointer.supportsCheckpoint()).toEqual({ ok: true });
+  const name = `${prefix}-counter`;
+  await rt.run({ name, image: BUSYBOX_IMAGE, command: ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"], labels: label });
+  let before = 0;
+  while (before < 5) before = Number(sh(["podman", "exec", name, "cat", "/tmp/n"]).trim() || 0);
+  const archive = await text(rt.checkpointer.checkpoint(name));
+  expect(archive.subarray(0, 4).toString("hex")).toBe("28b52ffd"); // zstd magic
+  expect((await rt.inspectContainer(name))?.state).toBe("exited");
+  await rt.remove(name, { force: true });
+  await rt.checkpointer.restore(Readable.from([archive]));
+  const c = await rt.inspectContainer(name);
+  expect(c?.state).toBe("running");
+  const after = Number(sh(["podman", "exec", name, "cat", "/tmp/n"]).trim());
+  // the shell variable survived: counting resumed from the checkpointed value, not from 0
+  expect(after).toBeGreaterThanOrEqual(before);
+  await rt.remove(name, { force: true });
+});
+
+ptest("detectRuntime honours the preferred runtime and reports a missing one", () => {
+  const deps = { exec: systemExec, env: {}, paths: { state: tmpdir() } };
+  expect(detectRuntime(deps).displayName).toBe("podman");
+  expect(() => detectRuntime({ ...deps, exec: { ...systemExec, which: () => null } }, "nerdctl")).toThrow(/nerdctl is not installed/);
+});
