@@ -1,11 +1,15 @@
 #!/usr/bin/env bun
 /**
- * Writes the files generated from the one config schema: schema/devx.schema.json (for editors)
- * and docs/config-reference.md (the reference table). test/unit/config/generated.test.ts fails
- * when the committed copies drift from the schema.
+ * Writes what is generated from the sources of truth: schema/devx.schema.json and
+ * docs/config-reference.md from the config schema; the README's command list and exit-code table
+ * from the command registry. test/unit/config/generated.test.ts fails when a committed copy drifts.
  */
 import { configJsonSchema } from "../src/config/json-schema.ts";
 import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { rootHelp } from "../src/cli/help.ts";
+import { exitCodesTable } from "../src/cli/exit-codes.ts";
+import { commands } from "../src/cli/commands/index.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -32,12 +36,23 @@ function rows(s: J, prefix: string, out: string[]): void {
   }
 }
 
+/** Replace the text between `<!-- gen:NAME -->` and `<!-- /gen:NAME -->`. */
+function fill(text: string, name: string, body: string): string {
+  const re = new RegExp(`(<!-- gen:${name} -->\\n)[\\s\\S]*?(<!-- /gen:${name} -->)`);
+  if (!re.test(text)) throw new Error(`README.md has no gen:${name} block`);
+  return text.replace(re, `$1\`\`\`\n${body.trimEnd()}\n\`\`\`\n$2`);
+}
+
+export function generatedReadme(current: string): string {
+  return fill(fill(current, "help", rootHelp(commands)), "exit-codes", exitCodesTable());
+}
+
 export function generated(): { schema: string; reference: string } {
   const schema = configJsonSchema() as J;
   const out = [
     "# devx.yaml reference",
     "",
-    "Generated from `src/config/schema.ts` by `bun scripts/gen-schema.ts`; do not edit by hand.",
+    "Generated from `src/config/schema.ts` by `bun scripts/gen-docs.ts`; do not edit by hand.",
     "Every map is strict: an unknown key is an error with a suggestion. `profiles.<name>` accepts the",
     "same keys as the top level except `name`, `include` and `profiles` (see docs/config.md for merge rules).",
     "",
@@ -52,5 +67,7 @@ if (import.meta.main) {
   const g = generated();
   await Bun.write(resolve(root, "schema/devx.schema.json"), g.schema);
   await Bun.write(resolve(root, "docs/config-reference.md"), g.reference);
-  console.error("wrote schema/devx.schema.json and docs/config-reference.md");
+  const readme = resolve(root, "README.md");
+  await Bun.write(readme, generatedReadme(readFileSync(readme, "utf8")));
+  console.error("wrote schema/devx.schema.json, docs/config-reference.md and README.md's generated blocks");
 }
