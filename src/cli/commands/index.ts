@@ -4,6 +4,11 @@ import doctor from "./doctor.ts";
 import configValidate from "./config/validate.ts";
 import configShow from "./config/show.ts";
 import configSchema from "./config/schema.ts";
+import up from "./up.ts";
+import down from "./down.ts";
+import ps from "./ps.ts";
+import logs from "./logs.ts";
+import run from "./run.ts";
 
 /**
  * The registry. A command is listed here (and so in help and completion) only once it works.
@@ -11,6 +16,11 @@ import configSchema from "./config/schema.ts";
  */
 export const commands: Command[] = [
   // Orchestration & state
+  up,
+  down,
+  ps,
+  logs,
+  run,
   configValidate,
   configShow,
   configSchema,

@@ -1,0 +1,18 @@
+import * as v from "valibot";
+import { defineCommand } from "../define.ts";
+
+export default defineCommand({
+  path: ["down"],
+  group: "Orchestration & state",
+  summary: "stop the running `devx up` of this project (reverse dependency order)",
+  examples: ["devx down", "devx down --json"],
+  options: v.object({}),
+  async run(_opts, deps) {
+    const { downUp } = await import("../../core/up/down.ts");
+    const r = await downUp(deps);
+    if (deps.global.json) deps.io.out.write(JSON.stringify(r) + "\n");
+    else if (!r.running) deps.io.err.write(`devx up is not running for ${r.project}${r.staleRemoved ? " (removed the record of a crashed run)" : ""}\n`);
+    else deps.io.err.write(`stopped ${r.project} (supervisor pid ${r.pid}) in ${r.ms} ms\n`);
+    return 0;
+  },
+});

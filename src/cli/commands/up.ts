@@ -1,0 +1,50 @@
+import * as v from "valibot";
+import { defineCommand, flag, variadicArg } from "../define.ts";
+
+export default defineCommand({
+  path: ["up"],
+  group: "Orchestration & state",
+  summary: "start the service graph: databases, host and container services, bridge nodes",
+  description:
+    "Reads databases and services from devx.yaml and starts them as one dependency graph: each node starts as soon\n" +
+    "as its own depends_on conditions (service_started, service_healthy, service_completed_successfully) are met.\n" +
+    "Host services run in their own process group with <DEP>_URL/_HOST/_PORT, DATABASE_URL and PORT injected; a\n" +
+    "busy port is shifted to a free one (and said so). Health checks (http, tcp, exec; tcp by default for a node\n" +
+    "with a port) are probed every 25 ms until healthy, then every interval. Ctrl-C or `devx down` stops everything\n" +
+    "in reverse dependency order (SIGTERM, SIGKILL after stop_grace_period). Exit code 12 when a node does not\n" +
+    "become healthy; everything started is stopped first.",
+  examples: [
+    "devx up",
+    "devx up api --profile with-redis",
+    "devx up --dry-run",
+    "devx up --detach && devx ps",
+    "devx up -f examples/quickstart/devx.yaml --exit-when-healthy",
+  ],
+  options: v.object({
+    services: variadicArg("start only these nodes (and what they depend on)", { placeholder: "service" }),
+    detach: flag("run under a background supervisor and return once everything is up", { short: "d" }),
+    exitWhenHealthy: flag("bring everything up, print the status, then stop it all and exit (for scripts)"),
+  }),
+  async run(opts, deps) {
+    const { runUp } = await import("../../core/up/run-up.ts");
+    const { upRuntimes } = await import("../../core/up/runtimes/index.ts");
+    const { SUPERVISOR_ENV } = await import("../../core/up/detach.ts");
+    if (opts.detach && !opts.dryRun && !opts.exitWhenHealthy) {
+      const { detachUp } = await import("../../core/up/detach.ts");
+      const { statusTable } = await import("../../core/up/format.ts");
+      const r = await detachUp(deps, opts.services);
+      if (deps.global.json) deps.io.out.write(JSON.stringify({ supervisor: r.pid, nodes: r.nodes }) + "\n");
+      else {
+        deps.io.out.write(statusTable(r.nodes, deps.io.color && deps.io.out.isTTY));
+        deps.io.err.write(`supervisor running as pid ${r.pid}: \`devx ps\`, \`devx logs -f\`, \`devx down\`\n`);
+      }
+      return 0;
+    }
+    return runUp(deps, {
+      services: opts.services,
+      exitWhenHealthy: opts.exitWhenHealthy,
+      supervisor: deps.env[SUPERVISOR_ENV] === "1",
+      runtimes: upRuntimes(deps),
+    });
+  },
+});

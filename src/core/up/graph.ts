@@ -1,0 +1,201 @@
+import { ConfigError, NotFoundError } from "../../errors.ts";
+import { closest } from "../../cli/suggest.ts";
+import { durationMs } from "../../config/duration.ts";
+import { dependencies, type DatabaseConfig, type DevxConfig, type HealthcheckConfig, type ServiceConfig } from "../../config/schema.ts";
+
+/**
+ * The service graph: every database and service of devx.yaml as one node with its dependencies.
+ * Validation happens here, before anything starts: unknown dependencies, cycles (named), duplicate
+ * names, port clashes and runtime-specific required keys.
+ */
+export type Condition = "service_started" | "service_healthy" | "service_completed_successfully";
+export type RuntimeKind = "host" | "container" | "bridge" | "database";
+
+export interface RestartPolicy {
+  policy: "no" | "always" | "on-failure";
+  /** on-failure:N — at most N restarts */
+  max?: number;
+}
+
+export interface NodeSpec {
+  name: string;
+  kind: "service" | "database";
+  runtime: RuntimeKind;
+  service?: ServiceConfig;
+  database?: DatabaseConfig;
+  deps: Array<{ name: string; condition: Condition }>;
+  /** the configured host port (resolution may shift it) */
+  port?: number;
+  /** effective health check: the configured one, or tcp for a node with a port */
+  healthcheck?: HealthcheckConfig;
+  restart: RestartPolicy;
+  graceMs: number;
+}
+
+export interface Graph {
+  nodes: Map<string, NodeSpec>;
+  /** names in a valid start order (dependencies first), config order among equals */
+  order: string[];
+  /** the nodes grouped by depth, for the plan */
+  levels: string[][];
+}
+
+/** Locates a key in devx.yaml, for messages ("devx.yaml:12:5"). */
+export type Locate = (section: "services" | "databases", name: string, key?: string) => string | undefined;
+
+export const ENGINE_PORTS: Record<string, number> = { postgres: 5432, redis: 6379, mysql: 3306, mongo: 27017 };
+
+export function databaseName(db: DatabaseConfig): string {
+  return db.name ?? db.engine;
+}
+
+export function parseRestart(text: string | undefined): RestartPolicy {
+  if (!text || text === "no") return { policy: "no" };
+  if (text === "always") return { policy: "always" };
+  const m = /^on-failure(?::(\d+))?$/.exec(text);
+  return { policy: "on-failure", max: m?.[1] !== undefined ? Number(m[1]) : undefined };
+}
+
+export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: string[] } = {}): Graph {
+  const at = (section: "services" | "databases", name: string, key?: string) => {
+    const p = opts.locate?.(section, name, key);
+    return p ? ` (${p})` : "";
+  };
+  const nodes = new Map<string, NodeSpec>();
+  const problems: string[] = [];
+
+  for (const db of config.databases ?? []) {
+    const name = databaseName(db);
+    if (nodes.has(name)) {
+      problems.push(`duplicate name "${name}"${at("databases", name)}: database names must be unique (set name: on one of them)`);
+      continue;
+    }
+    nodes.set(name, {
+      name,
+      kind: "database",
+      runtime: "database",
+      database: db,
+      deps: [],
+      port: db.port ?? ENGINE_PORTS[db.engine],
+      restart: { policy: "no" },
+      graceMs: 10_000,
+    });
+  }
+  for (const s of config.services ?? []) {
+    if (nodes.has(s.name)) {
+      problems.push(`duplicate name "${s.name}"${at("services", s.name)}: every service and database needs its own name`);
+      continue;
+    }
+    if (s.runtime === "host" && !s.command) problems.push(`service "${s.name}"${at("services", s.name)} runs on the host but has no command`);
+    if (s.runtime === "container" && !s.image) problems.push(`service "${s.name}"${at("services", s.name)} is a container but has no image`);
+    if (s.runtime === "bridge" && !s.bridge) problems.push(`service "${s.name}"${at("services", s.name)} is a bridge node but has no bridge: section`);
+    const port = s.port ?? (s.runtime === "bridge" ? s.bridge?.local_port : undefined);
+    const hc = s.healthcheck ?? (port !== undefined && s.runtime !== "bridge" ? { tcp: true } : undefined);
+    nodes.set(s.name, {
+      name: s.name,
+      kind: "service",
+      runtime: s.runtime,
+      service: s,
+      deps: dependencies(s),
+      port,
+      healthcheck: hc,
+      restart: parseRestart(s.restart),
+      graceMs: durationMs(s.stop_grace_period, 10_000),
+    });
+  }
+
+  for (const n of nodes.values()) {
+    for (const d of n.deps) {
+      if (d.name === n.name) problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} depends on itself`);
+      else if (!nodes.has(d.name)) {
+        const guess = closest(d.name, nodes.keys());
+        problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} depends on "${d.name}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
+      }
+    }
+  }
+
+  const byPort = new Map<number, string>();
+  for (const n of nodes.values()) {
+    if (n.port === undefined) continue;
+    const other = byPort.get(n.port);
+    if (other) problems.push(`port ${n.port} is configured for both "${other}" and "${n.name}"${at(n.kind === "service" ? "services" : "databases", n.name, "port")}`);
+    else byPort.set(n.port, n.name);
+  }
+
+  if (problems.length === 0) {
+    const cycle = findCycle(nodes);
+    if (cycle) problems.push(`dependency cycle: ${cycle.join(" → ")}${at("services", cycle[0]!, "depends_on")}`);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems.join("\n"), "fix depends_on / names / ports in devx.yaml, then run `devx up --dry-run` to check the plan");
+  }
+
+  if (opts.only && opts.only.length > 0) selectWithDependencies(nodes, opts.only);
+  const levels = levelsOf(nodes);
+  return { nodes, order: levels.flat(), levels };
+}
+
+/** Keeps the named nodes and everything they depend on (transitively). */
+function selectWithDependencies(nodes: Map<string, NodeSpec>, only: string[]): void {
+  const keep = new Set<string>();
+  const visit = (name: string) => {
+    if (keep.has(name)) return;
+    keep.add(name);
+    for (const d of nodes.get(name)!.deps) visit(d.name);
+  };
+  for (const name of only) {
+    if (!nodes.has(name)) {
+      const guess = closest(name, nodes.keys());
+      throw new NotFoundError(`no service or database named "${name}" in devx.yaml`, guess ? `did you mean "${guess}"?` : `defined: ${[...nodes.keys()].join(", ")}`);
+    }
+    visit(name);
+  }
+  for (const name of [...nodes.keys()]) if (!keep.has(name)) nodes.delete(name);
+}
+
+/** The first cycle found, as a closed path: ["api", "worker", "api"]. */
+export function findCycle(nodes: Map<string, NodeSpec>): string[] | undefined {
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    state.set(name, "visiting");
+    stack.push(name);
+    for (const d of nodes.get(name)?.deps ?? []) {
+      const s = state.get(d.name);
+      if (s === "visiting") return [...stack.slice(stack.indexOf(d.name)), d.name];
+      if (s === undefined && nodes.has(d.name)) {
+        const c = visit(d.name);
+        if (c) return c;
+      }
+    }
+    stack.pop();
+    state.set(name, "done");
+    return undefined;
+  };
+  for (const name of nodes.keys()) {
+    if (state.has(name)) continue;
+    const c = visit(name);
+    if (c) return c;
+  }
+  return undefined;
+}
+
+function levelsOf(nodes: Map<string, NodeSpec>): string[][] {
+  const depth = new Map<string, number>();
+  const d = (name: string): number => {
+    const known = depth.get(name);
+    if (known !== undefined) return known;
+    const n = nodes.get(name)!;
+    const v = n.deps.length === 0 ? 0 : 1 + Math.max(...n.deps.map((x) => d(x.name)));
+    depth.set(name, v);
+    return v;
+  };
+  const levels: string[][] = [];
+  for (const name of nodes.keys()) (levels[d(name)] ??= []).push(name);
+  return levels.filter(Boolean);
+}
+
+/** Nodes that depend on `name` directly. */
+export function dependents(graph: Graph, name: string): string[] {
+  return [...graph.nodes.values()].filter((n) => n.deps.some((d) => d.name === name)).map((n) => n.name);
+}

@@ -1,0 +1,62 @@
+import type { ContainerRuntime } from "../../../../providers/runtime/types.ts";
+import { devxLabels, LABEL } from "../../labels.ts";
+import { pumpLines } from "../logs.ts";
+import type { NodeRuntime, Running, StartContext } from "./types.ts";
+
+export function containerName(project: string, node: string): string {
+  return `devx-${project}-${node}`;
+}
+
+/**
+ * A container service through the ContainerRuntime interface: devx labels, the resolved host port
+ * published on 127.0.0.1 only, output followed into the node's log. The container ends when its
+ * log stream ends; stop = the runtime's stop with the grace period, then remove.
+ */
+export function containerRuntime(runtime: () => Promise<ContainerRuntime>): NodeRuntime {
+  return {
+    async start(ctx: StartContext): Promise<Running> {
+      const rt = await runtime();
+      const s = ctx.node.service!;
+      const name = containerName(ctx.project, ctx.node.name);
+      // A container left by a crashed run would hold the name.
+      await rt.remove(name, { force: true }).catch(() => {});
+      const containerPort = s.container_port ?? s.port;
+      const env = { ...ctx.env };
+      if (containerPort !== undefined) env.PORT = String(containerPort);
+      await rt.run({
+        name,
+        image: s.image!,
+        command: s.command === undefined ? undefined : Array.isArray(s.command) ? s.command : ["sh", "-c", s.command],
+        env,
+        labels: devxLabels(ctx.project, "service", { [LABEL.service]: ctx.node.name }),
+        ports: ctx.port !== undefined && containerPort !== undefined ? [{ hostIp: "127.0.0.1", hostPort: ctx.port, containerPort }] : [],
+        volumes: (s.volumes ?? []).flatMap((v) => {
+          const [vol, dest] = v.split(":");
+          return vol && dest ? [{ name: vol, destination: dest }] : [];
+        }),
+      });
+      const exited = (async () => {
+        await pumpLines(rt.logs(name, { follow: true }), (l) => ctx.line(l, "stdout")).catch(() => {});
+        const info = await rt.inspectContainer(name).catch(() => undefined);
+        return info && info.state === "running" ? 0 : 0;
+      })();
+      let stopped = false;
+      return {
+        exited: exited.then(async (code) => {
+          if (!stopped) await rt.remove(name, { force: true }).catch(() => {});
+          return code;
+        }),
+        async stop(graceMs) {
+          stopped = true;
+          await rt.stop(name, Math.ceil(graceMs / 1000)).catch(() => {});
+          await rt.remove(name, { force: true }).catch(() => {});
+          await exited;
+        },
+        async exec(check, timeoutMs) {
+          const r = await rt.exec(name, check, { timeoutMs });
+          return r.code;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { basename } from "node:path";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { Deps } from "../../cli/deps.ts";
+import type { LoadedConfig } from "../../config/load.ts";
+import { NetworkError, NotFoundError } from "../../errors.ts";
+import { pidAlive } from "../../platform/atomic.ts";
+import { readSession, removeSession, writeSession, type SessionRecord } from "../../platform/sessions.ts";
+import type { NodeStatus, Supervisor } from "./supervisor.ts";
+
+/**
+ * Every running `devx up` (foreground or --detach) records itself as session kind "up", id = the
+ * project, with its PID and a control channel: HTTP on 127.0.0.1 with a bearer token that only the
+ * session file (mode 0600) holds. `ps`, `down`, `logs`, `run` and the dashboard go through it.
+ */
+export const SESSION_KIND = "up";
+
+export interface UpSessionData {
+  project: string;
+  configPath: string;
+  controlPort: number;
+  token: string;
+  logDir: string;
+  /** what dependents see: <NAME>_URL/_HOST/_PORT of every running node */
+  env: Record<string, string>;
+  detached: boolean;
+}
+
+export function projectName(loaded: LoadedConfig): string {
+  return loaded.config.name ?? (basename(loaded.dir).toLowerCase().replace(/[^a-z0-9-]/g, "-") || "devx");
+}
+
+export async function readUpSession(deps: Deps, loaded: LoadedConfig): Promise<(SessionRecord<UpSessionData> & { stale: boolean }) | undefined> {
+  const rec = await readSession<UpSessionData>(deps.paths.state, SESSION_KIND, projectName(loaded));
+  return rec ? { ...rec, stale: !pidAlive(rec.pid) } : undefined;
+}
+
+export async function writeUpSession(stateDir: string, data: UpSessionData): Promise<void> {
+  await writeSession(stateDir, SESSION_KIND, data.project, data);
+}
+
+export async function removeUpSession(stateDir: string, project: string): Promise<void> {
+  await removeSession(stateDir, SESSION_KIND, project);
+}
+
+export interface ControlServer {
+  port: number;
+  token: string;
+  close(): void;
+}
+
+/**
+ * The supervisor's control channel. GET /status, POST /down, POST /nodes/<name>/<start|stop|restart>,
+ * GET /ready (long-poll: 200 when up, 500 with the error when startup failed).
+ */
+export function serveControl(sup: Supervisor, hooks: { down(): void; ready: Promise<void> }): ControlServer {
+  const token = randomBytes(24).toString("hex");
+  const expected = Buffer.from(`Bearer ${token}`);
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req) {
+      const auth = Buffer.from(req.headers.get("authorization") ?? "");
+      if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) return new Response("forbidden", { status: 403 });
+      const url = new URL(req.url);
+      if (req.method === "GET" && url.pathname === "/status") return Response.json({ pid: process.pid, nodes: sup.status(), env: sup.exposedEnv() });
+      if (req.method === "GET" && url.pathname === "/ready") {
+        return hooks.ready.then(
+          () => Response.json({ ok: true }),
+          (e: Error & { kind?: string; hint?: string }) => Response.json({ ok: false, error: { message: e.message, kind: e.kind, hint: e.hint } }, { status: 500 }),
+        );
+      }
+      if (req.method === "POST" && url.pathname === "/down") {
+        hooks.down();
+        return Response.json({ ok: true });
+      }
+      const m = /^\/nodes\/([a-z0-9-]+)\/(start|stop|restart)$/.exec(url.pathname);
+      if (req.method === "POST" && m) {
+        const [, name, action] = m;
+        if (!sup.node(name!)) return Response.json({ ok: false, error: { message: `no node named ${name}` } }, { status: 404 });
+        await (action === "start" ? sup.startNode(name!) : action === "stop" ? sup.stopNode(name!) : sup.restartNode(name!));
+        return Response.json({ ok: true, node: sup.node(name!) });
+      }
+      return new Response("not found", { status: 404 });
+    },
+  });
+  return { port: server.port!, token, close: () => void server.stop(true) };
+}
+
+/** A call on a running up's control channel. */
+export async function control<T>(data: UpSessionData, method: "GET" | "POST", path: string, timeoutMs = 30_000): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`http://127.0.0.1:${data.controlPort}${path}`, { method, headers: { authorization: `Bearer ${data.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw new NetworkError(`the devx up supervisor of ${data.project} does not answer on 127.0.0.1:${data.controlPort}`, "it may have crashed: run `devx doctor --fix` to clear its record, then `devx up` again", { cause: e });
+  }
+  if (res.status === 404) throw new NotFoundError(`not found: ${path}`, "run `devx ps` to see the nodes");
+  return (await res.json()) as T;
+}
+
+/** The running up of this project, or NotFoundError. */
+export async function requireUp(deps: Deps): Promise<SessionRecord<UpSessionData>> {
+  const loaded = await deps.config();
+  const rec = await readUpSession(deps, loaded);
+  if (!rec || rec.stale) throw new NotFoundError(`devx up is not running for ${projectName(loaded)}`, "start it with `devx up` (or `devx up --detach`)");
+  return rec;
+}
+
+/** For the dashboard: every node's state, health, port, restarts, uptime and dependencies. */
+export async function servicesStatus(deps: Deps): Promise<{ running: boolean; nodes: NodeStatus[] }> {
+  const loaded = await deps.findConfig();
+  if (!loaded) return { running: false, nodes: [] };
+  const rec = await readUpSession(deps, loaded);
+  if (!rec || rec.stale) return { running: false, nodes: [] };
+  const st = await control<{ nodes: NodeStatus[] }>(rec.data, "GET", "/status");
+  return { running: true, nodes: st.nodes };
+}
+
+/** For the dashboard: start/stop/restart one node of the running up. */
+export async function nodeAction(deps: Deps, name: string, action: "start" | "stop" | "restart"): Promise<NodeStatus | undefined> {
+  const rec = await requireUp(deps);
+  const r = await control<{ ok: boolean; node?: NodeStatus; error?: { message: string } }>(rec.data, "POST", `/nodes/${name}/${action}`, 120_000);
+  return r.node;
+}
