@@ -1,0 +1,215 @@
+import { createServer, connect, type Server, type Socket } from "node:net";
+import type { KubeClient } from "../../providers/kube/client.ts";
+import { KIND, controlChannel, encodeHeader, readHeader, type ControlMessage } from "../core/bridge/wire.ts";
+import { pipeStream, yamuxOver, type YamuxSession } from "../core/bridge/yamux.ts";
+import { INTERCEPT_ANNOTATION, restoreSelector, type InterceptAnnotation } from "../core/bridge/selector.ts";
+
+/**
+ * The in-cluster side of an intercept (`devx agent`, run as a Job). It listens on every Service port
+ * on the pod IP; each inbound connection becomes a yamux stream to the CLI, headed by the Service
+ * port it came in on. The CLI reaches the agent's control port through a port-forward and sends
+ * heartbeats; when they stop for longer than the grace period (CLI killed, laptop asleep, network
+ * gone), the agent restores the Service's original selector with its own ServiceAccount and exits 0.
+ */
+export interface AgentOptions {
+  namespace: string;
+  service: string;
+  session: string;
+  controlPort: number;
+  graceMs: number;
+  mirror: boolean;
+  ports: Array<{ name: string; port: number }>;
+  /** bind address (POD_IP from the downward API), else all interfaces */
+  host: string;
+  /** how long to wait for the first CLI after start before healing */
+  firstContactMs?: number;
+  log(line: string): void;
+}
+
+export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortSignal): Promise<number> {
+  let session: YamuxSession | undefined;
+  let lastSeen = Date.now();
+  let everConnected = false;
+  const waiting = new Set<() => void>();
+  const servers: Server[] = [];
+  let stats = { conns: 0, bytesIn: 0, bytesOut: 0 };
+
+  const whenSession = (ms: number) =>
+    new Promise<YamuxSession | undefined>((resolve) => {
+      if (session) return resolve(session);
+      const t = setTimeout(() => {
+        waiting.delete(wake);
+        resolve(session);
+      }, ms);
+      const wake = () => {
+        clearTimeout(t);
+        resolve(session);
+      };
+      waiting.add(wake);
+    });
+
+  const listen = (server: Server, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, o.host, () => resolve());
+    });
+
+  // Service ports: each connection goes to the CLI (intercept), or to an original pod with a copy to the CLI (mirror).
+  for (const p of o.ports) {
+    const server = createServer({ noDelay: true } as never, (socket) => {
+      socket.setNoDelay(true);
+      stats.conns++;
+      (o.mirror ? mirrorConnection(socket, p) : forwardConnection(socket, p)).catch((e) => {
+        o.log(`connection on ${p.name}: ${(e as Error).message}`);
+        socket.destroy();
+      });
+    });
+    await listen(server, p.port);
+    servers.push(server);
+  }
+
+  async function forwardConnection(socket: Socket, p: { name: string; port: number }) {
+    socket.pause();
+    // A CLI that is reconnecting gets a moment; a client must not hang for the whole grace period.
+    const s = session ?? (await whenSession(Math.min(o.graceMs, 5000)));
+    if (!s) throw new Error("no CLI attached");
+    const stream = await s.createStream();
+    stream.send(encodeHeader({ kind: KIND.conn, port: p.port, name: p.name }));
+    socket.resume();
+    await pipeStream(stream, socket, (dir, n) => (dir === "up" ? (stats.bytesIn += n) : (stats.bytesOut += n)));
+  }
+
+  async function mirrorConnection(socket: Socket, p: { name: string; port: number }) {
+    socket.pause();
+    const target = await originalTarget(kube, o, p.name);
+    const upstream = connect(target.port, target.ip);
+    upstream.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      upstream.once("connect", () => resolve());
+      upstream.once("error", reject);
+    });
+    const s = session;
+    const copy = s ? await s.createStream().catch(() => undefined) : undefined;
+    if (copy) {
+      copy.send(encodeHeader({ kind: KIND.mirror, port: p.port, name: p.name }));
+      // the host's reply to a mirrored request is discarded
+      copy.addEventListener("message", () => {});
+    }
+    socket.on("data", (chunk: Buffer) => {
+      stats.bytesIn += chunk.length;
+      // the copy never slows the real traffic: a host that cannot keep up loses its copy
+      if (copy && copy.writeStatus === "writable") {
+        if (copy.writeBufferLength > 4 * 1024 * 1024) copy.abort(new Error("mirror copy too slow"));
+        else copy.send(chunk);
+      }
+    });
+    socket.on("end", () => copy?.close().catch(() => {}));
+    upstream.on("data", (chunk: Buffer) => (stats.bytesOut += chunk.length));
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+    socket.resume();
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        socket.destroy();
+        upstream.destroy();
+        copy?.close().catch(() => {});
+        resolve();
+      };
+      upstream.on("close", done);
+      socket.on("close", done);
+      upstream.on("error", done);
+      socket.on("error", done);
+    });
+  }
+
+  // The control port: raw TCP arriving through the CLI's port-forward. A connection becomes the
+  // session only after its control stream says hello, so readiness probes never replace it.
+  const control = createServer((socket) => {
+    socket.setNoDelay(true);
+    const candidate = yamuxOver(socket, "server");
+    candidate.addEventListener("stream", (evt) => {
+      const stream = evt.detail;
+      readHeader(stream)
+        .then((h) => {
+          if (h.kind !== KIND.control) throw new Error(`unexpected stream kind ${h.kind} from the CLI`);
+          const send = controlChannel(stream, (m: ControlMessage) => {
+            if (m.t === "hello") {
+              if (m.session !== o.session) {
+                o.log(`refusing a CLI for session ${m.session}`);
+                socket.destroy();
+                return;
+              }
+              if (session && session !== candidate) session.close().catch(() => {});
+              session = candidate;
+              everConnected = true;
+              o.log("CLI attached");
+              for (const w of waiting) w();
+              waiting.clear();
+            }
+            if (candidate === session) lastSeen = Date.now();
+          });
+          const hb = setInterval(() => send({ t: "hb", ...stats }), 1000);
+          stream.addEventListener("close", () => clearInterval(hb));
+        })
+        .catch(() => stream.abort(new Error("bad control stream")));
+    });
+    socket.on("close", () => {
+      if (session === candidate) {
+        session = undefined;
+        o.log(`CLI detached; restoring the Service in ${o.graceMs} ms unless it comes back`);
+      }
+    });
+  });
+  await listen(control, o.controlPort);
+  o.log(`listening on ${o.host}: ${o.ports.map((p) => `${p.name}=${p.port}`).join(", ")}; control ${o.controlPort}`);
+
+  // The watchdog: heartbeats, not socket state, decide whether the CLI is alive.
+  const firstContact = o.firstContactMs ?? Math.max(o.graceMs, 60_000);
+  const reason = await new Promise<string>((resolve) => {
+    const t = setInterval(() => {
+      const limit = everConnected ? o.graceMs : firstContact;
+      if (Date.now() - lastSeen > limit) {
+        clearInterval(t);
+        resolve(everConnected ? `no heartbeat from the CLI for ${Date.now() - lastSeen} ms` : "no CLI attached after start");
+      }
+    }, 100);
+    signal.addEventListener("abort", () => {
+      clearInterval(t);
+      resolve("terminated");
+    });
+  });
+  o.log(`${reason}: restoring the Service selector`);
+  for (const s of servers) s.close();
+  control.close();
+  session?.close().catch(() => {});
+  try {
+    const restored = await restoreSelector(kube, o.namespace, o.service, o.session);
+    o.log(restored ? `restored ${o.namespace}/${o.service}` : `${o.namespace}/${o.service} was not intercepted by this session; nothing to restore`);
+    return 0;
+  } catch (e) {
+    o.log(`restore failed: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+/** Mirror mode: an original pod for a Service port (ready, selected by the original selector). */
+async function originalTarget(kube: KubeClient, o: AgentOptions, portName: string): Promise<{ ip: string; port: number }> {
+  const svc = await kube.core.readNamespacedService({ name: o.service, namespace: o.namespace });
+  const raw = svc.metadata?.annotations?.[INTERCEPT_ANNOTATION];
+  if (!raw) throw new Error("the Service has no intercept annotation");
+  const ann = JSON.parse(raw) as InterceptAnnotation;
+  const sp = svc.spec?.ports?.find((x) => (x.name ?? String(x.port)) === portName);
+  const selector = Object.entries(ann.originalSelector).map(([k, v]) => `${k}=${v}`).join(",");
+  const pods = await kube.core.listNamespacedPod({ namespace: o.namespace, labelSelector: selector });
+  const ready = pods.items.filter((p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+  const pod = ready[Math.floor(Math.random() * ready.length)];
+  if (!pod) throw new Error("no ready original pod to mirror to");
+  const tp = sp?.targetPort ?? sp?.port;
+  let port = typeof tp === "number" ? tp : Number(tp);
+  if (!Number.isInteger(port)) {
+    const cp = pod.spec?.containers.flatMap((c) => c.ports ?? []).find((x) => x.name === tp);
+    if (!cp) throw new Error(`pod ${pod.metadata?.name} has no port named ${tp}`);
+    port = cp.containerPort;
+  }
+  return { ip: pod.status!.podIP!, port };
+}

@@ -1,0 +1,266 @@
+import type { V1Pod, V1Service } from "@kubernetes/client-node";
+import { kcall, statusOf, type KubeClient } from "../../../providers/kube/client.ts";
+import { openPortForward } from "../../../providers/kube/port-forward.ts";
+import { watchList } from "../../../providers/kube/watch.ts";
+import { ConflictError, ProviderError, UnhealthyError, UsageError } from "../../errors.ts";
+import { removeSession, writeSession } from "../../platform/sessions.ts";
+import { VERSION } from "../../version.ts";
+import { CONTROL_PORT, agentName, agentObjects, agentPorts, agentSelector, type AgentPort } from "./agent-spec.ts";
+import { bridgeSettings, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
+import { preflightIntercept } from "./preflight.ts";
+import { restoreSelector, swapSelector } from "./selector.ts";
+import { startTunnel, type Tunnel, type TunnelStats } from "./tunnel.ts";
+
+/**
+ * `devx bridge intercept`: preflight, deploy the agent, wait for it, open the tunnel, swap the
+ * Service's selector to the agent. The tunnel goes up before the swap, so the first redirected
+ * connection already has somewhere to go. stop() undoes everything in reverse.
+ */
+export interface InterceptRequest extends KubeSelection {
+  service: string;
+  /** `remote[:host]`, remote being a Service port name or number; unmapped ports keep their number */
+  ports?: string[];
+  mirror?: boolean;
+  graceMs?: number;
+  agentImage?: string;
+  /** how long to wait for the agent pod to become Ready */
+  readyTimeoutMs?: number;
+}
+
+export interface InterceptRecord {
+  mode: "intercept";
+  session: string;
+  context: string;
+  namespace: string;
+  service: string;
+  mirror: boolean;
+  ports: Array<{ name: string; servicePort: number; hostPort: number }>;
+  agent: string;
+  agentPod?: string;
+  kube: KubeSelection;
+  stats?: TunnelStats;
+  phases: Record<string, number>;
+}
+
+export interface InterceptHandle {
+  session: string;
+  record: InterceptRecord;
+  /** resolves once traffic reaches the host (or rejects with why not) */
+  ready: Promise<void>;
+  /** intercepts export nothing; present so `devx up` treats connect and intercept alike */
+  env: Record<string, string>;
+  stats(): TunnelStats | undefined;
+  /** resolves when the intercept ends on its own (agent gone) */
+  ended: Promise<string>;
+  stop(): Promise<void>;
+  /** tests: drop the tunnel's transport as a network loss would */
+  dropTunnel(): void;
+}
+
+/** `--port remote[:host]` → Service port name → host port. */
+export function hostPortMap(ports: AgentPort[], specs: string[]): Record<string, number> {
+  const map: Record<string, number> = Object.fromEntries(ports.map((p) => [p.name, p.servicePort]));
+  for (const spec of specs) {
+    const m = /^([a-z0-9-]+)(?::(\d+))?$/i.exec(spec);
+    if (!m) throw new UsageError(`bad --port "${spec}"`, "use --port <service port name or number>[:<host port>]");
+    const p = ports.find((x) => x.name === m[1] || String(x.servicePort) === m[1]);
+    if (!p) throw new UsageError(`the Service has no port "${m[1]}"`, `its ports are: ${ports.map((x) => `${x.name} (${x.servicePort})`).join(", ")}`);
+    const host = m[2] ? Number(m[2]) : p.servicePort;
+    if (host < 1 || host > 65535) throw new UsageError(`bad host port in --port "${spec}"`, "host ports are 1-65535");
+    map[p.name] = host;
+  }
+  return map;
+}
+
+const isReady = (p: V1Pod) => p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+
+/** Wait for the session's agent pod to be Ready, through a watch (no polling). */
+export function waitForAgentPod(kube: KubeClient, namespace: string, session: string, timeoutMs: number, signal: AbortSignal): Promise<V1Pod> {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  return new Promise<V1Pod>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new UnhealthyError(`the agent pod for session ${session} was not ready after ${Math.round(timeoutMs / 1000)} s`, "check `kubectl describe pod -l devx.session=" + session + "` (image pull? quota?)")), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      ac.abort();
+      signal.removeEventListener("abort", stop);
+    };
+    signal.addEventListener("abort", () => (done(), reject(signal.reason)), { once: true });
+    void watchList<V1Pod>(
+      kube,
+      `/api/v1/namespaces/${namespace}/pods`,
+      { labelSelector: `devx.session=${session}` },
+      (ev) => {
+        const pod = ev.object;
+        if (ev.type === "DELETED") return;
+        const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+        if (pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded" || waiting?.reason === "ErrImagePull" || waiting?.reason === "ImagePullBackOff") {
+          done();
+          reject(new ProviderError(`the agent pod ${pod.metadata?.name} ${waiting?.reason ?? pod.status?.phase}${waiting?.message ? `: ${waiting.message}` : ""}`, "build the agent image (`bun scripts/build-agent-image.ts`) or set bridge.agent_image to one the cluster can pull"));
+        } else if (isReady(pod)) {
+          done();
+          resolve(pod);
+        }
+      },
+      ac.signal,
+    );
+  });
+}
+
+export async function deleteAgentObjects(kube: KubeClient, namespace: string, session: string): Promise<void> {
+  const name = agentName(session);
+  const ignore404 = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (statusOf(e) !== 404) await kcall(what, () => Promise.reject(e));
+    }
+  };
+  await ignore404(`delete Job ${name}`, () => kube.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" }));
+  await ignore404(`delete RoleBinding ${name}`, () => kube.rbac.deleteNamespacedRoleBinding({ name, namespace }));
+  await ignore404(`delete Role ${name}`, () => kube.rbac.deleteNamespacedRole({ name, namespace }));
+  await ignore404(`delete ServiceAccount ${name}`, () => kube.core.deleteNamespacedServiceAccount({ name, namespace }));
+}
+
+export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Promise<InterceptHandle> {
+  const settings = await bridgeSettings(deps, req);
+  const { kube, namespace } = settings;
+  const mirror = !!req.mirror;
+  const graceMs = req.graceMs ?? settings.graceMs;
+  const session = randomSession();
+  const phases: Record<string, number> = {};
+  const t0 = performance.now();
+  let tp = t0;
+  const phase = (id: string, title: string, fn: () => Promise<unknown>) => async () => {
+    deps.emit({ type: "step", id, title, status: "started" });
+    try {
+      const r = await fn();
+      phases[id] = Math.round(performance.now() - tp);
+      tp = performance.now();
+      deps.emit({ type: "step", id, title, status: "done", detail: `${phases[id]} ms` });
+      return r;
+    } catch (e) {
+      deps.emit({ type: "step", id, title, status: "failed" });
+      throw e;
+    }
+  };
+
+  const svc = (await phase("preflight", `check ${namespace}/${req.service}`, () => preflightIntercept(kube, namespace, req.service, mirror))()) as V1Service;
+  const ports = agentPorts(svc, await namedPortNumbers(kube, namespace, svc));
+  const hostPorts = hostPortMap(ports, req.ports ?? []);
+  const objects = agentObjects({ session, namespace, service: req.service, project: settings.project, image: req.agentImage ?? settings.agentImage, ports, graceMs, mirror });
+  const record: InterceptRecord = {
+    mode: "intercept",
+    session,
+    context: kube.context,
+    namespace,
+    service: req.service,
+    mirror,
+    ports: ports.map((p) => ({ name: p.name, servicePort: p.servicePort, hostPort: hostPorts[p.name]! })),
+    agent: agentName(session),
+    kube: { ...settings.selection, namespace, context: kube.context },
+    phases,
+  };
+  // recorded before anything exists in the cluster, so a crash mid-way leaves a trail to clean up
+  await writeSession(deps.paths.state, "bridge", session, record);
+
+  let tunnel: Tunnel | undefined;
+  let statsTimer: ReturnType<typeof setInterval> | undefined;
+  const teardown = async () => {
+    if (statsTimer) clearInterval(statsTimer);
+    const errors: unknown[] = [];
+    // restoreSelector only touches the Service while its annotation names this session
+    await restoreSelector(kube, namespace, req.service, session).catch((e) => errors.push(e));
+    await tunnel?.stop().catch(() => {});
+    await deleteAgentObjects(kube, namespace, session).catch((e) => errors.push(e));
+    await removeSession(deps.paths.state, "bridge", session);
+    if (errors.length) throw errors[0];
+  };
+
+  try {
+    await phase("deploy", `deploy agent ${record.agent}`, async () => {
+      await kcall("create ServiceAccount", () => kube.core.createNamespacedServiceAccount({ namespace, body: objects.serviceAccount }));
+      await kcall("create Role", () => kube.rbac.createNamespacedRole({ namespace, body: objects.role }));
+      await kcall("create RoleBinding", () => kube.rbac.createNamespacedRoleBinding({ namespace, body: objects.roleBinding }));
+      await kcall("create Job", () => kube.batch.createNamespacedJob({ namespace, body: objects.job }));
+    })();
+    const pod = (await phase("schedule", "wait for the agent pod", () => waitForAgentPod(kube, namespace, session, req.readyTimeoutMs ?? 120_000, deps.signal))()) as V1Pod;
+    record.agentPod = pod.metadata!.name!;
+    tunnel = startTunnel({
+      session,
+      version: VERSION,
+      hostPorts,
+      emit: deps.emit,
+      dial: () => openPortForward(kube, namespace, record.agentPod!, CONTROL_PORT),
+      agentGone: async () => {
+        const p = await kube.core.readNamespacedPod({ name: record.agentPod!, namespace }).catch((e) => (statusOf(e) === 404 ? undefined : Promise.reject(e)));
+        return !p || p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
+      },
+    });
+    await phase("tunnel", "open the tunnel to the agent", () => tunnel!.ready)();
+    await phase("swap", `point ${req.service} at the agent`, async () => {
+      const fresh = await kcall(`read Service ${req.service}`, () => kube.core.readNamespacedService({ name: req.service, namespace }));
+      if (fresh.metadata?.annotations?.["devx.io/intercept"]) throw new ConflictError(`Service ${namespace}/${req.service} was intercepted by someone else meanwhile`, "try again once their intercept ends");
+      await kcall(`patch Service ${req.service}`, () =>
+        swapSelector(kube, fresh, agentSelector(session), {
+          session,
+          originalSelector: fresh.spec?.selector ?? {},
+          ports: ports.map((p) => ({ name: p.name, port: p.servicePort, targetPort: p.targetPort })),
+          since: new Date().toISOString(),
+          mirror,
+          user: kube.kc.getCurrentUser()?.name,
+        }),
+      );
+    })();
+    phases.total = Math.round(performance.now() - t0);
+    await writeSession(deps.paths.state, "bridge", session, record);
+    statsTimer = setInterval(() => {
+      record.stats = tunnel?.stats;
+      void writeSession(deps.paths.state, "bridge", session, record).catch(() => {});
+    }, 1000);
+  } catch (e) {
+    await teardown().catch(() => {});
+    throw e;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    session,
+    record,
+    ready: Promise.resolve(),
+    env: {},
+    stats: () => tunnel?.stats,
+    ended: tunnel.ended,
+    dropTunnel: () => tunnel?.drop(),
+    stop: () => (stopping ??= teardown()),
+  };
+}
+
+/** Numbers of named targetPorts on the Service's current pods, so the agent listens where they did. */
+async function namedPortNumbers(kube: KubeClient, namespace: string, svc: V1Service): Promise<Record<string, number>> {
+  if (!(svc.spec?.ports ?? []).some((p) => typeof p.targetPort === "string" && !/^\d+$/.test(p.targetPort))) return {};
+  const selector = Object.entries(svc.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+  const pods = await kcall("list pods", () => kube.core.listNamespacedPod({ namespace, labelSelector: selector }));
+  const out: Record<string, number> = {};
+  for (const c of pods.items[0]?.spec?.containers ?? []) for (const p of c.ports ?? []) if (p.name) out[p.name] = p.containerPort;
+  return out;
+}
+
+/**
+ * For `devx up`: the same as runIntercept, shaped like startConnect, so a `runtime: bridge` node is
+ * healthy once `ready` resolves and torn down by `stop()`.
+ */
+export function startIntercept(deps: BridgeDeps, req: InterceptRequest): { ready: Promise<void>; env: Record<string, string>; stop(): Promise<void>; handle: Promise<InterceptHandle> } {
+  const handle = runIntercept(deps, req);
+  handle.catch(() => {});
+  return {
+    ready: handle.then(() => undefined),
+    env: {},
+    handle,
+    stop: async () => {
+      const h = await handle.catch(() => undefined);
+      await h?.stop();
+    },
+  };
+}

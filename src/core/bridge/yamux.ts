@@ -1,0 +1,127 @@
+import type { Duplex } from "node:stream";
+import { yamux } from "@libp2p/yamux";
+import { AbstractMessageStream, type SendResult } from "@libp2p/utils";
+import type { Uint8ArrayList } from "uint8arraylist";
+import type { Logger } from "@libp2p/interface";
+
+/**
+ * @libp2p/yamux speaks to a libp2p MessageStream, not a byte stream. This adapter turns any Node
+ * Duplex (a TCP socket on the agent, a WebSocket port-forward on the CLI) into one, keeping
+ * backpressure: a full socket pauses every yamux stream until it drains.
+ */
+const noop = () => {};
+function quietLogger(): Logger {
+  const log = Object.assign((..._a: unknown[]) => {}, {
+    enabled: false,
+    error: noop,
+    trace: Object.assign(noop, { enabled: false }),
+    newScope: () => log,
+  });
+  return log as unknown as Logger;
+}
+
+class DuplexMessageStream extends AbstractMessageStream {
+  constructor(private readonly socket: Duplex, direction: "inbound" | "outbound") {
+    super({ log: quietLogger(), direction, inactivityTimeout: 0 });
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("drain", () => this.safeDispatchEvent("drain"));
+    const closed = () => {
+      if (this.status === "open") this.onTransportClosed();
+    };
+    socket.on("end", closed);
+    socket.on("close", closed);
+    socket.on("error", closed);
+  }
+
+  sendData(data: Uint8ArrayList): SendResult {
+    let ok = true;
+    for (const buf of data) ok = this.socket.write(buf);
+    return { sentBytes: data.byteLength, canSendMore: ok };
+  }
+  sendReset(): void {
+    this.socket.destroy();
+  }
+  sendPause(): void {
+    this.socket.pause();
+  }
+  sendResume(): void {
+    this.socket.resume();
+  }
+  async close(): Promise<void> {
+    if (this.socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      this.socket.once("close", () => resolve());
+      this.socket.end();
+      // a peer that never closes its side must not hold us
+      setTimeout(() => {
+        this.socket.destroy();
+        resolve();
+      }, 1000).unref();
+    });
+  }
+}
+
+export type YamuxSession = ReturnType<ReturnType<ReturnType<typeof yamux>>["createStreamMuxer"]>;
+export type YamuxStream = Awaited<ReturnType<YamuxSession["createStream"]>>;
+
+/** A yamux session over a byte stream. The CLI is the client ("outbound"), the agent the server. */
+export function yamuxOver(socket: Duplex, role: "client" | "server"): YamuxSession {
+  const conn = new DuplexMessageStream(socket, role === "client" ? "outbound" : "inbound");
+  // Keep-alive pings are ours (heartbeats on the control stream), so liveness has one definition.
+  // Large windows: one session carries bulk transfers; the default 256 KiB window halves throughput.
+  return yamux({ enableKeepAlive: false, maxMessageSize: 256 * 1024, streamOptions: { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 16 * 1024 * 1024 } })().createStreamMuxer(conn);
+}
+
+/**
+ * Join a yamux stream and a socket both ways with backpressure and half-close; resolves when both
+ * directions are done. `onBytes` counts traffic (up = socket → stream).
+ */
+export function pipeStream(stream: YamuxStream, socket: Duplex, onBytes?: (dir: "up" | "down", n: number) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      resolve();
+    };
+    stream.addEventListener("message", (evt) => {
+      const data = evt.data;
+      let ok = true;
+      for (const buf of "subarray" in data && !("bufs" in data) ? [data as Uint8Array] : (data as Uint8ArrayList)) {
+        onBytes?.("down", buf.byteLength);
+        ok = socket.write(buf);
+      }
+      if (!ok && stream.readStatus === "readable") {
+        stream.pause();
+        socket.once("drain", () => {
+          if (stream.readStatus === "paused") stream.resume();
+        });
+      }
+    });
+    stream.addEventListener("remoteCloseWrite", () => socket.end());
+    stream.addEventListener("close", (evt) => {
+      if ((evt as { error?: Error }).error) socket.destroy();
+      else if (!socket.writableEnded) socket.end();
+      finish();
+    });
+    socket.on("data", (chunk: Buffer) => {
+      onBytes?.("up", chunk.byteLength);
+      if (stream.writeStatus !== "writable") return;
+      if (!stream.send(chunk)) {
+        socket.pause();
+        stream.onDrain().then(
+          () => socket.resume(),
+          () => socket.destroy(),
+        );
+      }
+    });
+    socket.on("end", () => {
+      stream.close().catch(() => stream.abort(new Error("close failed")));
+    });
+    socket.on("error", () => stream.abort(new Error("socket error")));
+    socket.on("close", () => {
+      if (stream.status === "open" && stream.writeStatus === "writable") stream.close().catch(noop);
+      if (stream.status !== "open") finish();
+    });
+  });
+}
