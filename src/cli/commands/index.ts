@@ -1,6 +1,12 @@
 import type { Command } from "../define.ts";
 import completion from "./completion.ts";
 import doctor from "./doctor.ts";
+import dbSpawn from "./db/spawn.ts";
+import dbLs from "./db/ls.ts";
+import dbRm from "./db/rm.ts";
+import dbRestart from "./db/restart.ts";
+import dbLogs from "./db/logs.ts";
+import dbUrl from "./db/url.ts";
 import configValidate from "./config/validate.ts";
 import configShow from "./config/show.ts";
 import configSchema from "./config/schema.ts";
@@ -15,6 +21,13 @@ import run from "./run.ts";
  * Command modules stay light: heavy code is imported inside run().
  */
 export const commands: Command[] = [
+  // Local infrastructure
+  dbSpawn,
+  dbLs,
+  dbRm,
+  dbRestart,
+  dbLogs,
+  dbUrl,
   // Orchestration & state
   up,
   down,
