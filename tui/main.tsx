@@ -1,7 +1,99 @@
 import type { Deps } from "../src/cli/deps.ts";
 import type { Command } from "../src/cli/define.ts";
+import type { CommandRunner, HeaderInfo } from "./types.ts";
 
-export async function runDashboard(deps: Deps, _commands: Command[]): Promise<number> {
-  deps.io.err.write("dashboard not built yet\n");
-  return 1;
+/**
+ * `devx` with no arguments on a terminal. Everything here (React, Ink) is loaded only on this
+ * path: src/cli/run.ts imports this module dynamically, so `devx --version` never pays for it.
+ */
+export async function runDashboard(deps: Deps, commands: Command[]): Promise<number> {
+  const [{ render }, { App }, { LogStore }, { defaultSources }, { VERSION }] = await Promise.all([
+    import("ink"),
+    import("./App.tsx"),
+    import("./sources/log-store.ts"),
+    import("./sources/index.ts"),
+    import("../src/version.ts"),
+  ]);
+  const logs = new LogStore();
+  // use-cases run from the dashboard report into the Logs pane, never onto the screen
+  const paneDeps: Deps = { ...deps, emit: logs.emit };
+  let cancelled = false;
+  const instance = render(
+    <App
+      version={VERSION}
+      // the pane with live data from this build's providers; the sidebar keeps the product's order
+      initialPane="containers"
+      sources={defaultSources(paneDeps, logs)}
+      commands={commands.filter((c) => !c.hidden).map((c) => ({ path: c.path, summary: c.summary }))}
+      run={selfRunner(deps)}
+      loadHeader={() => loadHeader(deps)}
+      logs={logs}
+      refreshMs={Number(deps.env.DEVX_TUI_REFRESH_MS) || 3000}
+      quit={() => instance.unmount()}
+    />,
+    // Ctrl-C arrives as a key in raw mode: the app handles it so that it quits like q
+    { alternateScreen: true, exitOnCtrlC: false, patchConsole: true, maxFps: 30 },
+  );
+  // SIGINT/SIGTERM from outside the terminal (kill) abort deps.signal: leave the screen the same way
+  const onAbort = () => {
+    cancelled = true;
+    instance.unmount();
+  };
+  deps.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    deps.signal.removeEventListener("abort", onAbort);
+    instance.cleanup();
+  }
+  return cancelled ? 130 : 0;
+}
+
+async function loadHeader(deps: Deps): Promise<HeaderInfo> {
+  try {
+    const found = await deps.findConfig();
+    if (!found) return { vm: "n/a" };
+    const { basename } = await import("node:path");
+    return { project: found.config.name ?? basename(found.dir), provider: found.config.provider ?? "auto", vm: "n/a" };
+  } catch (e) {
+    return { vm: "n/a", configError: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** This same executable: the compiled binary, or bun plus the entry script in a checkout. */
+export function selfArgv(): string[] {
+  const script = process.argv[1];
+  const compiled = !script || script.startsWith("/$bunfs/") || script.startsWith("B:/~BUN");
+  return compiled ? [process.execPath] : [process.execPath, script];
+}
+
+/**
+ * The palette runs a command as a child of this binary, through the same registry as the shell
+ * would: the child's output cannot draw over the dashboard, and Esc can stop it (process group).
+ * Its stdin is closed and its output is not a TTY, so it never prompts (destructive commands need -y).
+ */
+export function selfRunner(deps: Pick<Deps, "exec">, self: string[] = selfArgv()): CommandRunner {
+  return async (args, onLine, signal) => {
+    const child = deps.exec.spawn([...self, ...args], { stdin: "ignore", env: { NO_COLOR: "1", FORCE_COLOR: "0" } });
+    const onAbort = () => child.kill("SIGTERM");
+    signal.addEventListener("abort", onAbort, { once: true });
+    const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
+      const dec = new TextDecoder();
+      let buf = "";
+      for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+        buf += dec.decode(chunk, { stream: true });
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        for (const p of parts) onLine(p, name);
+      }
+      buf += dec.decode();
+      if (buf) onLine(buf, name);
+    };
+    try {
+      const [, , code] = await Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr"), child.exited]);
+      return code;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  };
 }

@@ -1,0 +1,119 @@
+import { Box, Text, useInput, useWindowSize } from "ink";
+import { Component, useMemo, useRef, useState, type ReactNode } from "react";
+import { Header } from "./components/Header.tsx";
+import { Sidebar } from "./components/Sidebar.tsx";
+import { StatusBar } from "./components/StatusBar.tsx";
+import { PaneView } from "./components/PaneView.tsx";
+import { DetailView } from "./components/DetailView.tsx";
+import { HelpView, OutputView, PaletteView } from "./components/Overlays.tsx";
+import { usePaneData } from "./hooks/use-pane-data.ts";
+import { useKeys } from "./hooks/use-keys.ts";
+import { useHeader } from "./hooks/use-header.ts";
+import { useCommand } from "./hooks/use-command.ts";
+import { useDetail } from "./hooks/use-detail.ts";
+import { filterRows } from "./layout.ts";
+import { suggest } from "./palette.ts";
+import { initialState } from "./state/reducer.ts";
+import { useUIReducer } from "./hooks/use-ui-reducer.ts";
+import type { Row } from "./types.ts";
+import { ActionsContext, UIStateContext, useActions, useUIState, type ActionsValue } from "./state/contexts.tsx";
+
+export interface AppProps extends ActionsValue {
+  version: string;
+  /** fixed terminal size (tests); otherwise the real one, following resizes */
+  size?: { columns: number; rows: number };
+  /** pane to open on (by id) */
+  initialPane?: string;
+}
+
+/** wide enough for "› 2 Containers & databases"; narrower terminals give the table the room */
+const sidebarWidth = (columns: number) => Math.max(16, Math.min(30, Math.floor(columns * 0.3)));
+
+/** The root: two contexts (UI state, actions) around the one screen, which routes its main area. */
+export function App(props: AppProps) {
+  const { version, size: fixed, initialPane, ...actions } = props;
+  const live = useWindowSize();
+  const size = fixed ?? live;
+  const start = Math.max(0, actions.sources.findIndex((s) => s.id === initialPane));
+  const [state, dispatch, getState] = useUIReducer(() => initialState(actions.sources.length, start));
+  const ui = useMemo(() => ({ state, dispatch, getState, size }), [state, size.columns, size.rows]);
+  return (
+    <ActionsContext.Provider value={actions}>
+      <UIStateContext.Provider value={ui}>
+        <Guard>
+          <Screen version={version} />
+        </Guard>
+      </UIStateContext.Provider>
+    </ActionsContext.Provider>
+  );
+}
+
+function Screen({ version }: { version: string }) {
+  const { state, dispatch, getState, size } = useUIState();
+  const actions = useActions();
+  const [reloadKey, setReloadKey] = useState(0);
+  const source = actions.sources[state.pane]!;
+  const pane = usePaneData(source, actions.refreshMs, reloadKey);
+  const header = useHeader(actions.loadHeader, reloadKey);
+  const run = useCommand(state.output, actions.run, actions.logs);
+
+  const all = pane.status === "ready" && pane.data.kind === "rows" ? pane.data.rows : [];
+  const loaded = useRef(new Map<string, Row[]>());
+  loaded.current.set(source.id, all);
+  const filter = state.filter[source.id] ?? "";
+  const rows = useMemo(() => filterRows(all, filter), [all, filter]);
+  const cursor = Math.max(0, Math.min(state.cursor[source.id] ?? 0, rows.length - 1));
+  const detailRow = state.detail && state.detail.pane === source.id ? all.find((r) => r.id === state.detail!.row) : undefined;
+  const detailExtra = useDetail(source, detailRow, reloadKey);
+
+  // header 1 + status 1 + main border 2
+  const bodyHeight = Math.max(3, size.rows - 4);
+  const sidebar = sidebarWidth(size.columns);
+  const mainWidth = Math.max(20, size.columns - sidebar - 4);
+  useKeys({ getState, dispatch, sources: actions.sources, rowsOf: (id) => loaded.current.get(id) ?? [], page: Math.max(1, bodyHeight - 2), commands: actions.commands, reload: () => setReloadKey((k) => k + 1), quit: actions.quit });
+
+  let main: ReactNode;
+  if (state.overlay === "help") main = <HelpView width={mainWidth} />;
+  else if (state.overlay === "palette") main = <PaletteView input={state.input} suggestions={suggest(state.input, actions.commands)} width={mainWidth} />;
+  else if (state.output) main = <OutputView run={run} width={mainWidth} height={bodyHeight} />;
+  else if (detailRow && pane.status === "ready" && pane.data.kind === "rows")
+    main = <DetailView title={source.title} row={detailRow} columns={pane.data.columns} extra={detailExtra} width={mainWidth} height={bodyHeight} />;
+  else main = <PaneView title={source.title} state={pane} rows={rows} total={all.length} filter={filter} cursor={cursor} focused={state.focus === "table"} width={mainWidth} height={bodyHeight} />;
+
+  return (
+    <Box flexDirection="column" width={size.columns} height={size.rows}>
+      <Header info={header} version={version} />
+      <Box flexGrow={1} height={bodyHeight + 2}>
+        <Sidebar sources={actions.sources} selected={state.pane} focused={state.focus === "sidebar" && state.overlay === "none"} width={sidebar} />
+        <Box flexGrow={1} borderStyle="round" borderColor={state.focus === "table" ? "cyan" : "gray"} paddingX={1} overflow="hidden">
+          {main}
+        </Box>
+      </Box>
+      <StatusBar state={state} paneId={source.id} />
+    </Box>
+  );
+}
+
+/** A render error shows as a message in the dashboard instead of tearing down the terminal. */
+class Guard extends Component<{ children: ReactNode }, { error?: Error }> {
+  override state: { error?: Error } = {};
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  override render() {
+    if (!this.state.error) return this.props.children;
+    return <Crashed error={this.state.error} />;
+  }
+}
+
+function Crashed({ error }: { error: Error }) {
+  const { quit } = useActions();
+  // the screen that handled keys is gone: q and ctrl-c must still leave
+  useInput((input, key) => (input === "q" || (key.ctrl && input === "c") ? quit() : undefined));
+  return (
+    <Box flexDirection="column" padding={1}>
+      <Text color="red">the dashboard hit a bug: {error.message}</Text>
+      <Text>hint: press q to quit, run the same view as a command (e.g. `devx doctor`), and report this with its --debug output</Text>
+    </Box>
+  );
+}

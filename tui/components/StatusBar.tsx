@@ -1,0 +1,41 @@
+import { Box, Text } from "ink";
+import type { UIState } from "../state/reducer.ts";
+
+const HINTS: Record<string, string> = {
+  normal: "↑↓/jk move  ←→/hl focus  ⏎ open  esc back  / filter  : command  r refresh  ? help  q quit",
+  detail: "esc back  : command  ? help  q quit",
+  output: "esc back (stops a running command)  : command  q quit",
+  help: "esc/? close",
+};
+
+/** The last line: key hints, or the filter / command being typed. */
+export function StatusBar({ state, paneId }: { state: UIState; paneId: string }) {
+  if (state.overlay === "filter") {
+    return (
+      <Box height={1} paddingX={1}>
+        <Text color="yellow">/</Text>
+        <Text>{state.filter[paneId] ?? ""}</Text>
+        <Text inverse> </Text>
+        <Text dimColor>  ⏎ keep  esc clear</Text>
+      </Box>
+    );
+  }
+  if (state.overlay === "palette") {
+    return (
+      <Box height={1} paddingX={1}>
+        <Text color="yellow">:</Text>
+        <Text>{state.input}</Text>
+        <Text inverse> </Text>
+        <Text dimColor>  ⏎ run  tab complete  ↑↓ history  esc cancel</Text>
+      </Box>
+    );
+  }
+  const mode = state.overlay === "help" ? "help" : state.output ? "output" : state.detail ? "detail" : "normal";
+  return (
+    <Box height={1} paddingX={1}>
+      <Text dimColor wrap="truncate">
+        {HINTS[mode]}
+      </Text>
+    </Box>
+  );
+}

@@ -1,0 +1,89 @@
+import { useInput, type Key } from "ink";
+import { filterRows } from "../layout.ts";
+import { complete, type CommandInfo } from "../palette.ts";
+import type { Intent, UIState } from "../state/reducer.ts";
+import type { PaneSource, Row } from "../types.ts";
+
+export interface KeyContext {
+  /** the latest state, including what earlier keys of the same chunk did */
+  getState(): UIState;
+  dispatch(i: Intent): void;
+  sources: PaneSource[];
+  /** the last rows loaded for a pane (before the filter) */
+  rowsOf(paneId: string): Row[];
+  /** rows that fit on one page (PageUp/PageDown) */
+  page: number;
+  commands: CommandInfo[];
+  reload(): void;
+  quit(): void;
+}
+
+/** Printable text from a key event (Ink passes pasted text as one input). */
+const printable = (input: string, key: Key) => !key.ctrl && !key.meta && input.length > 0 && !/[\x00-\x1f\x7f]/.test(input);
+
+/**
+ * Keys in the style of k9s/lazydocker. Overlays (filter, palette, help) take the keys first; in
+ * the normal view the keys act on the focused column (sidebar or table).
+ */
+export function handleKey(input: string, key: Key, c: KeyContext): void {
+  const { dispatch } = c;
+  const s = c.getState();
+  const paneId = c.sources[s.pane]!.id;
+  if (key.ctrl && input === "c") return c.quit();
+
+  if (s.overlay === "filter" || s.overlay === "palette") {
+    if (key.escape) return dispatch({ type: "close", paneId });
+    if (key.return) return dispatch({ type: "submit" });
+    if (key.backspace || key.delete) return dispatch({ type: "erase", paneId });
+    if (s.overlay === "palette") {
+      if (key.tab) return dispatch({ type: "complete", text: complete(s.input, c.commands) });
+      if (key.upArrow) return dispatch({ type: "history", delta: -1 });
+      if (key.downArrow) return dispatch({ type: "history", delta: 1 });
+    }
+    if (printable(input, key)) dispatch({ type: "type", text: input, paneId });
+    return;
+  }
+  if (s.overlay === "help") {
+    if (key.escape || input === "?" || input === "q") dispatch({ type: "close", paneId });
+    return;
+  }
+
+  if (input === "q") return c.quit();
+  if (input === "?") return dispatch({ type: "open", overlay: "help" });
+  if (input === ":") return dispatch({ type: "open", overlay: "palette" });
+  if (input === "/") {
+    dispatch({ type: "focus", focus: "table" });
+    return dispatch({ type: "open", overlay: "filter" });
+  }
+  if (input === "r") return c.reload();
+  if (key.escape) return dispatch({ type: "back", paneId });
+  if (/^[1-9]$/.test(input)) return dispatch({ type: "select-pane", index: Number(input) - 1 });
+  if (s.output || s.detail) return; // the output and detail views only answer Esc (and the global keys)
+
+  // the rows as shown (after the filter), so the cursor and drill match the screen
+  const shown = filterRows(c.rowsOf(paneId), s.filter[paneId] ?? "");
+  const rows = shown.length;
+  if (key.upArrow || input === "k") return dispatch({ type: "move", delta: -1, paneId, rows });
+  if (key.downArrow || input === "j") return dispatch({ type: "move", delta: 1, paneId, rows });
+  if (key.pageUp) return dispatch({ type: "move", delta: -c.page, paneId, rows });
+  if (key.pageDown) return dispatch({ type: "move", delta: c.page, paneId, rows });
+  if (input === "g" || key.home) return dispatch({ type: "move", delta: -Infinity, paneId, rows });
+  if (input === "G" || key.end) return dispatch({ type: "move", delta: Infinity, paneId, rows });
+  if (key.leftArrow || input === "h") return dispatch({ type: "focus", focus: "sidebar" });
+  if (key.rightArrow || input === "l" || key.tab) return dispatch({ type: "focus", focus: "table" });
+  if (key.return) {
+    const at = Math.min(s.cursor[paneId] ?? 0, rows - 1);
+    return dispatch({ type: "drill", paneId, rowId: shown[at]?.id });
+  }
+}
+
+export function useKeys(c: KeyContext): void {
+  useInput((input, key) => {
+    // a chunk of plain text (paste, fast typing) is one input: feed it key by key outside overlays
+    if (input.length > 1 && printable(input, key) && c.getState().overlay === "none") {
+      for (const ch of input) handleKey(ch, key, c);
+      return;
+    }
+    handleKey(input, key, c);
+  });
+}

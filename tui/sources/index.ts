@@ -1,0 +1,90 @@
+import type { Exec } from "../../src/platform/exec.ts";
+import type { PaneData, PaneSource, Row } from "../types.ts";
+import type { LogStore } from "./log-store.ts";
+
+/** What the default sources need from Deps (kept narrow so tests build it by hand). */
+export interface SourceDeps {
+  exec: Exec;
+}
+
+const unavailable = (id: string, title: string, capability: string): PaneSource => ({
+  id,
+  title,
+  load: async () => ({ kind: "unavailable", reason: `${capability} is not available in this build` }),
+});
+
+const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+export function logsSource(store: LogStore): PaneSource {
+  return {
+    id: "logs",
+    title: "Logs",
+    subscribe: (fn) => store.subscribe(fn),
+    load: async (): Promise<PaneData> => ({
+      kind: "rows",
+      columns: [
+        { key: "time", title: "TIME", width: 8 },
+        { key: "source", title: "SOURCE" },
+        { key: "line", title: "MESSAGE" },
+      ],
+      // newest first: the pane opens on what just happened
+      rows: store
+        .list()
+        .map((e, i): Row => ({ id: String(i), cells: { time: time(e.at), source: e.source, line: e.line }, tone: e.level === "error" ? "bad" : e.level === "warn" ? "warn" : undefined }))
+        .reverse(),
+      note: store.list().length === 0 ? "nothing logged yet: commands run from the palette (:) and events appear here" : undefined,
+    }),
+  };
+}
+
+export function containersSource(deps: SourceDeps): PaneSource {
+  let runtime = "podman";
+  return {
+    id: "containers",
+    title: "Containers & databases",
+    async load(signal) {
+      const { listDevxContainers } = await import("../../src/core/dashboard/containers.ts");
+      const listing = await listDevxContainers(deps, { signal });
+      runtime = listing.runtime;
+      return {
+        kind: "rows",
+        columns: [
+          { key: "name", title: "NAME" },
+          { key: "kind", title: "KIND" },
+          { key: "project", title: "PROJECT" },
+          { key: "state", title: "STATE" },
+          { key: "ports", title: "PORTS" },
+          { key: "image", title: "IMAGE" },
+        ],
+        rows: listing.containers.map((c) => ({
+          id: c.id,
+          cells: { name: c.name, kind: c.kind, project: c.project, state: c.status || c.state, ports: c.ports, image: c.image, id: c.id },
+          tone: c.state === "running" ? "ok" : c.state === "exited" || c.state === "stopped" ? "dim" : "warn",
+        })),
+        note: listing.containers.length === 0 ? `no containers labelled devx.managed=true in ${listing.runtime}` : undefined,
+      };
+    },
+    async detail(row) {
+      const { containerLogTail } = await import("../../src/core/dashboard/containers.ts");
+      const lines = await containerLogTail(deps, runtime, row.id, 50);
+      return ["last log lines:", ...(lines.length ? lines.map((l) => `  ${l}`) : ["  (none)"])];
+    },
+  };
+}
+
+/**
+ * The panes, in sidebar order. A capability whose core function has not landed in this build is
+ * a pane that says so: never fake rows.
+ */
+export function defaultSources(deps: SourceDeps, logs: LogStore): PaneSource[] {
+  return [
+    unavailable("vms", "VMs", "VM management (devx vm)"),
+    containersSource(deps),
+    unavailable("tunnels", "Tunnels", "Tunnels (devx tunnel)"),
+    unavailable("bridge", "Bridge", "The Kubernetes bridge (devx bridge)"),
+    unavailable("snapshots", "Snapshots", "Environment snapshots (devx state)"),
+    unavailable("services", "Services", "The service graph (devx up)"),
+    unavailable("sessions", "Sessions", "Sandbox sessions (devx session)"),
+    logsSource(logs),
+  ];
+}

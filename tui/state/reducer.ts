@@ -1,0 +1,95 @@
+/**
+ * The dashboard's UI state as one pure reducer: key handling dispatches intents, the reducer
+ * decides. Pure so that every key path is testable without a terminal.
+ */
+export type Focus = "sidebar" | "table";
+export type Overlay = "none" | "help" | "filter" | "palette";
+
+export interface UIState {
+  /** index of the selected pane in the sidebar */
+  pane: number;
+  paneCount: number;
+  focus: Focus;
+  /** cursor row per pane id */
+  cursor: Record<string, number>;
+  /** filter text per pane id (applies live while typing) */
+  filter: Record<string, string>;
+  overlay: Overlay;
+  /** the palette's text being typed */
+  input: string;
+  /** drilled-into row (pane id + row id), shown instead of the table */
+  detail?: { pane: string; row: string };
+  /** the palette's last command line; its output is shown until Esc */
+  output?: { line: string };
+  history: string[];
+  /** position while browsing history with ↑/↓ in the palette (history.length = the new line) */
+  historyAt: number;
+}
+
+export type Intent =
+  | { type: "move"; delta: number; paneId: string; rows: number }
+  | { type: "select-pane"; index: number }
+  | { type: "focus"; focus: Focus }
+  | { type: "drill"; paneId: string; rowId?: string }
+  | { type: "back"; paneId: string }
+  | { type: "open"; overlay: Exclude<Overlay, "none"> }
+  /** Esc in an overlay; a filter being typed is dropped */
+  | { type: "close"; paneId: string }
+  | { type: "type"; text: string; paneId: string }
+  | { type: "erase"; paneId: string }
+  | { type: "complete"; text: string }
+  | { type: "history"; delta: number }
+  | { type: "submit" };
+
+export function initialState(paneCount: number, pane = 0): UIState {
+  return { pane, paneCount, focus: "sidebar", cursor: {}, filter: {}, overlay: "none", input: "", history: [], historyAt: 0 };
+}
+
+const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, n));
+
+export function reduce(s: UIState, i: Intent): UIState {
+  switch (i.type) {
+    case "move": {
+      if (s.focus === "sidebar") return { ...s, pane: clamp(s.pane + i.delta, 0, s.paneCount - 1), detail: undefined };
+      const at = s.cursor[i.paneId] ?? 0;
+      return { ...s, cursor: { ...s.cursor, [i.paneId]: clamp(at + i.delta, 0, Math.max(0, i.rows - 1)) } };
+    }
+    case "select-pane":
+      return { ...s, pane: clamp(i.index, 0, s.paneCount - 1), focus: "table", detail: undefined, output: undefined };
+    case "focus":
+      return { ...s, focus: i.focus };
+    case "drill":
+      if (s.focus === "sidebar") return { ...s, focus: "table" };
+      return i.rowId === undefined ? s : { ...s, detail: { pane: i.paneId, row: i.rowId } };
+    case "back":
+      // Esc peels one layer at a time: command output, detail, filter, table focus
+      if (s.output) return { ...s, output: undefined };
+      if (s.detail) return { ...s, detail: undefined };
+      if (s.filter[i.paneId]) return { ...s, filter: { ...s.filter, [i.paneId]: "" } };
+      return { ...s, focus: "sidebar" };
+    case "open":
+      return { ...s, overlay: i.overlay, input: "", historyAt: s.history.length };
+    case "close":
+      if (s.overlay === "filter") return { ...s, overlay: "none", filter: { ...s.filter, [i.paneId]: "" } };
+      return { ...s, overlay: "none", input: "" };
+    case "type":
+      if (s.overlay === "filter") return { ...s, filter: { ...s.filter, [i.paneId]: (s.filter[i.paneId] ?? "") + i.text }, cursor: { ...s.cursor, [i.paneId]: 0 } };
+      return { ...s, input: s.input + i.text };
+    case "erase":
+      if (s.overlay === "filter") return { ...s, filter: { ...s.filter, [i.paneId]: (s.filter[i.paneId] ?? "").slice(0, -1) } };
+      return { ...s, input: s.input.slice(0, -1) };
+    case "complete":
+      return { ...s, input: i.text };
+    case "history": {
+      const at = clamp(s.historyAt + i.delta, 0, s.history.length);
+      return { ...s, historyAt: at, input: s.history[at] ?? "" };
+    }
+    case "submit": {
+      if (s.overlay === "filter") return { ...s, overlay: "none", focus: "table" };
+      const line = s.input.trim();
+      if (!line) return { ...s, overlay: "none" };
+      const history = s.history[s.history.length - 1] === line ? s.history : [...s.history, line];
+      return { ...s, overlay: "none", input: "", output: { line }, history, historyAt: history.length, detail: undefined };
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * What a dashboard pane shows. Every pane is a PaneSource: the TUI knows nothing about VMs,
+ * containers or tunnels, it renders rows and offers the actions a source declares.
+ */
+export interface Column {
+  key: string;
+  title: string;
+  /** fixed width; otherwise sized to the content, bounded by the screen */
+  width?: number;
+}
+
+export interface Row {
+  /** stable across reloads, so the cursor stays on the same thing */
+  id: string;
+  cells: Record<string, string>;
+  /** health colour hint for the first column */
+  tone?: "ok" | "warn" | "bad" | "dim";
+}
+
+export type PaneData =
+  | { kind: "rows"; columns: Column[]; rows: Row[]; note?: string }
+  /** the capability is not in this build, or cannot work here: said plainly, no rows */
+  | { kind: "unavailable"; reason: string };
+
+export interface RowAction {
+  key: string;
+  title: string;
+  /** the devx command line the action runs (shown before it runs, like the palette) */
+  command(row: Row): string[];
+}
+
+export interface PaneSource {
+  id: string;
+  title: string;
+  load(signal: AbortSignal): Promise<PaneData>;
+  /** extra lines shown when a row is drilled into (e.g. a container's last log lines) */
+  detail?(row: Row, signal: AbortSignal): Promise<string[]>;
+  actions?: RowAction[];
+  /** sources that change without polling (the Logs pane) call fn on every change */
+  subscribe?(fn: () => void): () => void;
+}
+
+/** Header facts; each is loaded on its own so one slow provider never blocks the frame. */
+export interface HeaderInfo {
+  project?: string;
+  provider?: string;
+  vm?: string;
+  configError?: string;
+}
+
+/** One line in the Logs pane: events from use-cases and what the dashboard itself ran. */
+export interface LogEntry {
+  at: number;
+  source: string;
+  line: string;
+  level: "info" | "warn" | "error";
+}
+
+/** Runs a devx command line for the palette, streaming its output. */
+export type CommandRunner = (args: string[], onLine: (line: string, stream: "stdout" | "stderr") => void, signal: AbortSignal) => Promise<number>;
