@@ -67,3 +67,25 @@ export function resolveVmName(s: Sources): Resolved<string> {
     "devx",
   );
 }
+
+const VM_PROVIDER_VALUES = new Set(["podman", "lima", "colima", "docker-desktop", "orbstack"]);
+
+/**
+ * The VM provider: --provider > DEVX_PROVIDER > user config > devx.yaml (vm.provider, then
+ * provider) > auto. Unlike other settings the user's machine outranks the project file here: one
+ * devx.yaml serves a teammate on Lima and one on Podman. Values of the generic `provider` key that
+ * are not VM providers (docker, nerdctl) are skipped.
+ */
+export function resolveVmProvider(s: Sources): Resolved<string> {
+  const vmOnly = (x: unknown) => (typeof x === "string" && VM_PROVIDER_VALUES.has(x) ? x : undefined);
+  const flag = s.flags.provider as string | undefined;
+  return pick<string>(
+    [
+      ["flag", flag === "auto" ? undefined : flag],
+      ["env", vmOnly(s.env.DEVX_PROVIDER)],
+      ["user", vmOnly(s.user.provider)],
+      ["project", vmOnly(s.project?.vm?.provider) ?? vmOnly(s.project?.provider)],
+    ],
+    "auto",
+  );
+}

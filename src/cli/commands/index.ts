@@ -7,6 +7,15 @@ import dbRm from "./db/rm.ts";
 import dbRestart from "./db/restart.ts";
 import dbLogs from "./db/logs.ts";
 import dbUrl from "./db/url.ts";
+import vmInit from "./vm/init.ts";
+import vmStart from "./vm/start.ts";
+import vmStop from "./vm/stop.ts";
+import vmStatus from "./vm/status.ts";
+import vmSsh from "./vm/ssh.ts";
+import vmRm from "./vm/rm.ts";
+import vmSleep from "./vm/sleep.ts";
+import vmResize from "./vm/resize.ts";
+import vmIgnition from "./vm/ignition.ts";
 import configValidate from "./config/validate.ts";
 import configShow from "./config/show.ts";
 import configSchema from "./config/schema.ts";
@@ -28,6 +37,15 @@ export const commands: Command[] = [
   dbRestart,
   dbLogs,
   dbUrl,
+  vmInit,
+  vmStart,
+  vmStop,
+  vmStatus,
+  vmSsh,
+  vmRm,
+  vmSleep,
+  vmResize,
+  vmIgnition,
   // Orchestration & state
   up,
   down,

@@ -1,0 +1,16 @@
+import * as v from "valibot";
+import { defineCommand } from "../../define.ts";
+import { printPlan, quiet, vmFlags } from "./shared.ts";
+
+export default defineCommand({
+  path: ["vm", "start"],
+  group: "Local infrastructure",
+  summary: "start the devx VM",
+  examples: ["devx vm start", "devx vm start --dry-run"],
+  options: v.object({ ...vmFlags }),
+  async run(opts, deps) {
+    const { vmStart } = await import("../../../core/vm/ops.ts");
+    const r = await vmStart(quiet(deps), opts);
+    printPlan(deps, r, `VM ${r.vm} started`);
+  },
+});

@@ -1,0 +1,200 @@
+import { NotFoundError, ProviderError, UsageError } from "../../errors.ts";
+import type { Deps } from "../../cli/deps.ts";
+import { commandLine, type VmOp } from "../../../providers/vm/commands.ts";
+import type { VmInfo, VmResources } from "../../../providers/vm/types.ts";
+import { parseTailscaleStatus, type TailnetStatus } from "../../../providers/tailscale/status.ts";
+import { CloudflareClient, DEFAULT_API } from "../../../providers/cloudflare/client.ts";
+import { accountIdOf, apiToken, ensureVmTunnel, tunnelNameFor } from "../tunnel/setup.ts";
+import { resolveVmContext, type VmContext, type VmFlags } from "./context.ts";
+import { machineInputs, renderNative, tailscaleAuthkey } from "./machine.ts";
+import { describe, executePlan, type PlanStep, type StepView } from "./plan.ts";
+
+/**
+ * VM use-cases. Each builds a plan (plan.ts) from the one command table and either returns it
+ * (dry run) or runs it. Every command acts on the VM name from config (resolveVmName).
+ */
+export interface PlanResult {
+  vm: string;
+  provider: string;
+  dryRun: boolean;
+  /** nothing to do (e.g. init of an existing VM, start of a running one) */
+  noop?: string;
+  steps: StepView[];
+  warnings: Array<{ feature: string; reason: string }>;
+}
+
+function line(ctx: VmContext, op: VmOp, extra: { resources?: VmResources; configPath?: string; command?: string[] } = {}): string[] {
+  const argv = commandLine(ctx.provider.id, op, { name: ctx.name, ...extra });
+  if (!argv) throw new ProviderError(`${ctx.provider.displayName} cannot ${op} a VM`, "see `devx vm status` for what this provider supports");
+  return argv;
+}
+
+async function run(ctx: VmContext, deps: Deps, steps: PlanStep[], warnings: PlanResult["warnings"] = [], noop?: string): Promise<PlanResult> {
+  const result: PlanResult = { vm: ctx.name, provider: ctx.provider.id, dryRun: deps.global.dryRun, noop, steps: steps.map(describe), warnings };
+  if (!deps.global.dryRun && !noop) await executePlan(steps, deps, `run \`devx vm status\`, or retry with --debug`);
+  return result;
+}
+
+function requireExisting(ctx: VmContext, info: VmInfo): void {
+  if (info.state === "missing") throw new NotFoundError(`no VM named ${ctx.name} in ${ctx.provider.displayName}`, "create it with `devx vm init`");
+}
+
+export interface InitOptions extends VmFlags {
+  recreate?: boolean;
+}
+
+export async function vmInit(deps: Deps, opts: InitOptions): Promise<PlanResult & { existing?: VmInfo }> {
+  const ctx = await resolveVmContext(deps, opts);
+  const info = await ctx.provider.status(deps.exec, ctx.name);
+  const { inputs, unsupported } = machineInputs(ctx, deps.env, deps.emit);
+  for (const u of unsupported) deps.emit({ type: "warning", message: `${u.feature} is configured but ${ctx.provider.displayName} cannot run it: ${u.reason}` });
+
+  if (!ctx.provider.features.create.supported) {
+    // Docker Desktop: the VM exists with the app; init can only make sure it runs
+    const steps: PlanStep[] = info.state === "running" ? [] : [{ kind: "exec", title: `start ${ctx.provider.displayName}`, argv: line(ctx, "start") }];
+    return run(ctx, deps, steps, [{ feature: "create", reason: ctx.provider.features.create.reason ?? "" }, ...unsupported], info.state === "running" ? `${ctx.provider.displayName} is running` : undefined);
+  }
+  if (info.state !== "missing" && !opts.recreate) {
+    return { ...(await run(ctx, deps, [], unsupported, `VM ${ctx.name} already exists (${info.state}); pass --recreate to replace it`)), existing: info };
+  }
+
+  const steps: PlanStep[] = [];
+  if (info.state !== "missing") {
+    if (!deps.global.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}, ${info.state}) and everything in it, then create it again?`);
+    steps.push({ kind: "exec", title: `remove existing VM ${ctx.name}`, argv: line(ctx, "remove") });
+  }
+  const secrets: { tunnelToken?: string; tailscaleAuthkey?: string } = {};
+  if (inputs.features.tailscale) secrets.tailscaleAuthkey = await tailscaleAuthkey(ctx, deps.env);
+  if (inputs.features.cloudflared) {
+    const tunnelName = tunnelNameFor(ctx.name, deps.env);
+    const accountId = accountIdOf(ctx.vm, deps.env)!;
+    const token = await apiToken(ctx.vm, deps.env);
+    steps.push({
+      kind: "api",
+      title: `ensure Cloudflare tunnel ${tunnelName} and fetch its token`,
+      request: `GET/POST /accounts/${accountId}/cfd_tunnel (name=${tunnelName}), GET …/token`,
+      run: async () => {
+        const cf = new CloudflareClient(token, deps.env.DEVX_CLOUDFLARE_API || DEFAULT_API);
+        secrets.tunnelToken = (await ensureVmTunnel({ cf, accountId, tunnelName })).token;
+      },
+    });
+  }
+  const configPath = ctx.provider.configPath!(ctx.name, deps.paths.state, deps.env);
+  const render = (mask: boolean) => renderNative(ctx.provider, { ...inputs, ...secrets }, ctx.resources, mask);
+  steps.push({ kind: "write", title: `${ctx.provider.nativeConfig} machine configuration`, path: configPath, mode: 0o600, contents: () => render(false), masked: () => render(true) });
+  steps.push({ kind: "exec", title: `create VM ${ctx.name}`, argv: line(ctx, "create", { resources: ctx.resources, configPath }) });
+  if (!ctx.provider.createStarts) steps.push({ kind: "exec", title: `start VM ${ctx.name}`, argv: line(ctx, "start") });
+  return run(ctx, deps, steps, unsupported);
+}
+
+export async function vmStart(deps: Deps, opts: VmFlags): Promise<PlanResult> {
+  const ctx = await resolveVmContext(deps, opts);
+  const info = await ctx.provider.status(deps.exec, ctx.name);
+  if (ctx.provider.features.create.supported) requireExisting(ctx, info);
+  return run(ctx, deps, [{ kind: "exec", title: `start VM ${ctx.name}`, argv: line(ctx, "start") }], [], info.state === "running" ? `VM ${ctx.name} is already running` : undefined);
+}
+
+export async function vmStop(deps: Deps, opts: VmFlags & { sleep?: boolean }): Promise<PlanResult> {
+  const ctx = await resolveVmContext(deps, opts);
+  const op: VmOp = opts.sleep ? "sleep" : "stop";
+  if (opts.sleep && !ctx.provider.features.sleep.supported) throw new ProviderError(`${ctx.provider.displayName} cannot sleep a VM: ${ctx.provider.features.sleep.reason}`, "use `devx vm stop` instead");
+  const info = await ctx.provider.status(deps.exec, ctx.name);
+  if (ctx.provider.features.create.supported) requireExisting(ctx, info);
+  const warnings = opts.sleep && ctx.provider.features.sleep.reason ? [{ feature: "sleep", reason: ctx.provider.features.sleep.reason }] : [];
+  return run(ctx, deps, [{ kind: "exec", title: `${opts.sleep ? "sleep" : "stop"} VM ${ctx.name}`, argv: line(ctx, op) }], warnings, info.state === "stopped" ? `VM ${ctx.name} is already stopped` : undefined);
+}
+
+export async function vmRemove(deps: Deps, opts: VmFlags): Promise<PlanResult> {
+  const ctx = await resolveVmContext(deps, opts);
+  if (!ctx.provider.features.create.supported) throw new ProviderError(`${ctx.provider.displayName} cannot remove its VM from devx: ${ctx.provider.features.create.reason}`, "uninstall or reset it from its own settings");
+  const info = await ctx.provider.status(deps.exec, ctx.name);
+  requireExisting(ctx, info);
+  if (!deps.global.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}) and everything in it?`);
+  return run(ctx, deps, [{ kind: "exec", title: `remove VM ${ctx.name}`, argv: line(ctx, "remove") }]);
+}
+
+export async function vmResize(deps: Deps, opts: VmFlags & Partial<VmResources>): Promise<PlanResult> {
+  const ctx = await resolveVmContext(deps, opts);
+  if (!ctx.provider.features.resize.supported) throw new ProviderError(`${ctx.provider.displayName} cannot resize the VM: ${ctx.provider.features.resize.reason}`, "change the resources in the provider's own settings");
+  const info = await ctx.provider.status(deps.exec, ctx.name);
+  requireExisting(ctx, info);
+  const target: VmResources = {
+    cpus: opts.cpus ?? info.cpus ?? ctx.resources.cpus,
+    memoryMiB: opts.memoryMiB ?? info.memoryMiB ?? ctx.resources.memoryMiB,
+    diskGiB: opts.diskGiB ?? info.diskGiB ?? ctx.resources.diskGiB,
+  };
+  if (info.diskGiB !== undefined && target.diskGiB < info.diskGiB) throw new UsageError(`the disk can only grow (${info.diskGiB} GiB now, ${target.diskGiB} GiB asked)`, `pass --disk ${Math.ceil(info.diskGiB)}GiB or more`);
+  const running = info.state === "running";
+  const steps: PlanStep[] = [];
+  if (running) steps.push({ kind: "exec", title: `stop VM ${ctx.name} to resize it`, argv: line(ctx, "stop") });
+  steps.push({ kind: "exec", title: `resize VM ${ctx.name} to ${target.cpus} CPUs, ${target.memoryMiB} MiB, ${target.diskGiB} GiB`, argv: line(ctx, "resize", { resources: target }) });
+  // colima applies resources by starting; podman and lima only change settings
+  if (running && !ctx.provider.createStarts) steps.push({ kind: "exec", title: `start VM ${ctx.name}`, argv: line(ctx, "start") });
+  if (!running && ctx.provider.createStarts) steps.push({ kind: "exec", title: `stop VM ${ctx.name} again`, argv: line(ctx, "stop") });
+  return run(ctx, deps, steps);
+}
+
+export interface VmStatus {
+  vm: string;
+  provider: { id: string; name: string; version: string; from: string };
+  state: VmInfo["state"];
+  cpus?: number;
+  memoryMiB?: number;
+  diskGiB?: number;
+  runtime: { kind: string; endpoint: string };
+  features: Record<string, { supported: boolean; reason?: string }>;
+  tailnet: TailnetStatus;
+}
+
+/** Provider, state, resources and tailnet of the configured VM (the dashboard's VMs pane). */
+export async function vmStatus(deps: Deps, opts: VmFlags = {}): Promise<VmStatus> {
+  const ctx = await resolveVmContext(deps, opts);
+  const info = await ctx.provider.status(deps.exec, ctx.name);
+  return {
+    vm: ctx.name,
+    provider: { id: ctx.provider.id, name: ctx.provider.displayName, version: ctx.detected.version, from: ctx.providerFrom },
+    state: info.state,
+    cpus: info.cpus,
+    memoryMiB: info.memoryMiB,
+    diskGiB: info.diskGiB,
+    runtime: ctx.provider.runtime(ctx.name),
+    features: { ...ctx.provider.features },
+    tailnet: await tailnet(ctx, deps, info),
+  };
+}
+
+async function tailnet(ctx: VmContext, deps: Deps, info: VmInfo): Promise<TailnetStatus> {
+  if (!(ctx.vm.tailscale?.authkey || deps.env.TS_AUTHKEY)) return { state: "not-configured" };
+  if (!ctx.provider.features.inVmUnits.supported || !ctx.provider.features.exec.supported) return { state: "unsupported", reason: ctx.provider.features.inVmUnits.reason ?? ctx.provider.features.exec.reason };
+  if (info.state !== "running") return { state: "vm-not-running" };
+  const cli = ctx.provider.vmContainerCli ?? "podman";
+  const r = await deps.exec.run(line(ctx, "exec", { command: ["sudo", cli, "exec", "devx-tailscale", "tailscale", "status", "--json"] }), { timeoutMs: 15_000, signal: deps.signal });
+  if (r.code !== 0) return { state: "unavailable", reason: (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-1)[0] };
+  return parseTailscaleStatus(r.stdout);
+}
+
+/** An interactive shell, or one command, in the VM (terminal attached). */
+export async function vmSsh(deps: Deps, opts: VmFlags & { command: string[] }): Promise<number> {
+  const ctx = await resolveVmContext(deps, opts);
+  if (!ctx.provider.features.exec.supported) throw new ProviderError(`${ctx.provider.displayName} has no shell into its VM: ${ctx.provider.features.exec.reason}`, "use `docker run -it --rm --privileged --pid=host <image> nsenter -t 1 -m -u -n -i sh` if you must");
+  const argv = opts.command.length ? line(ctx, "exec", { command: opts.command }) : line(ctx, "shell");
+  if (deps.global.dryRun) {
+    deps.io.out.write(argv.join(" ") + "\n");
+    return 0;
+  }
+  const r = await deps.exec.run(argv, { inherit: true, signal: deps.signal });
+  return r.code;
+}
+
+/** The native machine configuration `init` would use (secrets masked unless asked). */
+export async function vmIgnition(deps: Deps, opts: VmFlags & { reveal?: boolean }): Promise<{ kind: string; text: string }> {
+  const ctx = await resolveVmContext(deps, opts);
+  const { inputs } = machineInputs(ctx, deps.env, deps.emit);
+  const secrets = opts.reveal ? { tailscaleAuthkey: inputs.features.tailscale ? await tailscaleAuthkey(ctx, deps.env) : undefined } : {};
+  if (opts.reveal && inputs.features.cloudflared) {
+    const cf = new CloudflareClient(await apiToken(ctx.vm, deps.env), deps.env.DEVX_CLOUDFLARE_API || DEFAULT_API);
+    const t = (await cf.listTunnels(accountIdOf(ctx.vm, deps.env)!, tunnelNameFor(ctx.name, deps.env)))[0];
+    if (t) Object.assign(secrets, { tunnelToken: await cf.tunnelToken(accountIdOf(ctx.vm, deps.env)!, t.id) });
+  }
+  return { kind: ctx.provider.nativeConfig ?? "none", text: renderNative(ctx.provider, { ...inputs, ...secrets }, ctx.resources, !opts.reveal) };
+}
