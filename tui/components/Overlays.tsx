@@ -58,7 +58,7 @@ export function OutputView({ run, width, height }: { run: CommandRun | undefined
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate">
-        <Text bold>$ devx {run.line}</Text>  [{status}]
+        [{status}] <Text bold>$ devx {run.line}</Text>
       </Text>
       {run.lines.slice(-room).map((l, i) => (
         <Text key={i} wrap="truncate" color={l.stream === "stderr" ? "yellow" : undefined}>

@@ -77,11 +77,22 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   }
 }
 
+const NO_KEY: Key = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };
+
+/** One character of a multi-character chunk as the key it stands for. */
+function keyOf(ch: string): [string, Key] {
+  if (ch === "\r" || ch === "\n") return ["", { ...NO_KEY, return: true }];
+  if (ch === "\t") return ["", { ...NO_KEY, tab: true }];
+  if (ch === "\x7f" || ch === "\b") return ["", { ...NO_KEY, backspace: true }];
+  return [ch, NO_KEY];
+}
+
 export function useKeys(c: KeyContext): void {
   useInput((input, key) => {
-    // a chunk of plain text (paste, fast typing) is one input: feed it key by key outside overlays
-    if (input.length > 1 && printable(input, key) && c.getState().overlay === "none") {
-      for (const ch of input) handleKey(ch, key, c);
+    // a chunk of text (paste, fast typing, tmux send-keys) arrives as one input: each character
+    // must see the state the previous one produced (":doctor⏎" opens the palette, types, runs)
+    if (input.length > 1 && !key.ctrl && !key.meta && !input.includes("\x1b")) {
+      for (const ch of input) handleKey(...keyOf(ch), c);
       return;
     }
     handleKey(input, key, c);

@@ -86,7 +86,8 @@ export function reduce(s: UIState, i: Intent): UIState {
     }
     case "submit": {
       if (s.overlay === "filter") return { ...s, overlay: "none", focus: "table" };
-      const line = s.input.trim();
+      // "devx config show" and "config show" are the same line
+      const line = s.input.trim().replace(/^devx(\s+|$)/, "");
       if (!line) return { ...s, overlay: "none" };
       const history = s.history[s.history.length - 1] === line ? s.history : [...s.history, line];
       return { ...s, overlay: "none", input: "", output: { line }, history, historyAt: history.length, detail: undefined };
