@@ -1,0 +1,48 @@
+import { expect, test } from "bun:test";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ExecStub } from "../../support/exec-stub.ts";
+import { PodmanRuntime } from "../../../providers/runtime/podman.ts";
+import { spawnDatabase } from "../../../src/core/db/spawn.ts";
+import { readCredentials } from "../../../src/core/db/credentials.ts";
+
+/**
+ * Mongo has no Debian package, so no offline image can run it here: this drives the real podman
+ * adapter through a strict exec stub answering with podman 4.3's recorded `container inspect`
+ * output and mongosh's answers before and after the server accepts connections.
+ */
+const inspect = readFileSync(join(import.meta.dir, "fixtures/podman-inspect-mongo.json"), "utf8");
+const LABELS = ["--label", "devx.managed=true", "--label", "devx.project=shop", "--label", "devx.kind=database", "--label", "devx.engine=mongo", "--label", "devx.database=mongo"];
+const mongosh = (a: string) => a === "mongosh";
+
+test("mongo: volume, run with the password only in the runtime's env, mongosh ping until authenticated ok", async () => {
+  const stateDir = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "state-"));
+  let password = "";
+  const stub = new ExecStub([
+    { argv: ["podman", "container", "inspect", "devx-shop-mongo"], code: 125, stderr: "Error: inspecting object: no such container devx-shop-mongo\n" },
+    { argv: ["podman", "volume", "ls", "-q", "--filter", "label=devx.managed=true", "--filter", "label=devx.project=shop", "--filter", "label=devx.database=mongo"] },
+    { argv: ["podman", "volume", "ls", "-q"], stdout: "other-volume\n" },
+    { argv: ["podman", "volume", "inspect", "other-volume"], stdout: '[{"Name":"other-volume","Labels":{},"Mountpoint":"/x"}]' },
+    { argv: ["podman", "volume", "create", ...LABELS, "devx-shop-mongo-data"], stdout: "devx-shop-mongo-data\n" },
+    {
+      argv: ["podman", "run", "-d", "--name", "devx-shop-mongo", ...LABELS, "-e", "MONGO_INITDB_ROOT_USERNAME=shop", "-e", "MONGO_INITDB_DATABASE=shop", "-e", "MONGO_INITDB_ROOT_PASSWORD", "-p", "127.0.0.1:27017:27017", "-v", "devx-shop-mongo-data:/data/db", "docker.io/library/mongo:7"],
+      stdout: "00eb20c902b4761532c92da4c0ff04d8f96127e2f765c6a014afd4ad2f498925\n",
+      check: (call) => {
+        password = call.env?.MONGO_INITDB_ROOT_PASSWORD ?? "";
+      },
+    },
+    { argv: ["podman", "container", "inspect", "devx-shop-mongo"], stdout: inspect, times: 3 },
+    { argv: ["podman", "exec", "devx-shop-mongo", mongosh, "--quiet", "--norc", "--eval", /process\.env\.MONGO_INITDB_ROOT_PASSWORD/], code: 1, stderr: "MongoNetworkError: connect ECONNREFUSED 127.0.0.1:27017\n" },
+    { argv: ["podman", "exec", "devx-shop-mongo", mongosh, "--quiet", "--norc", "--eval", /runCommand\(\{ ping: 1 \}\)/], stdout: '{"ok":1}\n' },
+  ]);
+  const runtime = new PodmanRuntime({ exec: stub, tmpDir: join(stateDir, "tmp") });
+  const db = await spawnDatabase({ runtime, project: "shop", stateDir, emit: () => {}, signal: new AbortController().signal, configured: [], portFree: async () => true, pollMs: 1 }, { engine: "mongo" });
+  stub.verify();
+
+  const creds = (await readCredentials(stateDir, "shop", "mongo"))!;
+  expect(password).toBe(creds.password);
+  expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  for (const c of stub.calls) expect(c.argv.join(" ")).not.toContain(password);
+  expect(db).toMatchObject({ name: "mongo", engine: "mongo", port: 27017, volume: "devx-shop-mongo-data", state: "running" });
+  expect(db.url).toBe(`mongodb://shop:${password}@127.0.0.1:27017/shop?authSource=admin`);
+});
