@@ -18,7 +18,7 @@ export async function watchList<T extends { metadata?: { resourceVersion?: strin
   query: Record<string, string>,
   onEvent: (e: WatchEvent<T>) => void,
   signal: AbortSignal,
-  hooks: { onError?: (e: unknown) => void; onSync?: () => void } = {},
+  hooks: { onError?: (e: unknown) => void; onSync?: () => void; onListed?: () => void } = {},
 ): Promise<void> {
   let backoff = 100;
   while (!signal.aborted) {
@@ -28,6 +28,7 @@ export async function watchList<T extends { metadata?: { resourceVersion?: strin
       const body = (await list.json()) as { metadata?: { resourceVersion?: string }; items?: T[] };
       hooks.onSync?.();
       for (const item of body.items ?? []) onEvent({ type: "ADDED", object: item });
+      hooks.onListed?.();
       const rv = body.metadata?.resourceVersion ?? "";
       const resp = await client.fetch(`${path}?${new URLSearchParams({ ...query, watch: "true", resourceVersion: rv, allowWatchBookmarks: "true" })}`, { signal });
       if (!resp.ok || !resp.body) throw new Error(`watch ${path} answered ${resp.status}`);

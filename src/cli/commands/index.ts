@@ -16,6 +16,10 @@ import vmRm from "./vm/rm.ts";
 import vmSleep from "./vm/sleep.ts";
 import vmResize from "./vm/resize.ts";
 import vmIgnition from "./vm/ignition.ts";
+import tunnelExpose from "./tunnel/expose.ts";
+import tunnelUnexpose from "./tunnel/unexpose.ts";
+import tunnelList from "./tunnel/list.ts";
+import tunnelGc from "./tunnel/gc.ts";
 import configValidate from "./config/validate.ts";
 import configShow from "./config/show.ts";
 import configSchema from "./config/schema.ts";
@@ -24,6 +28,10 @@ import down from "./down.ts";
 import ps from "./ps.ts";
 import logs from "./logs.ts";
 import run from "./run.ts";
+import agent from "./agent.ts";
+import bridgeConnect from "./bridge/connect.ts";
+import bridgeIntercept from "./bridge/intercept.ts";
+import bridgeEnv from "./bridge/env.ts";
 
 /**
  * The registry. A command is listed here (and so in help and completion) only once it works.
@@ -46,6 +54,15 @@ export const commands: Command[] = [
   vmSleep,
   vmResize,
   vmIgnition,
+  // Kubernetes & hybrid
+  bridgeConnect,
+  bridgeIntercept,
+  bridgeEnv,
+  // Networking & edge
+  tunnelExpose,
+  tunnelUnexpose,
+  tunnelList,
+  tunnelGc,
   // Orchestration & state
   up,
   down,
@@ -57,6 +74,8 @@ export const commands: Command[] = [
   configSchema,
   // Testing & telemetry
   doctor,
+  // Pipelines & CI/CD (hidden role)
+  agent,
   // Help & setup
   completion,
 ] as unknown as Command[];

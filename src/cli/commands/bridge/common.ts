@@ -1,0 +1,99 @@
+import { openSync, closeSync, watch } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { option } from "../../define.ts";
+import type { Deps } from "../../deps.ts";
+import { ProviderError } from "../../../errors.ts";
+import { readJson, writeFileAtomic } from "../../../platform/atomic.ts";
+
+/** Flags every bridge command shares. */
+export const kubeFlags = {
+  context: option("kubeconfig context (default: bridge.context, then the kubeconfig's current context)", { placeholder: "name" }),
+  namespace: option("namespace (default: bridge.namespace, then the context's namespace)", { short: "n", placeholder: "ns" }),
+};
+
+/** argv that starts this same executable (compiled binary, or bun + script in development). */
+export function selfArgv(): string[] {
+  return Bun.main.startsWith("/$bunfs") || Bun.main.startsWith("B:/~BUN") ? [process.execPath] : [process.execPath, Bun.main];
+}
+
+/**
+ * `--detach`: start the same command again as a background process in its own process group, its
+ * output in a log file, and return once it reports ready (through DEVX_READY_FILE) — or fail with
+ * the tail of its log if it exits first.
+ */
+export async function detach(deps: Deps, kind: string): Promise<{ pid: number; session: string; log: string }> {
+  const dir = join(deps.paths.state, "bridge", "detached");
+  await mkdir(dir, { recursive: true });
+  const id = `${kind}-${Date.now()}-${process.pid}`;
+  const readyFile = join(dir, `${id}.ready`);
+  const log = join(dir, `${id}.log`);
+  const args = process.argv.slice(2).filter((a) => a !== "--detach");
+  const fd = openSync(log, "a", 0o600);
+  const child = deps.exec.spawn([...selfArgv(), ...args], { stdin: "ignore", stdout: fd, stderr: fd, env: { DEVX_READY_FILE: readyFile, DEVX_DETACHED: "1", NO_COLOR: "1" } });
+  closeSync(fd);
+  const outcome = await new Promise<{ ok: true; session: string } | { ok: false; code: number }>((resolve) => {
+    const check = async () => {
+      const r = await readJson<{ session: string }>(readyFile).catch(() => undefined);
+      if (r) finish({ ok: true, session: r.session });
+    };
+    const watcher = watch(dir, () => void check());
+    const finish = (v: { ok: true; session: string } | { ok: false; code: number }) => {
+      watcher.close();
+      resolve(v);
+    };
+    child.exited.then((code) => finish({ ok: false, code }));
+    void check();
+  });
+  if (!outcome.ok) {
+    const tail = (await readFile(log, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n");
+    throw new ProviderError(`the background ${kind} exited (code ${outcome.code}) before it was ready:\n${tail}`, `see ${log}`);
+  }
+  return { pid: child.pid, session: outcome.session, log };
+}
+
+/** In the detached child: tell the parent we are up. */
+export async function reportReady(deps: Deps, session: string): Promise<void> {
+  const f = deps.env.DEVX_READY_FILE;
+  if (f) await writeFileAtomic(f, JSON.stringify({ session, pid: process.pid }));
+}
+
+/** Resolve when Ctrl-C / SIGTERM arrives, or when `ended` settles. */
+export function untilStopped(signal: AbortSignal, ended?: Promise<unknown>): Promise<string> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve("signal");
+    signal.addEventListener("abort", () => resolve("signal"), { once: true });
+    ended?.then((why) => resolve(String(why)));
+  });
+}
+
+/**
+ * A live status table on stderr: redrawn in place on a terminal, printed when it changes otherwise.
+ * Returns a stop function.
+ */
+export function liveTable(deps: Deps, rows: () => string[][], header: string[], stableColumns?: number[]): () => void {
+  if (deps.global.json) return () => {};
+  const err = deps.io.err;
+  let lastText = "";
+  let drawnLines = 0;
+  const draw = () => {
+    const all = [header, ...rows()];
+    const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+    const text = all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+    // without a terminal, counters alone do not reprint the table (logs stay readable)
+    const key = err.isTTY || !stableColumns ? text : JSON.stringify(all.map((r) => stableColumns.map((i) => r[i])));
+    if (key === lastText) return;
+    if (err.isTTY && drawnLines) err.write(`\x1b[${drawnLines}A\x1b[J`);
+    err.write(text + "\n");
+    drawnLines = all.length;
+    lastText = key;
+  };
+  draw();
+  const t = setInterval(draw, err.isTTY ? 500 : 2000);
+  return () => {
+    clearInterval(t);
+    draw();
+  };
+}
+
+export const fmtBytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`);
