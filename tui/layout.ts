@@ -11,22 +11,27 @@ export function fit(s: string, w: number): string {
 const GAP = 2;
 
 /**
- * Column widths for the space available: each column takes what its widest cell needs, then the
- * widest columns give up space first until the table fits (never below a readable minimum).
+ * Column widths for the space available: each column takes what its widest cell needs; when the
+ * table is too wide, the lowest-priority columns give up room first, widest first, down to a
+ * readable minimum (then the next priority gives way).
  */
 export function columnWidths(columns: Column[], rows: Row[], width: number): number[] {
+  const MIN = 6;
   const widths = columns.map((c) => c.width ?? Math.max(c.title.length, ...rows.map((r) => (r.cells[c.key] ?? "").length)));
   const budget = width - GAP * Math.max(0, columns.length - 1);
-  let total = widths.reduce((a, b) => a + b, 0);
-  while (total > budget) {
-    let widest = 0;
-    for (let i = 1; i < widths.length; i++) if (widths[i]! > widths[widest]!) widest = i;
-    if (widths[widest]! <= 6) break;
-    const over = total - budget;
-    const second = Math.max(6, ...widths.filter((_, i) => i !== widest));
-    const cut = Math.min(over, Math.max(1, widths[widest]! - second));
-    widths[widest] = widths[widest]! - cut;
-    total -= cut;
+  let over = widths.reduce((a, b) => a + b, 0) - budget;
+  const priorities = [...new Set(columns.map((c) => c.priority ?? 0))].sort((a, b) => a - b);
+  for (const p of priorities) {
+    const idx = columns.map((c, i) => ((c.priority ?? 0) === p && c.width === undefined ? i : -1)).filter((i) => i >= 0);
+    while (over > 0) {
+      const shrinkable = idx.filter((i) => widths[i]! > MIN);
+      if (shrinkable.length === 0) break;
+      const widest = shrinkable.reduce((a, b) => (widths[b]! > widths[a]! ? b : a));
+      const next = Math.max(MIN, ...shrinkable.filter((i) => i !== widest).map((i) => widths[i]!));
+      const cut = Math.min(over, Math.max(1, widths[widest]! - next));
+      widths[widest] = widths[widest]! - cut;
+      over -= cut;
+    }
   }
   return widths;
 }

@@ -7,6 +7,8 @@ export interface Column {
   title: string;
   /** fixed width; otherwise sized to the content, bounded by the screen */
   width?: number;
+  /** when the table is too wide, columns with a lower priority give up room first (default 0) */
+  priority?: number;
 }
 
 export interface Row {

@@ -2,10 +2,11 @@ import { Box, Text } from "ink";
 import type { UIState } from "../state/reducer.ts";
 
 const HINTS: Record<string, string> = {
-  normal: "↑↓/jk move  ←→/hl focus  ⏎ open  esc back  / filter  : command  r refresh  ? help  q quit",
-  detail: "esc back  : command  ? help  q quit",
-  output: "esc back (stops a running command)  : command  q quit",
-  help: "esc/? close",
+  // most needed first: a narrow terminal cuts the end of the line
+  normal: "q quit  ? help  / filter  : command  ⏎ open  esc back  ↑↓/jk move  ←→/hl focus  r refresh",
+  detail: "q quit  esc back  : command  ? help",
+  output: "q quit  esc back (stops a running command)  : command",
+  help: "esc/?/q close",
 };
 
 /** The last line: key hints, or the filter / command being typed. */

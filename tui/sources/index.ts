@@ -24,7 +24,7 @@ export function logsSource(store: LogStore): PaneSource {
       kind: "rows",
       columns: [
         { key: "time", title: "TIME", width: 8 },
-        { key: "source", title: "SOURCE" },
+        { key: "source", title: "SOURCE", priority: 1 },
         { key: "line", title: "MESSAGE" },
       ],
       // newest first: the pane opens on what just happened
@@ -49,11 +49,11 @@ export function containersSource(deps: SourceDeps): PaneSource {
       return {
         kind: "rows",
         columns: [
-          { key: "name", title: "NAME" },
-          { key: "kind", title: "KIND" },
+          { key: "name", title: "NAME", priority: 3 },
+          { key: "kind", title: "KIND", priority: 2 },
           { key: "project", title: "PROJECT" },
-          { key: "state", title: "STATE" },
-          { key: "ports", title: "PORTS" },
+          { key: "state", title: "STATE", priority: 2 },
+          { key: "ports", title: "PORTS", priority: 1 },
           { key: "image", title: "IMAGE" },
         ],
         rows: listing.containers.map((c) => ({

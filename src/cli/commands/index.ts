@@ -20,6 +20,10 @@ import tunnelExpose from "./tunnel/expose.ts";
 import tunnelUnexpose from "./tunnel/unexpose.ts";
 import tunnelList from "./tunnel/list.ts";
 import tunnelGc from "./tunnel/gc.ts";
+import tunnelExpose from "./tunnel/expose.ts";
+import tunnelUnexpose from "./tunnel/unexpose.ts";
+import tunnelList from "./tunnel/list.ts";
+import tunnelGc from "./tunnel/gc.ts";
 import configValidate from "./config/validate.ts";
 import configShow from "./config/show.ts";
 import configSchema from "./config/schema.ts";
@@ -58,6 +62,11 @@ export const commands: Command[] = [
   bridgeConnect,
   bridgeIntercept,
   bridgeEnv,
+  // Networking & edge
+  tunnelExpose,
+  tunnelUnexpose,
+  tunnelList,
+  tunnelGc,
   // Networking & edge
   tunnelExpose,
   tunnelUnexpose,

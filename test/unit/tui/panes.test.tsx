@@ -14,7 +14,7 @@ describe("each pane at a fixed width, colours off", () => {
     expect(lines(f)).toHaveLength(HEIGHT);
     for (const l of lines(f)) expect(l.length).toBeLessThanOrEqual(WIDTH);
     expect(lines(f)[0]).toBe(" devx 0.1.0 │ project: shop │ provider: podman │ VM: n/a");
-    expect(lines(f).at(-1)).toContain("? help  q quit");
+    expect(lines(f).at(-1)).toContain("q quit  ? help");
     expect(f).toMatchSnapshot();
   });
 

@@ -1,0 +1,19 @@
+import * as v from "valibot";
+import { arg, defineCommand, option } from "../../define.ts";
+
+export default defineCommand({
+  path: ["tunnel", "unexpose"],
+  group: "Networking & edge",
+  summary: "remove an exposure: its ingress rule and its DNS record",
+  examples: ["devx tunnel unexpose api", "devx tunnel unexpose api.example.dev"],
+  options: v.object({
+    name: arg("host name label or full host name", { placeholder: "name" }),
+    domain: option("zone (default: vm.cloudflare.zone)", { placeholder: "zone" }),
+  }),
+  async run(opts, deps) {
+    const { unexpose } = await import("../../../core/tunnel/ops.ts");
+    const r = await unexpose(deps, { name: opts.name, domain: opts.domain });
+    if (deps.global.json) deps.io.out.write(JSON.stringify(r, null, 2) + "\n");
+    else deps.io.out.write(`removed ${r.hostname}\n`);
+  },
+});

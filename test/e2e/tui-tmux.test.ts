@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureBinary } from "../support/binary.ts";
+import { ensureBusyboxImage, podmanAvailable } from "../support/images.ts";
+
+/**
+ * The compiled binary in a real terminal (tmux): the dashboard opens on the alternate screen,
+ * shows live containers from podman by their devx labels, moves between panes, filters, runs a
+ * command from the palette, follows a resize, and on q gives the shell its screen back.
+ */
+const id = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const session = `devx-tui-${id}`;
+const project = `tuitest-${id}`;
+const container = `devx-tui-${id}-web`;
+const withPodman = podmanAvailable();
+let dir = "";
+let bin = "";
+
+function tmux(...args: string[]): string {
+  const r = Bun.spawnSync(["tmux", ...args], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`tmux ${args.join(" ")}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+const screen = () => tmux("capture-pane", "-p", "-t", session);
+const keys = (...k: string[]) => tmux("send-keys", "-t", session, ...k);
+const type = (text: string) => tmux("send-keys", "-t", session, "-l", "--", text);
+
+/** Poll the terminal until the condition holds: the wait is on what the screen shows, not on time. */
+async function until(pred: (s: string) => boolean, what: string, ms = 10_000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = screen();
+    if (pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
+    await Bun.sleep(40);
+  }
+}
+
+beforeAll(() => {
+  // (the beforeAll may build the binary and the busybox image: both cached after the first run)
+  bin = ensureBinary();
+  dir = mkdtempSync(join(tmpdir(), "devx-tui-"));
+  writeFileSync(join(dir, "devx.yaml"), `name: ${project}\nprovider: podman\n`);
+  if (withPodman) {
+    const image = ensureBusyboxImage();
+    const r = Bun.spawnSync(["podman", "run", "-d", "--name", container, "--label", "devx.managed=true", "--label", `devx.project=${project}`, "--label", "devx.kind=service", image, "sleep", "600"], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`podman run: ${r.stderr.toString()}`);
+  } else {
+    console.warn("SKIPPING the live-container part of the tmux test: podman is not available");
+  }
+  tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "32", "-c", dir, "-e", `DEVX_HOME=${join(dir, "home")}`, "bash --norc --noprofile");
+});
+
+afterAll(() => {
+  Bun.spawnSync(["tmux", "kill-session", "-t", session]);
+  if (withPodman) Bun.spawnSync(["podman", "rm", "-f", "-t", "0", container], { stdout: "ignore", stderr: "ignore" });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("dashboard in tmux: live panes, moving, filter, palette, resize, and the screen restored on q", async () => {
+  keys(`echo BEFORE-${id}`, "Enter");
+  const before = await until((s) => s.split("\n").some((l) => l === `BEFORE-${id}`), "the shell");
+  keys(`${bin}; echo "AFTER-$?"`, "Enter");
+
+  // opens full screen, on the alternate screen: the shell's lines are gone while it runs
+  let s = await until((x) => x.includes(`project: ${project}`) && x.includes("Containers & databases ("), "the first frame with the header");
+  expect(s).not.toContain(`BEFORE-${id}`);
+  expect(s).toContain("provider: podman");
+  expect(s.split("\n")[31]).toContain("q quit");
+  if (withPodman) {
+    s = await until((x) => x.includes(container), "the labelled container");
+    expect(s).toMatch(new RegExp(`› ${container}\\s+service\\s+tui`));
+  }
+
+  // moving between panes
+  keys("j");
+  s = await until((x) => x.includes("Tunnels (devx tunnel) is not available in this build"), "the Tunnels pane");
+  expect(s).toMatch(/› 3 Tunnels/);
+  keys("k");
+  await until((x) => /› 2 Containers & databases/.test(x), "back on Containers");
+
+  // filter: only matching rows, then Esc brings all back
+  if (withPodman) {
+    keys("/");
+    type(`tui-${id}-w`);
+    s = await until((x) => x.includes(`filter: tui-${id}-w`) && /\(1\/\d+\)/.test(x), "the filtered table");
+    expect(s).toContain(container);
+    keys("Enter", "Escape");
+    await until((x) => !x.includes("filter:"), "the filter cleared");
+  } else {
+    keys("/");
+    type("zz-no-match");
+    await until((x) => x.includes("filter: zz-no-match"), "the filter typed");
+    keys("Escape");
+    await until((x) => !x.includes("filter:"), "the filter cleared");
+  }
+
+  // the palette runs a real command through the binary itself
+  type(":help exit-codes");
+  keys("Enter");
+  s = await until((x) => x.includes("[exit 0] $ devx help exit-codes"), "the command output");
+  expect(s).toMatch(/2 {2}usage/);
+  keys("Escape");
+  keys("8");
+  s = await until((x) => x.includes("Logs (") && x.includes("devx help exit-codes: exit 0"), "the run in the Logs pane");
+
+  // resize: the layout follows the terminal
+  tmux("resize-window", "-t", session, "-x", "90", "-y", "24");
+  s = await until((x) => {
+    const l = x.split("\n");
+    return (l[23] ?? "").includes("q quit") && (l[22] ?? "").startsWith("╰") && (l[22] ?? "").trimEnd().length === 90;
+  }, "the layout at 90x24");
+
+  // q: the dashboard leaves, the shell's screen is back as it was, exit code 0
+  keys("q");
+  s = await until((x) => x.includes("AFTER-0"), "the shell after quitting");
+  expect(s).toContain(`BEFORE-${id}`);
+  expect(s).not.toContain("project:");
+  expect(s).not.toContain("Containers & databases");
+  const shown = s.split("\n").filter((l) => l.trim());
+  expect(shown.at(-1)).toMatch(/[#$]$/); // the prompt is back, waiting
+  expect(shown.at(-2)).toBe("AFTER-0");
+  expect(before.split("\n").slice(0, 2)).toEqual(s.split("\n").slice(0, 2));
+}, 60_000);

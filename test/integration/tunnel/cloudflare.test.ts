@@ -1,0 +1,187 @@
+import { describe, expect, test } from "bun:test";
+import { expose, gc, listTunnels, unexpose } from "../../../src/core/tunnel/ops.ts";
+import { cloudflareSetup, ensureVmTunnel, tunnelNameFor } from "../../../src/core/tunnel/setup.ts";
+import { vmInit } from "../../../src/core/vm/ops.ts";
+import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../../src/errors.ts";
+import type { DevxConfig } from "../../../src/config/schema.ts";
+import { runCli } from "../../../src/cli/run.ts";
+import { memoryIO } from "../../../src/cli/io.ts";
+import { startFakeCloudflare, type FakeCloudflare } from "../../support/fake-cloudflare.ts";
+import { ExecStub } from "../../support/exec-stub.ts";
+import { BINS, tempHome, testDeps } from "../../unit/vm/helpers.ts";
+import { PODMAN } from "../../unit/vm/fixtures.ts";
+
+function setup(cf: FakeCloudflare, extra: Record<string, string> = {}) {
+  const config: DevxConfig = { vm: { name: "devx", provider: "podman", cloudflare: { account_id: cf.accountId, zone: cf.zone.name, api_token: "env:CF_TOKEN_FOR_DEVX" } } };
+  const env = { CF_TOKEN_FOR_DEVX: cf.token, DEVX_CLOUDFLARE_API: cf.url, USER: "dev", ...extra };
+  return testDeps(new ExecStub([]), { config, env });
+}
+
+async function withTunnel(cf: FakeCloudflare) {
+  const t = setup(cf);
+  const s = await cloudflareSetup(t.deps);
+  const { tunnel } = await ensureVmTunnel(s);
+  return { ...t, s, tunnel };
+}
+
+describe("devx tunnel against a Cloudflare API v4 server", () => {
+  test("expose → list → unexpose leaves nothing behind, and keeps other rules and the 404 catch-all", async () => {
+    await using cf = await startFakeCloudflare();
+    const { deps, s, tunnel } = await withTunnel(cf);
+    // a rule someone added by hand stays untouched
+    cf.configs.set(tunnel.id, { version: 1, config: { ingress: [{ hostname: "manual.example.dev", service: "http://localhost:9999" }, { service: "http_status:404" }] } });
+
+    const e = await expose(deps, { port: 3000, name: "web" }, s);
+    expect(e).toMatchObject({ url: "https://web.example.dev", hostname: "web.example.dev", service: "http://localhost:3000", live: true });
+    expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([
+      { hostname: "manual.example.dev", service: "http://localhost:9999" },
+      { hostname: "web.example.dev", service: "http://localhost:3000" },
+      { service: "http_status:404" },
+    ]);
+    const recs = [...cf.records.values()];
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ type: "CNAME", name: "web.example.dev", content: `${tunnel.id}.cfargotunnel.com`, proxied: true, comment: "devx: vm=devx tunnel=devx-devx-dev" });
+
+    // idempotent: exposing the same thing again changes nothing
+    await expose(deps, { port: 3000, name: "web" }, s);
+    expect(cf.records.size).toBe(1);
+    expect(cf.configs.get(tunnel.id)!.version).toBe(2);
+
+    const listed = await listTunnels(deps, {}, s);
+    expect(listed.exposures).toEqual([
+      { name: "manual", hostname: "manual.example.dev", url: "https://manual.example.dev", service: "http://localhost:9999", port: 9999, ingress: true, dns: false, live: false },
+      { name: "web", hostname: "web.example.dev", url: "https://web.example.dev", service: "http://localhost:3000", port: 3000, ingress: true, dns: true, live: true },
+    ]);
+
+    expect(await unexpose(deps, { name: "web" }, s)).toEqual({ hostname: "web.example.dev", removedIngress: true, removedDns: true });
+    expect(cf.records.size).toBe(0);
+    expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ hostname: "manual.example.dev", service: "http://localhost:9999" }, { service: "http_status:404" }]);
+    await expect(unexpose(deps, { name: "web" }, s)).rejects.toBeInstanceOf(NotFoundError);
+    // the token only ever travelled in the header
+    for (const l of cf.log) expect(l).not.toContain(cf.token);
+  });
+
+  test("a missing DNS permission surfaces as PermissionError naming Zone:DNS:Edit, and the rule is taken back", async () => {
+    await using cf = await startFakeCloudflare();
+    const { deps, s, tunnel } = await withTunnel(cf);
+    cf.permissions.delete("Zone:DNS:Edit");
+    cf.permissions.add("Zone:DNS:Read");
+    const e = await expose(deps, { port: 8080, name: "api" }, s).catch((x) => x);
+    expect(e).toBeInstanceOf(PermissionError);
+    expect(e.message).toContain("Authentication error (code 10000)");
+    expect(e.hint).toBe('add the permission "Zone:DNS:Edit" to your API token (https://dash.cloudflare.com/profile/api-tokens)');
+    expect(cf.records.size).toBe(0);
+    expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ service: "http_status:404" }]);
+  });
+
+  test("bad token, missing tunnel permission, unknown zone, taken name, nested name", async () => {
+    await using cf = await startFakeCloudflare();
+    const bad = setup(cf, { CF_TOKEN_FOR_DEVX: "not-the-token" });
+    const e1 = await listTunnels(bad.deps).catch((x) => x);
+    expect(e1).toBeInstanceOf(PermissionError);
+    expect(e1.message).toContain("Invalid API Token (code 1000)");
+
+    const { deps, s, tunnel } = await withTunnel(cf);
+    cf.permissions.delete("Account:Cloudflare Tunnel:Edit");
+    const e2 = await ensureVmTunnel({ ...s, tunnelName: "devx-other-dev" }).catch((x) => x);
+    expect(e2).toBeInstanceOf(PermissionError);
+    expect(e2.hint).toContain('"Account:Cloudflare Tunnel:Read"');
+    cf.permissions.add("Account:Cloudflare Tunnel:Edit");
+
+    const e3 = await expose(deps, { port: 1, domain: "not-mine.io" }, s).catch((x) => x);
+    expect(e3).toBeInstanceOf(NotFoundError);
+    expect(e3.hint).toContain("Zone:Zone:Read");
+
+    cf.records.set("r1", { id: "r1", zone_id: cf.zone.id, zone_name: cf.zone.name, name: "www.example.dev", type: "A", content: "192.0.2.1", proxiable: true, proxied: true, ttl: 1, comment: null, tags: [], created_on: "", modified_on: "" });
+    const e4 = await expose(deps, { port: 80, name: "www" }, s).catch((x) => x);
+    expect(e4).toBeInstanceOf(ConflictError);
+    expect(e4.message).toContain("www.example.dev already has a DNS record (A → 192.0.2.1)");
+    expect(cf.configs.get(tunnel.id)).toBeUndefined();
+
+    await expect(expose(deps, { port: 80, name: "a.b" }, s)).rejects.toBeInstanceOf(UsageError);
+
+    // the API's own "record exists" error (a race with another writer) maps to ConflictError too
+    cf.failNext("POST", /dns_records$/, 400, [{ code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." }]);
+    const e5 = await expose(deps, { port: 81, name: "race" }, s).catch((x) => x);
+    expect(e5).toBeInstanceOf(ConflictError);
+    expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ service: "http_status:404" }]);
+  });
+
+  test("gc removes devx records whose tunnel is gone and rules without a record; keeps live ones and foreign records", async () => {
+    await using cf = await startFakeCloudflare();
+    const { deps, s, tunnel } = await withTunnel(cf);
+    await expose(deps, { port: 3000, name: "live" }, s);
+    await expose(deps, { port: 3001, name: "lost-rule" }, s);
+    // the record of lost-rule disappears (deleted by hand): its rule is now an orphan
+    const lost = [...cf.records.values()].find((r) => r.name === "lost-rule.example.dev")!;
+    cf.records.delete(lost.id);
+    // another VM's tunnel was deleted, leaving its devx record behind
+    const other = await ensureVmTunnel({ ...s, tunnelName: "devx-old-dev" });
+    await s.cf.createDnsRecord(cf.zone.id, { type: "CNAME", name: "stale.example.dev", content: `${other.tunnel.id}.cfargotunnel.com`, proxied: true, ttl: 1, comment: "devx: vm=old tunnel=devx-old-dev" });
+    await s.cf.deleteTunnel(cf.accountId, other.tunnel.id);
+    await s.cf.createDnsRecord(cf.zone.id, { type: "CNAME", name: "blog.example.dev", content: "ghs.example.org", proxied: true, ttl: 1 });
+
+    const preview = await gc(deps, { dryRun: true }, s);
+    expect(preview).toEqual([
+      { kind: "dns", hostname: "stale.example.dev", reason: "its tunnel no longer exists" },
+      { kind: "ingress", hostname: "lost-rule.example.dev", reason: "no DNS record points at devx-devx-dev for it" },
+    ]);
+    expect(cf.records.size).toBe(3);
+    expect(await gc(deps, {}, s)).toEqual(preview);
+    expect([...cf.records.values()].map((r) => r.name).sort()).toEqual(["blog.example.dev", "live.example.dev"]);
+    expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ hostname: "live.example.dev", service: "http://localhost:3000" }, { service: "http_status:404" }]);
+    expect(await gc(deps, {}, s)).toEqual([]);
+  });
+
+  test("vm init creates the VM's tunnel and puts its token only in the 0600 ignition file", async () => {
+    await using cf = await startFakeCloudflare();
+    const { home } = tempHome();
+    const cfgPath = `${home}/devx/state/vm/devx/ignition.json`;
+    const stub = new ExecStub(
+      [
+        { argv: ["podman", "--version"], stdout: PODMAN.version },
+        { argv: ["podman", "machine", "inspect", "devx"], stderr: PODMAN.inspectMissingStderr, code: 125 },
+        { argv: ["podman", "machine", "init", "--cpus", "2", "--memory", "4096", "--disk-size", "60", "--ignition-path", cfgPath, "devx"], stdout: PODMAN.initStdout },
+        { argv: ["podman", "machine", "start", "devx"], stdout: PODMAN.startStdout },
+      ],
+      { podman: BINS.podman },
+    );
+    const config: DevxConfig = { vm: { provider: "podman", cloudflare: { account_id: cf.accountId, zone: cf.zone.name, api_token: "env:CF" } } };
+    const { deps } = testDeps(stub, { config, env: { HOME: home, CF: cf.token, DEVX_CLOUDFLARE_API: cf.url } });
+    const r = await vmInit(deps, {});
+    stub.verify();
+    expect(r.steps.map((x) => x.kind)).toEqual(["api", "write", "exec", "exec"]);
+    const t = [...cf.tunnels.values()];
+    expect(t.map((x) => [x.name, x.config_src])).toEqual([[tunnelNameFor("devx", { USER: "dev" }), "cloudflare"]]);
+    const ign = JSON.parse(await Bun.file(cfgPath).text());
+    const secrets = ign.storage.files.find((f: { path: string }) => f.path === "/etc/devx/secrets.env");
+    expect(secrets.mode).toBe(0o600);
+    expect(Buffer.from(secrets.contents.source.split(",")[1], "base64").toString()).toMatch(/^TUNNEL_TOKEN=[A-Za-z0-9+/=]{40,}\n$/);
+    expect(ign.systemd.units.map((u: { name: string }) => u.name)).toContain("devx-cloudflared.service");
+    expect(JSON.stringify(r)).not.toContain(cf.token);
+  });
+
+  test("the CLI: expose prints only the URL; list --json is one document; API errors exit with the permission code", async () => {
+    await using cf = await startFakeCloudflare();
+    await withTunnel(cf);
+    const dir = `${process.env.DEVX_TEST_ROOT}/proj-${crypto.randomUUID().slice(0, 6)}`;
+    await Bun.write(`${dir}/devx.yaml`, `name: app\nvm:\n  cloudflare:\n    account_id: ${cf.accountId}\n    zone: ${cf.zone.name}\n`);
+    const env = { ...process.env, CLOUDFLARE_API_TOKEN: cf.token, DEVX_CLOUDFLARE_API: cf.url, USER: "dev" };
+    const cli = async (...argv: string[]) => {
+      const io = memoryIO();
+      const code = await runCli(argv, { io, env, cwd: dir });
+      return { code, out: io.stdout(), err: io.stderr() };
+    };
+    const ex = await cli("tunnel", "expose", "5173", "--name", "vite");
+    expect(ex).toMatchObject({ code: 0, out: "https://vite.example.dev\n" });
+    const ls = await cli("tunnel", "list", "--json");
+    expect(JSON.parse(ls.out).exposures.map((e: { url: string }) => e.url)).toEqual(["https://vite.example.dev"]);
+    cf.permissions.delete("Zone:DNS:Edit");
+    cf.permissions.add("Zone:DNS:Read");
+    const un = await cli("tunnel", "unexpose", "vite", "--json");
+    const { exitCodeFor } = await import("../../../src/cli/exit-codes.ts");
+    expect(un.code).toBe(exitCodeFor("permission"));
+    expect(JSON.parse(un.out).error.hint).toContain("Zone:DNS:Edit");
+    expect(un.out + un.err).not.toContain(cf.token);
+  });
+});
