@@ -1,0 +1,223 @@
+import net from "node:net";
+import tls from "node:tls";
+import type { Server, ServerWebSocket } from "bun";
+import type { ClusterCerts } from "./certs.ts";
+import {
+  portForwardClose, portForwardDrain, type PortForwardData, portForwardMessage, portForwardOpen, PORTFORWARD_PROTOCOLS,
+} from "./portforward.ts";
+import { type Attributes, forbiddenMessage, type Identity } from "./rbac.ts";
+import { handleRest, json, type RestContext } from "./rest.ts";
+import { ApiError } from "./status.ts";
+import { apiVersionOf, findResource, resourceByKind, RESOURCES } from "./store.ts";
+
+/**
+ * The API server: TLS on 127.0.0.1 in front (it sees the client certificate), plain HTTP behind it
+ * (Bun.serve: REST, watch streams and the WebSocket upgrade). The front tells the back who a
+ * connection belongs to by the back-side source port, so identity never travels in a header a
+ * client could forge.
+ */
+
+export interface ApiServerOptions {
+  certs: ClusterCerts;
+  ctx: RestContext;
+  /** Bearer token → identity (service-account tokens the fake issued). */
+  tokens: Map<string, Identity>;
+  /** Every request, for assertions on what the client did. */
+  requests: { method: string; path: string; user: string; status: number }[];
+}
+
+export interface ApiServer {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+const VERSION = { major: "1", minor: "31", gitVersion: "v1.31.0-fake", gitCommit: "fake", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "go1.22", compiler: "gc", platform: "linux/amd64" };
+
+function discovery(path: string): unknown | undefined {
+  const groups = [...new Set(RESOURCES.filter((r) => r.group).map((r) => r.group))];
+  if (path === "/version") return VERSION;
+  if (path === "/api") return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1:443" }] };
+  const groupDoc = (g: string) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: "v1" }], preferredVersion: { groupVersion: `${g}/v1`, version: "v1" } });
+  if (path === "/apis") return { kind: "APIGroupList", apiVersion: "v1", groups: groups.map(groupDoc) };
+  const m = /^\/(?:api\/v1|apis\/([^/]+)\/v1)$/.exec(path);
+  const g = /^\/apis\/([^/]+)$/.exec(path);
+  if (g && groups.includes(g[1]!)) return { kind: "APIGroup", apiVersion: "v1", ...groupDoc(g[1]!) };
+  if (!m) return undefined;
+  const group = m[1] ?? "";
+  const rts = RESOURCES.filter((r) => r.group === group);
+  if (rts.length === 0) return undefined;
+  const resources = rts.flatMap((r) => [
+    { name: r.resource, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs: r.verbs, ...(r.shortNames ? { shortNames: r.shortNames } : {}) },
+    ...(r.status ? [{ name: `${r.resource}/status`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] }] : []),
+    ...(r.kind === "Pod" ? [
+      { name: "pods/portforward", singularName: "", namespaced: true, kind: "PodPortForwardOptions", verbs: ["create", "get"] },
+      { name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] },
+    ] : []),
+  ]);
+  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/v1` : "v1", resources };
+}
+
+interface Route {
+  group: string;
+  version: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+function parsePath(path: string): Route | undefined {
+  const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(.*)$/.exec(path);
+  if (!m) return undefined;
+  const group = m[2] ?? "";
+  const version = m[1] ?? m[3]!;
+  let segs = m[4]!.split("/").filter(Boolean).map(decodeURIComponent);
+  if (segs[0] === "watch") segs = segs.slice(1);
+  if (segs[0] === "namespaces" && segs.length >= 3 && !["status", "finalize"].includes(segs[2]!)) {
+    const [, namespace, resource, name, subresource] = segs;
+    return { group, version, resource: resource!, namespace, name, subresource };
+  }
+  const [resource, name, subresource] = segs;
+  return { group, version, resource: resource!, name, subresource };
+}
+
+function verbOf(method: string, route: Route, query: URLSearchParams): string {
+  const watching = query.get("watch") === "true" || query.get("watch") === "1";
+  if (route.subresource === "portforward") return "create";
+  switch (method) {
+    case "GET": return watching ? "watch" : route.name ? "get" : "list";
+    case "POST": return "create";
+    case "PUT": return "update";
+    case "PATCH": return "patch";
+    case "DELETE": return route.name ? "delete" : "deletecollection";
+    default: return method.toLowerCase();
+  }
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const { certs, ctx, tokens } = opts;
+  /** back-side source port → identity established by the TLS front */
+  const byPort = new Map<number, Identity>();
+
+  const authenticate = (req: Request, server: Server<PortForwardData>): Identity | undefined => {
+    const auth = req.headers.get("authorization");
+    if (auth?.startsWith("Bearer ")) {
+      // A service-account token is valid while its ServiceAccount exists.
+      const who = tokens.get(auth.slice(7).trim());
+      const sa = who?.serviceAccount;
+      return sa && ctx.store.get(resourceByKind("ServiceAccount"), sa.namespace, sa.name) ? who : undefined;
+    }
+    const port = server.requestIP(req)?.port;
+    return port === undefined ? undefined : byPort.get(port);
+  };
+
+  const handle = async (req: Request, server: Server<PortForwardData>, who: Identity | undefined): Promise<Response | undefined> => {
+    const url = new URL(req.url);
+    if (!who) throw new ApiError(401, "Unauthorized", "Unauthorized");
+    const doc = req.method === "GET" ? discovery(url.pathname) : undefined;
+    if (doc) return json(doc);
+    const route = parsePath(url.pathname);
+    const rt = route && findResource(route.group, route.version, route.resource);
+    if (!route || !rt) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    if (route.namespace && !rt.namespaced) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    const sub = route.subresource;
+    if (sub && !((sub === "status" && rt.status) || (rt.kind === "Pod" && ["portforward", "log"].includes(sub)))) {
+      throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    }
+    if (rt.namespaced && !route.namespace && req.method !== "GET") throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    const attrs: Attributes = { verb: verbOf(req.method, route, url.searchParams), group: rt.group, resource: rt.resource, subresource: sub, namespace: route.namespace, name: route.name };
+    const open = rt.kind === "SelfSubjectAccessReview";
+    if (!open && !ctx.authz.allowed(who, attrs)) {
+      throw new ApiError(403, "Forbidden", forbiddenMessage(who, attrs), { ...(route.name ? { name: route.name } : {}), ...(rt.group ? { group: rt.group } : {}), kind: sub ? `${rt.resource}/${sub}` : rt.resource });
+    }
+    if (sub === "portforward") return portForward(req, server, route);
+    return handleRest(ctx, { req, rt, namespace: route.namespace, name: route.name, subresource: sub, query: url.searchParams, who });
+  };
+
+  const portForward = (req: Request, server: Server<PortForwardData>, route: Route): Response | undefined => {
+    const pod = ctx.store.get(resourceByKind("Pod"), route.namespace, route.name!);
+    if (!pod) throw new ApiError(404, "NotFound", `pods "${route.name}" not found`, { name: route.name, kind: "pods" });
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(400, "BadRequest", "Upgrade request required");
+    if (pod.status?.phase !== "Running" || !pod.status?.podIP) {
+      throw new ApiError(400, "BadRequest", `pod ${route.name} is not running and cannot be port-forwarded (phase ${pod.status?.phase})`);
+    }
+    const url = new URL(req.url);
+    const ports = url.searchParams.getAll("ports").flatMap((p) => p.split(",")).map((p) => Number(p.trim()));
+    if (ports.length === 0 || ports.some((p) => !(Number.isInteger(p) && p > 0 && p < 65536))) throw new ApiError(400, "BadRequest", "query parameter \"ports\" is required and must hold valid port numbers");
+    const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const chosen = PORTFORWARD_PROTOCOLS.find((p) => offered.includes(p));
+    if (offered.length > 0 && !chosen) throw new ApiError(400, "BadRequest", `unable to upgrade: no supported subprotocol among ${offered.join(", ")}`);
+    const data: PortForwardData = { kind: "portforward", podName: pod.metadata.name, podUid: pod.metadata.uid, podIp: pod.status.podIP, ports };
+    const ok = server.upgrade(req, { data, headers: chosen ? { "Sec-WebSocket-Protocol": chosen } : {} });
+    if (!ok) throw new ApiError(400, "BadRequest", "unable to upgrade connection");
+    return undefined;
+  };
+
+  const back = Bun.serve<PortForwardData>({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req, server) {
+      const path = new URL(req.url).pathname;
+      let res: Response | undefined;
+      const who = authenticate(req, server);
+      try {
+        res = await handle(req, server, who);
+      } catch (e) {
+        if (!(e instanceof ApiError)) console.error("fake-kube: internal error", e);
+        const err = e instanceof ApiError ? e : new ApiError(500, "InternalError", `Internal error occurred: ${(e as Error).message}`);
+        res = json(err.toStatus(), err.code);
+      }
+      opts.requests.push({ method: req.method, path, user: who?.user ?? "", status: res?.status ?? 101 });
+      return res;
+    },
+    websocket: {
+      backpressureLimit: 4 * 1024 * 1024,
+      closeOnBackpressureLimit: false,
+      maxPayloadLength: 64 * 1024 * 1024,
+      idleTimeout: 0,
+      open: (ws: ServerWebSocket<PortForwardData>) => portForwardOpen(ws),
+      message: (ws: ServerWebSocket<PortForwardData>, msg) => portForwardMessage(ws, msg as Buffer),
+      drain: (ws: ServerWebSocket<PortForwardData>) => portForwardDrain(ws),
+      close: (ws: ServerWebSocket<PortForwardData>) => portForwardClose(ws),
+    },
+  });
+
+  const sockets = new Set<net.Socket>();
+  const front = tls.createServer({ cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert, requestCert: true, rejectUnauthorized: false }, (client) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => {});
+    client.pause();
+    const peer = client.authorized ? client.getPeerCertificate() : undefined;
+    const cn = peer?.subject?.CN;
+    const org = peer?.subject?.O;
+    const backSide = net.connect({ host: "127.0.0.1", port: back.port! }, () => {
+      const port = backSide.localPort!;
+      if (cn) byPort.set(port, { user: String(cn), groups: [...(org ? [org].flat().map(String) : []), "system:authenticated"] });
+      backSide.on("close", () => byPort.delete(port));
+      client.pipe(backSide);
+      backSide.pipe(client);
+      client.resume();
+    });
+    sockets.add(backSide);
+    backSide.on("close", () => { sockets.delete(backSide); client.destroy(); });
+    backSide.on("error", () => client.destroy());
+    client.on("close", () => backSide.destroy());
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  const port = (front.address() as net.AddressInfo).port;
+  return {
+    port,
+    url: `https://127.0.0.1:${port}`,
+    async stop() {
+      ctx.watches.closeAll();
+      front.close();
+      for (const s of sockets) s.destroy();
+      await back.stop(true);
+    },
+  };
+}
+
+export { apiVersionOf };
