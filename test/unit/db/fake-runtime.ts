@@ -73,9 +73,17 @@ export class FakeRuntime implements ContainerRuntime {
     const r = typeof a === "function" ? a(name, command) : a;
     return { code: r.code, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
-  async *logs(name: string) {
-    this.calls.push(`logs ${name}`);
-    yield* this.must(name).logs;
+  async *logs(name: string, opts: { follow?: boolean; tail?: number } = {}) {
+    this.calls.push(`logs ${name}${opts.follow ? " -f" : ""}`);
+    const c = this.must(name);
+    if (!opts.follow) return yield* c.logs;
+    // like `logs -f --tail 0`: new lines until the container stops
+    let seen = c.logs.length;
+    while (c.state === "running") {
+      while (seen < c.logs.length) yield c.logs[seen++]!;
+      await Bun.sleep(1);
+    }
+    while (seen < c.logs.length) yield c.logs[seen++]!;
   }
   async imageExists() {
     return true;
