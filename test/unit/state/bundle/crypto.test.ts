@@ -207,8 +207,8 @@ describe("errors", () => {
   });
 
   test("invalid encrypt options are usage errors", async () => {
-    expect(createEncryptStream(PASS, { chunkSize: 8 })).rejects.toBeInstanceOf(UsageError);
-    expect(createEncryptStream(PASS, { iterations: 0 })).rejects.toBeInstanceOf(UsageError);
+    await expect(createEncryptStream(PASS, { chunkSize: 8 })).rejects.toBeInstanceOf(UsageError);
+    await expect(createEncryptStream(PASS, { iterations: 0 })).rejects.toBeInstanceOf(UsageError);
   });
 });
 
