@@ -37,7 +37,9 @@ export function parseArgs(cmd: Command, words: string[]): Record<string, unknown
   const { options, args, globals } = commandFields(cmd);
   const all = [...options, ...globals];
   const byName = new Map(all.map((f) => [f.name, f]));
-  const byShort = new Map(all.filter((f) => f.meta.short).map((f) => [f.meta.short!, f]));
+  // a command's own short flag wins over a global one (`logs -f` follows; before the command path
+  // route() has already spelled the global as --file)
+  const byShort = new Map([...globals, ...options].filter((f) => f.meta.short).map((f) => [f.meta.short!, f]));
   const raw: Record<string, unknown> = {};
   const positionals: string[] = [];
   const display = `devx ${cmd.path.join(" ")}`;

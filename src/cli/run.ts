@@ -20,7 +20,8 @@ export function route(argv: string[], commands: Command[]): { cmd?: Command; pre
     if (a === "--") break;
     if (a.startsWith("-")) {
       if (words.length > 0) break;
-      pre.push(a);
+      // before the command path -f can only be the global --file (a command may reuse -f after it)
+      pre.push(a === "-f" ? "--file" : a);
       if (GLOBAL_WITH_VALUE.has(a) && i + 1 < argv.length) pre.push(argv[++i]!);
       continue;
     }

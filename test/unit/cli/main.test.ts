@@ -24,7 +24,7 @@ async function cli(argv: string[], tty = false) {
 describe("routing", () => {
   test("finds nested commands, with global flags before or after", async () => {
     expect(route(["state", "share", "--db-only"], fixture).cmd?.path).toEqual(["state", "share"]);
-    expect(route(["--json", "-f", "x.yaml", "state", "share"], fixture)).toMatchObject({ rest: ["--json", "-f", "x.yaml"] });
+    expect(route(["--json", "-f", "x.yaml", "state", "share"], fixture)).toMatchObject({ rest: ["--json", "--file", "x.yaml"] });
     calls.length = 0;
     expect((await cli(["--json", "state", "share", "--db-only"])).code).toBe(0);
     expect(calls[0]).toMatchObject({ dbOnly: true, json: true });
