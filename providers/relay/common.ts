@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from "node:stream";
-import { CancelledError, TruncatedError, UsageError } from "../../src/errors.ts";
+import { CancelledError, NotFoundError, TruncatedError, UsageError } from "../../src/errors.ts";
 
 /**
  * Object names stay inside the relay: no separators, no leading dot (temp and probe files use
@@ -39,3 +39,6 @@ export function isAbort(e: unknown, signal?: AbortSignal): boolean {
 export function cancelled(what: string): CancelledError {
   return new CancelledError(`${what} cancelled`, "run the command again when ready");
 }
+
+/** The relay's bucket (not just an object) is missing: head/delete/list must not treat it as "no object". */
+export class BucketNotFoundError extends NotFoundError {}

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { DevxError, NetworkError, NotFoundError, PermissionError, ProviderError } from "../../src/errors.ts";
 import type { Exec } from "../../src/platform/exec.ts";
-import { byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
+import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
 import { s3Relay, type S3RelayTuning } from "./s3.ts";
 import type { Relay, RelayOptions } from "./types.ts";
 import { objectKey } from "./uri.ts";
@@ -44,7 +44,7 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       return new PermissionError(`${what} (${uri}): access denied: ${last}`, "grant your account Storage Object Admin on the bucket, or use HMAC keys");
     }
     if (/bucket.*(does not exist|not found)|NoSuchBucket/i.test(s)) {
-      return new NotFoundError(`${what} (${uri}): bucket '${bucket}' does not exist`, "create the bucket, or fix state.relay / --relay");
+      return new BucketNotFoundError(`${what} (${uri}): bucket '${bucket}' does not exist`, "create the bucket, or fix state.relay / --relay");
     }
     if (/\b404\b|not found|matched no objects|No URLs matched/i.test(s)) {
       return new NotFoundError(`${what} (${uri}): no object ${object ?? ""} on the relay`, "the share may have been removed, or the share ID is mistyped");
@@ -80,7 +80,7 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       const found = parseLs(await run([GCLOUD, "storage", "ls", "-l", url(object)], `looking up ${object}`, object)).find((e) => e.url === url(object));
       return found ? { size: found.size } : undefined;
     } catch (e) {
-      if (e instanceof NotFoundError && !e.message.includes("bucket")) return undefined;
+      if (e instanceof NotFoundError && !(e instanceof BucketNotFoundError)) return undefined;
       throw e;
     }
   };
@@ -155,7 +155,7 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       try {
         await run([GCLOUD, "storage", "rm", url(object)], `removing ${object}`, object);
       } catch (e) {
-        if (e instanceof NotFoundError && !e.message.includes("bucket")) return;
+        if (e instanceof NotFoundError && !(e instanceof BucketNotFoundError)) return;
         throw e;
       }
     },
@@ -165,7 +165,7 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       try {
         stdout = await run([GCLOUD, "storage", "ls", "-l", base], "listing");
       } catch (e) {
-        if (e instanceof NotFoundError && !e.message.includes("bucket")) return [];
+        if (e instanceof NotFoundError && !(e instanceof BucketNotFoundError)) return [];
         throw e;
       }
       return parseLs(stdout)

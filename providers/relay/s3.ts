@@ -21,7 +21,7 @@ import {
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { DevxError, NetworkError, NotFoundError, PermissionError, ProviderError, TruncatedError, messageOf } from "../../src/errors.ts";
-import { byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
+import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
 import type { Relay, RelayOptions } from "./types.ts";
 import { objectKey } from "./uri.ts";
 
@@ -83,7 +83,7 @@ export function s3Relay(target: S3Target, opts: RelayOptions, extra: { credentia
     const status = err.$metadata?.httpStatusCode;
     const where = `${ctx.what} (${uri}${opts.endpoint ? ` via ${opts.endpoint}` : ""})`;
     if (name === "NoSuchBucket" || (ctx.what === "relay check" && status === 404)) {
-      return new NotFoundError(`${where}: bucket '${bucket}' does not exist`, "create the bucket, or fix state.relay / --relay");
+      return new BucketNotFoundError(`${where}: bucket '${bucket}' does not exist`, "create the bucket, or fix state.relay / --relay");
     }
     if (name === "NoSuchKey" || name === "NotFound" || status === 404) {
       return new NotFoundError(`${where}: no object ${ctx.object ?? ""} on the relay`, "the share may have been removed, or the share ID is mistyped");
@@ -212,7 +212,7 @@ export function s3Relay(target: S3Target, opts: RelayOptions, extra: { credentia
         return { size: r.ContentLength ?? 0 };
       } catch (e) {
         const m = fail(e, { what: `looking up ${object}`, object });
-        if (m instanceof NotFoundError && !/bucket/.test(m.message)) return undefined;
+        if (m instanceof NotFoundError && !(m instanceof BucketNotFoundError)) return undefined;
         throw m;
       }
     },

@@ -132,6 +132,7 @@ s3test("a download cut short by the connection is a TruncatedError", async () =>
 s3test("SDK errors map to devx errors with hints", async () => {
   const missing = relayAt("s3://no-such-bucket-here/x");
   await expect(missing.check()).rejects.toBeInstanceOf(NotFoundError);
+  await expect(missing.list()).rejects.toBeInstanceOf(NotFoundError);
   await expect(missing.put("a.devx", Readable.from([Buffer.from("x")]))).rejects.toBeInstanceOf(NotFoundError);
   await expect(relayAt(`s3://${server.bucket}/x`).get("absent.devx")).rejects.toBeInstanceOf(NotFoundError);
 
