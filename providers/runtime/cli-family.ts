@@ -40,6 +40,11 @@ function labelFilters(labels?: Record<string, string>): string[] {
   return Object.entries(labels ?? {}).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
 }
 
+/** Label filters must all hold: runtimes disagree (podman ORs repeated `volume ls` label filters). */
+function matches(labels: Record<string, string>, want?: Record<string, string>): boolean {
+  return Object.entries(want ?? {}).every(([k, v]) => labels[k] === v);
+}
+
 function parseJsonArray<T>(text: string, what: string): T[] {
   const t = text.trim();
   if (!t) return [];
@@ -110,7 +115,10 @@ export class CliRuntime implements ContainerRuntime {
     if (ids.length === 0) return [];
     const out = await this.cmd.run([this.bin, "container", "inspect", ...ids]);
     // a container can vanish between ps and inspect; inspect then prints the others and exits 125
-    return parseJsonArray<InspectJson>(out.stdout, "inspect").map(toContainerInfo).sort((a, b) => a.name.localeCompare(b.name));
+    return parseJsonArray<InspectJson>(out.stdout, "inspect")
+      .map(toContainerInfo)
+      .filter((c) => matches(c.labels, filter.labels))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async inspectContainer(nameOrId: string): Promise<ContainerInfo | undefined> {
@@ -126,6 +134,7 @@ export class CliRuntime implements ContainerRuntime {
     const out = await this.run_(["volume", "inspect", ...names]);
     return parseJsonArray<VolumeJson>(out.stdout, "volume inspect")
       .map((j) => ({ name: j.Name, labels: j.Labels ?? {}, mountpoint: j.Mountpoint }))
+      .filter((v) => matches(v.labels, filter.labels))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -186,8 +195,9 @@ export class CliRuntime implements ContainerRuntime {
     await this.run_([...args, name]);
   }
 
+  /** never `-f`: forcing would also delete the containers that use the volume */
   async removeVolume(name: string): Promise<void> {
-    await this.run_(["volume", "rm", "-f", name]);
+    await this.run_(["volume", "rm", name]);
   }
 
   /** Without a native `volume export`: tar the volume from a throwaway helper container. */
@@ -195,16 +205,23 @@ export class CliRuntime implements ContainerRuntime {
     return readFromProcess(this.cmd, [this.bin, "run", "--rm", "-v", `${name}:/v:ro`, this.helperImage, "tar", "-C", "/v", "-cf", "-", "."], this.hint());
   }
 
-  async importVolume(name: string, tar: Readable): Promise<void> {
-    await this.recreateVolume(name);
+  async importVolume(name: string, tar: Readable, opts: { emptyWith?: string } = {}): Promise<void> {
+    await this.emptyVolume(name, opts.emptyWith);
     await writeToProcess(this.cmd, [this.bin, "run", "--rm", "-i", "-v", `${name}:/v`, this.helperImage, "tar", "-C", "/v", "-xf", "-"], tar, this.hint());
   }
 
-  /** Import merges into existing content: replace the volume by an empty one with the same labels. */
-  protected async recreateVolume(name: string): Promise<void> {
+  /**
+   * Import merges into existing content, so start from an empty volume: recreate it with the same
+   * labels, or, while a stopped container still references it, empty it in place.
+   */
+  protected async emptyVolume(name: string, emptyWith?: string): Promise<void> {
     const existing = await this.cmd.run([this.bin, "volume", "inspect", name]);
-    const labels = existing.code === 0 ? (parseJsonArray<VolumeJson>(existing.stdout, "volume inspect")[0]?.Labels ?? {}) : undefined;
-    if (labels) await this.removeVolume(name);
-    await this.createVolume(name, labels ?? {});
+    if (existing.code !== 0) return this.createVolume(name);
+    const labels = parseJsonArray<VolumeJson>(existing.stdout, "volume inspect")[0]?.Labels ?? {};
+    const rm = await this.cmd.run([this.bin, "volume", "rm", name]);
+    if (rm.code === 0) return this.createVolume(name, labels);
+    if (!emptyWith) throw new ProviderError(`volume ${name} cannot be replaced: ${rm.stderr.trim().split("\n").pop() ?? "it is in use"}`, "stop and remove the containers that use it, then try again");
+    // the glob set matches every entry but . and ..; unmatched patterns are harmless with rm -f
+    await this.run_(["run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "sh", "-v", `${name}:/v`, emptyWith, "-c", "rm -rf /v/..?* /v/.[!.]* /v/*"]);
   }
 }

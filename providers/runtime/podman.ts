@@ -70,9 +70,9 @@ export class PodmanRuntime extends CliRuntime {
     return Readable.from(gen(), { objectMode: false });
   }
 
-  override async importVolume(name: string, tar: Readable): Promise<void> {
-    // `volume import` merges into what is there: start from an empty volume with the same labels
-    await this.recreateVolume(name);
+  override async importVolume(name: string, tar: Readable, opts: { emptyWith?: string } = {}): Promise<void> {
+    // `volume import` merges into what is there: start from an empty volume
+    await this.emptyVolume(name, opts.emptyWith);
     await writeToProcess(this.cmd, [this.bin, "volume", "import", name, "-"], tar, this.hint());
   }
 }
@@ -135,6 +135,11 @@ class PodmanCheckpointer implements Checkpointer {
       }
     }
     return Readable.from(gen(), { objectMode: false });
+  }
+
+  async resume(name: string, opts: { tcpEstablished?: boolean } = {}): Promise<void> {
+    const argv = [this.bin, "container", "restore", ...(opts.tcpEstablished ? ["--tcp-established"] : []), name];
+    await execCheck(this.exec, argv, { timeoutMs: 30 * 60_000 }, "run `criu check`, or start the container fresh");
   }
 
   async restore(archive: Readable, opts: { name?: string; tcpEstablished?: boolean } = {}): Promise<string> {

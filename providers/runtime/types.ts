@@ -59,8 +59,12 @@ export interface VolumeExporter {
   removeVolume(name: string): Promise<void>;
   /** a plain tar stream of the volume's content */
   exportVolume(name: string): Readable;
-  /** replace the volume's content with the tar stream (import into an emptied volume) */
-  importVolume(name: string, tar: Readable): Promise<void>;
+  /**
+   * Replace the volume's content with the tar stream (import into an emptied volume). A volume
+   * still referenced by a (stopped) container cannot be recreated: it is emptied in place by a
+   * throwaway container of `emptyWith` (an image with `sh` and `rm`), or this fails.
+   */
+  importVolume(name: string, tar: Readable, opts?: { emptyWith?: string }): Promise<void>;
 }
 
 export interface Checkpointer {
@@ -70,6 +74,8 @@ export interface Checkpointer {
   checkpoint(name: string, opts?: { leaveRunning?: boolean; tcpEstablished?: boolean }): Readable;
   /** restore a container from an archive (optionally under a new name) */
   restore(archive: Readable, opts?: { name?: string; tcpEstablished?: boolean }): Promise<string>;
+  /** resume a container that was checkpointed (and so stopped) on this host, from its local checkpoint */
+  resume?(name: string, opts?: { tcpEstablished?: boolean }): Promise<void>;
   /** the checkpoint engine's version ("4.2.1" for CRIU), recorded in bundle manifests */
   toolVersion?(): Promise<string | undefined>;
 }

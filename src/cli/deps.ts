@@ -36,6 +36,11 @@ export interface Deps {
    * with a usage error naming -y (never hangs); "no" raises CancelledError.
    */
   confirm(question: string): Promise<void>;
+  /**
+   * Test-only failure injection for commands that change state (`devx state attach`…): called with
+   * a step id ("apply:2") before each step; throwing makes that step fail. Unset in production.
+   */
+  faultPoint?(point: string): void | Promise<void>;
 }
 
 export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {}): Deps {
@@ -81,6 +86,7 @@ export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {})
         return c;
       }),
     userConfig: overrides.userConfig ?? userConfig,
+    faultPoint: overrides.faultPoint,
     confirm:
       overrides.confirm ??
       (async (question) => {

@@ -24,6 +24,17 @@ import tunnelExpose from "./tunnel/expose.ts";
 import tunnelUnexpose from "./tunnel/unexpose.ts";
 import tunnelList from "./tunnel/list.ts";
 import tunnelGc from "./tunnel/gc.ts";
+import stateShare from "./state/share.ts";
+import stateAttach from "./state/attach.ts";
+import stateUndo from "./state/undo.ts";
+import stateCheckpoint from "./state/checkpoint.ts";
+import stateRestore from "./state/restore.ts";
+import stateList from "./state/list.ts";
+import stateRm from "./state/rm.ts";
+import dbSnapshotCreate from "./db/snapshot/create.ts";
+import dbSnapshotRestore from "./db/snapshot/restore.ts";
+import dbSnapshotList from "./db/snapshot/list.ts";
+import dbSnapshotRm from "./db/snapshot/rm.ts";
 import configValidate from "./config/validate.ts";
 import configShow from "./config/show.ts";
 import configSchema from "./config/schema.ts";
@@ -49,6 +60,10 @@ export const commands: Command[] = [
   dbRestart,
   dbLogs,
   dbUrl,
+  dbSnapshotCreate,
+  dbSnapshotRestore,
+  dbSnapshotList,
+  dbSnapshotRm,
   vmInit,
   vmStart,
   vmStop,
@@ -78,6 +93,13 @@ export const commands: Command[] = [
   ps,
   logs,
   run,
+  stateCheckpoint,
+  stateRestore,
+  stateList,
+  stateRm,
+  stateShare,
+  stateAttach,
+  stateUndo,
   configValidate,
   configShow,
   configSchema,

@@ -1,0 +1,3 @@
+import { DB_SNAPSHOT, restoreCommand } from "../../state/snapshot-commands.ts";
+
+export default restoreCommand(DB_SNAPSHOT);

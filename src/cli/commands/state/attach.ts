@@ -1,0 +1,33 @@
+import * as v from "valibot";
+import { arg, defineCommand, flag } from "../../define.ts";
+
+export default defineCommand({
+  path: ["state", "attach"],
+  group: "Orchestration & state",
+  summary: "download a shared environment, verify it, and apply it here (with automatic rollback)",
+  description:
+    "Downloads the bundle, decrypts and authenticates all of it and checks its manifest before anything local is\n" +
+    "touched. Then shows the plan (containers stopped, replaced, started; volumes replaced), asks to confirm (-y\n" +
+    "without a terminal), takes a restore point, applies and verifies. Any failure rolls back to the restore point;\n" +
+    "`devx state undo` returns to it after success. Exit codes: 10 wrong passphrase, 9 tampered, 11 truncated,\n" +
+    "8 relay unreachable, 2 malformed share ID.",
+  examples: ["devx state attach 's3://team-bucket/devx/mfrggzdfmztwq2lknnwg23tpoa.devx:radar-muscular-duller-encounter'", "devx state attach --dry-run '<share-id>'", "devx state attach -y --db-only '<share-id>'"],
+  options: v.object({
+    shareId: arg("the share ID printed by `devx state share`", { placeholder: "share-id" }),
+    dbOnly: flag("apply the database volumes only, even from a full bundle"),
+  }),
+  async run(opts, deps) {
+    const { stateDeps } = await import("./context.ts");
+    const { attach } = await import("../../../core/state/share.ts");
+    const { describePlan } = await import("../../../core/state/apply.ts");
+    const sd = await stateDeps(deps);
+    const r = await attach(sd, { shareId: opts.shareId, dbOnly: opts.dbOnly, dryRun: deps.global.dryRun, confirm: deps.confirm });
+    if (deps.global.json) {
+      deps.io.out.write(JSON.stringify({ applied: r.applied, mode: r.mode, source: { created: r.manifest.created, host: r.manifest.host, project: r.manifest.project }, plan: r.plan, restorePoint: r.restorePoint }, null, 2) + "\n");
+      return 0;
+    }
+    if (!r.applied) deps.io.out.write(`plan (${r.mode}), nothing changed (--dry-run):\n${describePlan(r.plan).join("\n")}\n`);
+    else deps.io.out.write(`attached (${r.mode}): ${r.plan.restore.length} container(s) restored, ${r.plan.volumes.length} volume(s) replaced\nundo with: devx state undo\n`);
+    return 0;
+  },
+});

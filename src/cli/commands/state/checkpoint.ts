@@ -1,0 +1,3 @@
+import { CHECKPOINT, createCommand } from "./snapshot-commands.ts";
+
+export default createCommand(CHECKPOINT, "checkpoint");

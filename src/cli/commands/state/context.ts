@@ -1,0 +1,41 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Deps } from "../../deps.ts";
+import { textRenderer } from "../../../events/render.ts";
+import type { StateDeps } from "../../../core/state/context.ts";
+
+/**
+ * StateDeps from the CLI's Deps: the runtime (devx.yaml `provider` or DEVX_RUNTIME, else detected),
+ * the project scope (devx.yaml `name`), relay options from `state:`. Heavy modules load here, not
+ * at command registration.
+ */
+export async function stateDeps(deps: Deps): Promise<StateDeps> {
+  const loaded = await deps.findConfig();
+  const { detectRuntime } = await import("../../../../providers/runtime/index.ts");
+  const { openRelay } = await import("../../../../providers/relay/index.ts");
+  const state = loaded?.config.state;
+  return {
+    runtime: detectRuntime(deps, loaded?.config.provider),
+    stateDir: deps.paths.state,
+    // --json keeps stdout to the one result document: progress and warnings go to stderr as text
+    emit: deps.global.json ? textRenderer({ write: (s) => deps.io.err.write(s), isTTY: false, color: false }) : deps.emit,
+    now: () => new Date(deps.clock.now()),
+    project: loaded?.config.name,
+    configSha256: loaded?.sha256,
+    openRelay: async (uri) => openRelay(uri, { endpoint: state?.endpoint, region: state?.region, pathStyle: state?.path_style, env: deps.env, exec: deps.exec }),
+    fault: deps.faultPoint,
+    signal: deps.signal,
+  };
+}
+
+/** --relay > DEVX_RELAY > devx.yaml state.relay > user relay > a directory under the state dir. */
+export async function relayUri(deps: Deps, flag: string | undefined): Promise<string> {
+  const { resolveRelay } = await import("../../../config/settings.ts");
+  const loaded = await deps.findConfig();
+  const r = resolveRelay({ flags: { relay: flag }, env: deps.env, project: loaded?.config, user: await deps.userConfig() });
+  if (r.value) return r.value;
+  const dir = join(deps.paths.state, "relay");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return pathToFileURL(dir).href;
+}

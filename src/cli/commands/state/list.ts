@@ -1,0 +1,3 @@
+import { CHECKPOINT, listCommand } from "./snapshot-commands.ts";
+
+export default listCommand(CHECKPOINT);

@@ -1,0 +1,3 @@
+import { CHECKPOINT, restoreCommand } from "./snapshot-commands.ts";
+
+export default restoreCommand(CHECKPOINT);

@@ -1,0 +1,3 @@
+import { CHECKPOINT, rmCommand } from "./snapshot-commands.ts";
+
+export default rmCommand(CHECKPOINT);

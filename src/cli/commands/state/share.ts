@@ -1,0 +1,42 @@
+import * as v from "valibot";
+import { defineCommand, flag, number, option } from "../../define.ts";
+
+export default defineCommand({
+  path: ["state", "share"],
+  group: "Orchestration & state",
+  summary: "checkpoint the running environment and share it, encrypted, through the team's bucket",
+  description:
+    "Checkpoints the running devx-managed containers (CRIU, podman as root) and their volumes, bundles them with a\n" +
+    "manifest, compresses, encrypts (AES-256-GCM, key from a fresh passphrase) and uploads to the relay. Prints the\n" +
+    "share ID <relay>/<object>:<passphrase> and the attach command. Where checkpoints cannot be taken (docker,\n" +
+    "nerdctl, `criu check` failing) or with --db-only, only database volumes are shared. The relay only ever sees\n" +
+    "ciphertext; the passphrase is printed once and stored nowhere.",
+  examples: ["devx state share", "devx state share --db-only --relay s3://team-bucket/devx", "devx state share --json | jq -r .id"],
+  options: v.object({
+    dbOnly: flag("share database volumes only, without container checkpoints"),
+    relay: option("relay URI: s3://bucket/prefix, gs://bucket/prefix or file:///dir (default: state.relay)", { placeholder: "uri" }),
+    words: number("passphrase length in words (default 4, ≈51.7 bits)", { placeholder: "n", min: 3, max: 24 }),
+  }),
+  async run(opts, deps) {
+    const { stateDeps, relayUri } = await import("./context.ts");
+    const { share } = await import("../../../core/state/share.ts");
+    const sd = await stateDeps(deps);
+    const cfg = (await deps.findConfig())?.config.state;
+    if (deps.global.dryRun) {
+      const { selectForSnapshot } = await import("../../../core/state/select.ts");
+      const { chooseMode } = await import("../../../core/state/share.ts");
+      const sel = await selectForSnapshot(sd, await chooseMode(sd, opts.dbOnly, "sharing"));
+      const plan = { relay: await relayUri(deps, opts.relay), mode: sel.mode, containers: sel.containers.map((c) => c.name), stopped: sel.stopOnly.map((c) => c.name), volumes: sel.volumes.map((x) => x.name) };
+      deps.io.out.write(deps.global.json ? JSON.stringify(plan, null, 2) + "\n" : `would share (${plan.mode}) to ${plan.relay}:\n${plan.containers.map((c) => `  checkpoint container ${c}\n`).join("")}${plan.stopped.map((c) => `  stop and start container ${c}\n`).join("")}${plan.volumes.map((x) => `  export volume ${x}\n`).join("")}`);
+      return 0;
+    }
+    const r = await share(sd, { relay: await relayUri(deps, opts.relay), dbOnly: opts.dbOnly, words: opts.words ?? cfg?.words, level: cfg?.compression_level ?? 1 });
+    if (deps.global.json) {
+      deps.io.out.write(JSON.stringify(r, null, 2) + "\n");
+      return 0;
+    }
+    deps.io.out.write(`share ID (${r.mode}, ${(r.bytes / 1e6).toFixed(1)} MB):\n  ${r.id}\n\nyour teammate runs:\n  devx state attach '${r.id}'\n`);
+    deps.io.err.write("The ID contains the passphrase: send it over a private channel.\n");
+    return 0;
+  },
+});

@@ -1,0 +1,143 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { arch, platform } from "node:os";
+import { join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { messageOf } from "../../errors.ts";
+import { writeFileAtomic } from "../../platform/atomic.ts";
+import type { ContainerInfo } from "../../../providers/runtime/types.ts";
+import type { StateDeps } from "./context.ts";
+import { fileSha256, tarContentDigest } from "./digest.ts";
+import { MANIFEST_FILE, MANIFEST_VERSION, type ContainerEntry, type Manifest, type VolumeEntry } from "./manifest.ts";
+import type { Selection } from "./select.ts";
+
+export interface CaptureOptions {
+  dir: string;
+  kind: Manifest["kind"];
+  name: string;
+  /**
+   * Leave what was stopped for a consistent capture stopped (a restore point taken right before
+   * its containers are replaced). Otherwise everything is running again afterwards.
+   */
+  leaveStopped?: boolean;
+}
+
+/** Counts bytes for progress events without touching them. */
+export function progressTap(sd: StateDeps, id: string, title: string, total?: number): Transform {
+  let bytes = 0;
+  let last = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      // at most ~1 event per 4 MiB keeps --json output readable
+      if (bytes - last >= 4 << 20) {
+        last = bytes;
+        sd.emit({ type: "progress", id, title, bytes, total });
+      }
+      cb(null, chunk);
+    },
+    flush(cb) {
+      sd.emit({ type: "progress", id, title, bytes, total: total ?? bytes });
+      cb();
+    },
+  });
+}
+
+/**
+ * Capture the selection into `dir`: CRIU archives of the containers (full mode), a tar of every
+ * volume with its SHA-256 and content digest, and manifest.json written last (its presence marks a
+ * complete snapshot).
+ *
+ * Consistency: a container that mounts volumes is checkpointed *and stopped* so that its memory and
+ * its volumes are captured at the same instant; it is restored from the fresh archive once the
+ * volumes are exported. A container without volumes keeps running (CRIU pauses it only while
+ * dumping). In db-only mode the containers using the volumes are stopped during the export.
+ */
+export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: CaptureOptions): Promise<Manifest> {
+  const rt = sd.runtime;
+  const { dir } = opts;
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, "containers"), { recursive: true });
+  await mkdir(join(dir, "volumes"), { recursive: true });
+  const containers: ContainerEntry[] = [];
+  const volumes: VolumeEntry[] = [];
+  /** containers we stopped, with how to bring each back */
+  const stopped: Array<{ name: string; archive?: boolean }> = [];
+  try {
+    for (const c of sel.containers) {
+      if (!rt.checkpointer) throw new Error(`${rt.displayName} cannot checkpoint containers`);
+      const file = `containers/${c.name}.tar.zst`;
+      const leaveRunning = c.volumes.length === 0 && !opts.leaveStopped;
+      sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "started" });
+      await pipeline(rt.checkpointer.checkpoint(c.name, { leaveRunning }), progressTap(sd, `checkpoint:${c.name}`, `checkpoint ${c.name}`), createWriteStream(join(dir, file), { mode: 0o600 }));
+      if (!leaveRunning) stopped.push({ name: c.name, archive: true });
+      const { sha256, size } = await fileSha256(join(dir, file));
+      containers.push({ ...entryOf(c), archive: { file, size, sha256 } });
+      sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "done", detail: `${(size / 1e6).toFixed(1)} MB` });
+    }
+    for (const c of sel.stopOnly) {
+      sd.emit({ type: "step", id: `stop:${c.name}`, title: `stop ${c.name}`, status: "started", detail: "for a consistent copy of its volumes" });
+      await rt.stop(c.name);
+      stopped.push({ name: c.name });
+      containers.push(entryOf(c));
+    }
+    for (const v of sel.volumes) {
+      const file = `volumes/${v.name}.tar`;
+      sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "started" });
+      await pipeline(rt.exportVolume(v.name), progressTap(sd, `volume:${v.name}`, `export ${v.name}`), createWriteStream(join(dir, file), { mode: 0o600 }));
+      const { sha256, size } = await fileSha256(join(dir, file));
+      const contentDigest = await tarContentDigest(createReadStream(join(dir, file), { highWaterMark: 1 << 20 }));
+      volumes.push({ name: v.name, labels: v.labels, file, size, sha256, contentDigest });
+      sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "done", detail: `${(size / 1e6).toFixed(1)} MB` });
+    }
+  } catch (e) {
+    // a failed capture leaves nothing stopped, whatever leaveStopped asked for
+    await restart(sd, stopped);
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  if (!opts.leaveStopped) await restart(sd, stopped);
+  const manifest: Manifest = {
+    formatVersion: MANIFEST_VERSION,
+    kind: opts.kind,
+    name: opts.name,
+    created: sd.now().toISOString(),
+    mode: sel.mode,
+    host: { os: platform(), arch: arch() },
+    runtime: { name: rt.displayName, version: await rt.version().catch(() => "unknown") },
+    criu: sel.mode === "full" ? await rt.checkpointer?.toolVersion?.() : undefined,
+    project: sd.project,
+    configSha256: sd.configSha256,
+    containers,
+    volumes,
+  };
+  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
+  return manifest;
+}
+
+function entryOf(c: ContainerInfo): ContainerEntry {
+  return { name: c.name, image: c.image, labels: c.labels, ports: c.ports, volumes: c.volumes };
+}
+
+/** Bring back what the capture stopped: restore from the fresh archive, or a plain start. */
+async function restart(sd: StateDeps, stopped: Array<{ name: string; archive?: boolean }>): Promise<void> {
+  const rt = sd.runtime;
+  for (const s of stopped) {
+    try {
+      if (s.archive && rt.checkpointer?.resume) {
+        // resumes from podman's own copy of the checkpoint: the container is never removed here
+        await rt.checkpointer.resume(s.name);
+      } else {
+        await rt.start(s.name);
+      }
+    } catch (e) {
+      try {
+        await rt.start(s.name);
+        sd.emit({ type: "warning", message: `${s.name} was restarted fresh: resuming it from its checkpoint failed (${messageOf(e)})`, hint: "its in-memory state is lost; its volumes are intact" });
+      } catch {
+        sd.emit({ type: "warning", message: `could not start ${s.name} again after the snapshot: ${messageOf(e)}`, hint: `start it with \`${rt.displayName} start ${s.name}\` or \`devx up\`` });
+      }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ConflictError, NotFoundError, UsageError } from "../../errors.ts";
+import { captureSnapshot } from "./capture.ts";
+import { NAME_RE, dirs, type StateDeps } from "./context.ts";
+import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
+import { listRestorePoints, restoreFromDir, type RestoreResult } from "./restore.ts";
+import { recentShares, chooseMode, databaseVolumes, type RecentShare } from "./share.ts";
+import { selectForSnapshot } from "./select.ts";
+
+/** Local snapshots: `checkpoint` (full, or db-only where CRIU cannot run) and db `snapshot` (db-only). */
+export type SnapshotKind = "checkpoint" | "db-snapshot";
+
+const rootOf = (stateDir: string, kind: SnapshotKind) => (kind === "checkpoint" ? dirs(stateDir).checkpoints : dirs(stateDir).dbSnapshots);
+
+function checkName(name: string): void {
+  if (!NAME_RE.test(name)) throw new UsageError(`invalid snapshot name '${name}'`, "use lowercase letters, digits, '.', '_' and '-' (up to 63 characters)");
+}
+
+export interface SnapshotSummary {
+  kind: SnapshotKind;
+  name: string;
+  created: string;
+  mode: Manifest["mode"];
+  containers: string[];
+  volumes: string[];
+  bytes: number;
+}
+
+function summary(kind: SnapshotKind, m: Manifest, bytes: number): SnapshotSummary {
+  return { kind, name: m.name, created: m.created, mode: m.mode, containers: m.containers.filter((c) => c.archive).map((c) => c.name), volumes: m.volumes.map((v) => v.name), bytes };
+}
+
+export async function createSnapshot(sd: StateDeps, kind: SnapshotKind, name: string, opts: { force?: boolean; dbOnly?: boolean } = {}): Promise<SnapshotSummary> {
+  checkName(name);
+  const dir = join(rootOf(sd.stateDir, kind), name);
+  const exists = await stat(join(dir, MANIFEST_FILE)).then(() => true, () => false);
+  if (exists && !opts.force) throw new ConflictError(`${kind === "checkpoint" ? "checkpoint" : "snapshot"} '${name}' already exists`, "pick another name, remove it first, or pass --force to overwrite it");
+  const mode = kind === "db-snapshot" ? "db-only" : await chooseMode(sd, opts.dbOnly, "checkpointing");
+  const sel = await selectForSnapshot(sd, mode);
+  if (sel.containers.length + sel.stopOnly.length + sel.volumes.length === 0) {
+    throw new NotFoundError(`nothing to snapshot: no running devx-managed containers or ${mode === "db-only" ? "database " : ""}volumes${sd.project ? ` in project ${sd.project}` : ""}`, "start the environment (`devx up`) first");
+  }
+  const m = await captureSnapshot(sd, sel, { dir, kind, name });
+  return summary(kind, m, await dirBytes(dir));
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const sub of ["", "containers", "volumes"]) {
+    for (const f of await readdir(join(dir, sub), { withFileTypes: true }).catch(() => [])) if (f.isFile()) total += (await stat(join(dir, sub, f.name))).size;
+  }
+  return total;
+}
+
+async function load(stateDir: string, kind: SnapshotKind, name: string): Promise<{ dir: string; manifest: Manifest }> {
+  checkName(name);
+  const dir = join(rootOf(stateDir, kind), name);
+  const text = await readFile(join(dir, MANIFEST_FILE), "utf8").catch(() => undefined);
+  if (text === undefined) throw new NotFoundError(`no ${kind === "checkpoint" ? "checkpoint" : "database snapshot"} named '${name}'`, kind === "checkpoint" ? "see `devx state list`" : "see `devx db snapshot list`");
+  return { dir, manifest: parseManifest(text, dir) };
+}
+
+export async function listLocal(stateDir: string, kind: SnapshotKind): Promise<SnapshotSummary[]> {
+  const root = rootOf(stateDir, kind);
+  const out: SnapshotSummary[] = [];
+  for (const name of (await readdir(root).catch(() => [] as string[])).sort()) {
+    try {
+      const { dir, manifest } = await load(stateDir, kind, name);
+      out.push(summary(kind, manifest, await dirBytes(dir)));
+    } catch {
+      // an interrupted capture has no manifest: not a snapshot
+    }
+  }
+  return out.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+export async function removeSnapshot(stateDir: string, kind: SnapshotKind, name: string): Promise<void> {
+  const { dir } = await load(stateDir, kind, name);
+  await rm(dir, { recursive: true, force: true });
+}
+
+export async function restoreSnapshot(sd: StateDeps, kind: SnapshotKind, name: string, opts: { dryRun: boolean; confirm(q: string): Promise<void>; dbOnly?: boolean }): Promise<RestoreResult> {
+  const { dir, manifest } = await load(sd.stateDir, kind, name);
+  let mode = manifest.mode;
+  if (mode === "full" && (opts.dbOnly || (await chooseMode(sd, false, "restoring")) === "db-only")) mode = "db-only";
+  return restoreFromDir(sd, { dir, manifest, mode, source: `${kind === "checkpoint" ? "checkpoint" : "snapshot"} ${name}`, dryRun: opts.dryRun, confirm: opts.confirm });
+}
+
+/** Everything the dashboard's Snapshots pane lists. */
+export async function listSnapshots(sd: Pick<StateDeps, "stateDir">): Promise<{ checkpoints: SnapshotSummary[]; dbSnapshots: SnapshotSummary[]; restorePoints: Awaited<ReturnType<typeof listRestorePoints>>; shares: RecentShare[] }> {
+  const [checkpoints, dbSnapshots, restorePoints, shares] = await Promise.all([listLocal(sd.stateDir, "checkpoint"), listLocal(sd.stateDir, "db-snapshot"), listRestorePoints(sd.stateDir), recentShares(sd.stateDir)]);
+  return { checkpoints, dbSnapshots, restorePoints, shares };
+}
+
+export { databaseVolumes };

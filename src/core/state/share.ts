@@ -1,0 +1,143 @@
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { NotFoundError } from "../../errors.ts";
+import { readJson, writeFileAtomic } from "../../platform/atomic.ts";
+import { LABEL } from "../labels.ts";
+import { generatePassphrase } from "./bundle/passphrase.ts";
+import { formatShareId, newObjectName, parseShareId } from "./bundle/share-id.ts";
+import { downloadBundle, uploadBundle } from "./bundle-io.ts";
+import { captureSnapshot } from "./capture.ts";
+import { dirs, type StateDeps } from "./context.ts";
+import type { Manifest, Mode } from "./manifest.ts";
+import { restoreFromDir, type RestoreResult } from "./restore.ts";
+import { selectForSnapshot } from "./select.ts";
+
+export interface ShareOptions {
+  relay: string;
+  dbOnly?: boolean;
+  words?: number;
+  /** gzip level (state.compression_level); 1 by default: the network, not the ratio, is the limit */
+  level?: number;
+  /** PBKDF2 iterations: tests and benchmarks only */
+  iterations?: number;
+}
+
+/** What `share --json` prints. The id embeds the passphrase: it is shown once, to the user who asked. */
+export interface ShareResult {
+  id: string;
+  relay: string;
+  object: string;
+  mode: Mode;
+  containers: string[];
+  databases: string[];
+  volumes: string[];
+  bytes: number;
+}
+
+/** A share as remembered locally (for the dashboard): never the passphrase. */
+export interface RecentShare {
+  relay: string;
+  object: string;
+  created: string;
+  mode: Mode;
+  containers: string[];
+  volumes: string[];
+  bytes: number;
+}
+
+/** Full when this host can checkpoint, else db-only with the reason as a warning. */
+export async function chooseMode(sd: StateDeps, dbOnly: boolean | undefined, verb: string): Promise<Mode> {
+  if (dbOnly) return "db-only";
+  const probe = sd.runtime.checkpointer ? await sd.runtime.checkpointer.supportsCheckpoint() : { ok: false, reason: `${sd.runtime.displayName} cannot checkpoint containers` };
+  if (probe.ok) return "full";
+  sd.emit({ type: "warning", message: `${verb} database volumes only (db-only): ${probe.reason}`, hint: "running containers' memory is not included; use podman as root with a working `criu check` for full snapshots" });
+  return "db-only";
+}
+
+export function databaseVolumes(m: Manifest): string[] {
+  if (m.mode === "db-only") return m.volumes.map((v) => v.name);
+  const mountedByDb = new Set(m.containers.filter((c) => c.labels[LABEL.kind] === "database").flatMap((c) => c.volumes.map((v) => v.name)));
+  return m.volumes.filter((v) => v.labels[LABEL.kind] === "database" || mountedByDb.has(v.name)).map((v) => v.name);
+}
+
+/** checkpoint → bundle → encrypt → upload; returns the share ID. */
+export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareResult> {
+  const mode = await chooseMode(sd, opts.dbOnly, "sharing");
+  const sel = await selectForSnapshot(sd, mode);
+  if (sel.containers.length + sel.stopOnly.length + sel.volumes.length === 0) {
+    throw new NotFoundError(`nothing to share: no running devx-managed containers or ${mode === "db-only" ? "database " : ""}volumes${sd.project ? ` in project ${sd.project}` : ""}`, "start the environment (`devx up`), then share");
+  }
+  const relay = await sd.openRelay(opts.relay);
+  const object = newObjectName();
+  const passphrase = generatePassphrase(opts.words ?? 4);
+  const staging = join(dirs(sd.stateDir).tmp, `share-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    const m = await captureSnapshot(sd, sel, { dir: staging, kind: "share", name: object });
+    sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "started" });
+    const bytes = await uploadBundle(sd, relay, object, staging, m, { passphrase, level: opts.level ?? 1, iterations: opts.iterations });
+    sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "done", detail: `${(bytes / 1e6).toFixed(1)} MB` });
+    const result: ShareResult = {
+      id: formatShareId({ relay: relay.uri, object, passphrase }),
+      relay: relay.uri,
+      object,
+      mode,
+      containers: m.containers.filter((c) => c.archive).map((c) => c.name),
+      databases: databaseVolumes(m),
+      volumes: m.volumes.map((v) => v.name),
+      bytes,
+    };
+    await rememberShare(sd, { relay: relay.uri, object, created: m.created, mode, containers: result.containers, volumes: result.volumes, bytes });
+    return result;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function rememberShare(sd: StateDeps, s: RecentShare): Promise<void> {
+  const file = dirs(sd.stateDir).shares;
+  const list = (await readJson<RecentShare[]>(file).catch(() => undefined)) ?? [];
+  await writeFileAtomic(file, JSON.stringify([s, ...list].slice(0, 50), null, 2) + "\n");
+}
+
+export async function recentShares(stateDir: string): Promise<RecentShare[]> {
+  return (await readJson<RecentShare[]>(dirs(stateDir).shares).catch(() => undefined)) ?? [];
+}
+
+export interface AttachOptions {
+  shareId: string;
+  dbOnly?: boolean;
+  dryRun: boolean;
+  confirm(question: string): Promise<void>;
+}
+
+/**
+ * download → decrypt → verify → validate (all into a staging dir; nothing else touched) → plan →
+ * confirm → restore point → apply → verify; any failure rolls back.
+ */
+export async function attach(sd: StateDeps, opts: AttachOptions): Promise<RestoreResult & { manifest: Manifest; mode: Mode }> {
+  const id = parseShareId(opts.shareId);
+  const relay = await sd.openRelay(id.relay);
+  const staging = join(dirs(sd.stateDir).tmp, `attach-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "started" });
+    const manifest = await downloadBundle(sd, relay, id.object, staging, id.passphrase);
+    sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "done", detail: `verified: ${manifest.containers.length} container(s), ${manifest.volumes.length} volume(s), from ${manifest.host.os}/${manifest.host.arch}` });
+    let mode: Mode = manifest.mode;
+    if (mode === "full") {
+      if (opts.dbOnly) mode = "db-only";
+      else {
+        const probe = sd.runtime.checkpointer ? await sd.runtime.checkpointer.supportsCheckpoint() : { ok: false, reason: `${sd.runtime.displayName} cannot restore checkpoints` };
+        if (!probe.ok) {
+          sd.emit({ type: "warning", message: `this bundle holds container checkpoints, but this machine cannot restore them: ${probe.reason}`, hint: "only its database volumes can be applied here" });
+          if (!opts.dryRun) await opts.confirm("Apply the database volumes only?");
+          mode = "db-only";
+        }
+      }
+    }
+    const r = await restoreFromDir(sd, { dir: staging, manifest, mode, source: `bundle ${id.object}`, dryRun: opts.dryRun, confirm: opts.confirm });
+    return { ...r, manifest, mode };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
