@@ -45,7 +45,7 @@ export function toDbInfo(c: ContainerInfo, credentials: Credentials | undefined)
 }
 
 /** The project's databases, from runtime labels (not a local file), oldest first. */
-export async function listDatabases(ctx: DbContext, opts: { allProjects?: boolean } = {}): Promise<DbInfo[]> {
+export async function listDatabases(ctx: DbContext, opts: { allProjects?: boolean; volumes?: boolean } = {}): Promise<DbInfo[]> {
   const labels: Record<string, string> = { [LABEL.managed]: "true", [LABEL.kind]: "database" };
   if (!opts.allProjects) labels[LABEL.project] = ctx.project;
   const containers = await ctx.runtime.listContainers({ labels, all: true });
@@ -55,7 +55,17 @@ export async function listDatabases(ctx: DbContext, opts: { allProjects?: boolea
     const project = c.labels[LABEL.project] ?? ctx.project;
     out.push(toDbInfo(c, await readCredentials(ctx.stateDir, project, c.labels[DB_LABEL] ?? c.name)));
   }
-  return out.sort((a, b) => (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.name.localeCompare(b.name));
+  out.sort((a, b) => (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.name.localeCompare(b.name));
+  // `rm` without --volume keeps the data: show those volumes so they are not forgotten
+  if (opts.volumes) {
+    const mounted = new Set(out.map((d) => d.volume));
+    for (const vol of await ctx.runtime.listVolumes({ labels })) {
+      const engine = vol.labels[LABEL.engine] as Engine;
+      if (mounted.has(vol.name) || !ENGINE_SPECS[engine]) continue;
+      out.push({ name: vol.labels[DB_LABEL] ?? vol.name, engine, project: vol.labels[LABEL.project] ?? "", container: "", image: "", state: "volume only", volume: vol.name, host: HOST });
+    }
+  }
+  return out;
 }
 
 /** A database by name, else by engine when exactly one of that engine exists. */

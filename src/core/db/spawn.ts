@@ -1,5 +1,5 @@
 import { createServer } from "node:net";
-import { CancelledError, ConflictError, NotFoundError, UnhealthyError, UsageError } from "../../errors.ts";
+import { CancelledError, ConflictError, NotFoundError, ProviderError, UnhealthyError, UsageError } from "../../errors.ts";
 import { devxLabels, LABEL } from "../labels.ts";
 import type { DatabaseConfig } from "../../config/schema.ts";
 import type { DbContext } from "./context.ts";
@@ -121,7 +121,10 @@ export async function spawnDatabase(ctx: DbContext, req: SpawnRequest): Promise<
   }
 
   const port = await choosePort(ctx, db);
-  await runtime.run({
+  // a pull can take minutes and fails where no registry is reachable: say which image is missing
+  const local = await runtime.imageExists(db.image);
+  if (!local) ctx.emit({ type: "info", message: `${db.image} is not here yet: ${runtime.displayName} pulls it first` });
+  const run = runtime.run({
     name: db.container,
     image: db.image,
     command: db.spec.command,
@@ -130,6 +133,10 @@ export async function spawnDatabase(ctx: DbContext, req: SpawnRequest): Promise<
     labels,
     ports: [{ hostIp: "127.0.0.1", hostPort: port, containerPort: db.spec.containerPort }],
     volumes: [{ name: db.volume, destination: db.spec.dataDir }],
+  });
+  await run.catch((e: unknown) => {
+    if (local || !(e instanceof ProviderError)) throw e;
+    throw new ProviderError(`could not start ${db.name}: ${db.image} is not available here and could not be pulled (${e.message})`, `check the registry is reachable, or point devx.yaml \`databases[].image\` (or --image) at an image you have`);
   });
   await waitReady(ctx, db, credentials, req.timeoutMs);
   const info = await runtime.inspectContainer(db.container);

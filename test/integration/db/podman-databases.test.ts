@@ -116,6 +116,8 @@ describe("databases on real podman", () => {
       expect(rm.code).toBe(0);
       expect(containerExists(container)).toBe(false);
       expect(volumeExists(`${container}-data`)).toBe(true);
+      const kept = JSON.parse((await cli(["db", "ls", "--json"])).out).databases;
+      expect(kept).toContainEqual(expect.objectContaining({ name: "postgres", state: "volume only", volume: `${container}-data` }));
 
       const again = await cli(["db", "spawn", "postgres"]);
       expect(again.code).toBe(0);

@@ -129,3 +129,14 @@ describe("names and URLs", () => {
     expect(maskUrl("redis://:secret@127.0.0.1:6379/0")).toBe("redis://:****@127.0.0.1:6379/0");
   });
 });
+
+test("ls shows a kept volume whose container was removed", async () => {
+  const { c } = await world();
+  await removeDatabase(c, await planRemove(c, "cache", {}));
+  const dbs = await listDatabases(c, { volumes: true });
+  expect(dbs.map((d) => [d.name, d.state, d.volume])).toEqual([
+    ["postgres", "running", "devx-shop-postgres-data"],
+    ["cache", "volume only", "devx-shop-cache-data"],
+  ]);
+  expect((await listDatabases(c)).map((d) => d.name)).toEqual(["postgres"]);
+});

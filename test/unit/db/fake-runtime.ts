@@ -1,3 +1,4 @@
+import { ProviderError } from "../../../src/errors.ts";
 import type { ContainerInfo, ContainerRuntime, RunSpec, VolumeInfo } from "../../../providers/runtime/types.ts";
 
 /**
@@ -36,6 +37,7 @@ export class FakeRuntime implements ContainerRuntime {
   async run(spec: RunSpec) {
     this.calls.push(`run ${spec.name}`);
     if (this.containers.has(spec.name)) throw new Error(`fake: name ${spec.name} in use`);
+    if (this.missingImages.has(spec.image)) throw new ProviderError("`podman run -d` failed (exit 125): Error: initializing source docker://x: pinging container registry: dial tcp: lookup registry-1.docker.io: no such host", "");
     for (const v of spec.volumes ?? []) if (!this.volumes.has(v.name)) this.volumes.set(v.name, { name: v.name, labels: {} });
     this.runs.push(spec);
     const id = `id${++this.seq}`;
@@ -85,8 +87,10 @@ export class FakeRuntime implements ContainerRuntime {
     }
     while (seen < c.logs.length) yield c.logs[seen++]!;
   }
-  async imageExists() {
-    return true;
+  /** images that are not here and cannot be pulled */
+  readonly missingImages = new Set<string>();
+  async imageExists(image: string) {
+    return !this.missingImages.has(image);
   }
   async createVolume(name: string, labels: Record<string, string> = {}) {
     this.calls.push(`createVolume ${name}`);

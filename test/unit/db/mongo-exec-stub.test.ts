@@ -24,6 +24,7 @@ test("mongo: volume, run with the password only in the runtime's env, mongosh pi
     { argv: ["podman", "volume", "ls", "-q"], stdout: "other-volume\n" },
     { argv: ["podman", "volume", "inspect", "other-volume"], stdout: '[{"Name":"other-volume","Labels":{},"Mountpoint":"/x"}]' },
     { argv: ["podman", "volume", "create", ...LABELS, "devx-shop-mongo-data"], stdout: "devx-shop-mongo-data\n" },
+    { argv: ["podman", "image", "inspect", "docker.io/library/mongo:7"], stdout: '[{"Id":"4f2ab2c8b4a1","RepoTags":["docker.io/library/mongo:7"]}]\n' },
     {
       argv: ["podman", "run", "-d", "--name", "devx-shop-mongo", ...LABELS, "-e", "MONGO_INITDB_ROOT_USERNAME=shop", "-e", "MONGO_INITDB_DATABASE=shop", "-e", "MONGO_INITDB_ROOT_PASSWORD", "-p", "127.0.0.1:27017:27017", "-v", "devx-shop-mongo-data:/data/db", "docker.io/library/mongo:7"],
       stdout: "00eb20c902b4761532c92da4c0ff04d8f96127e2f765c6a014afd4ad2f498925\n",

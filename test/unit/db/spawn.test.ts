@@ -168,3 +168,26 @@ describe("spawnDatabase", () => {
     expect(rt.runs[0]!.env).toEqual({ MYSQL_USER: "shop", MYSQL_DATABASE: "shop" });
   });
 });
+
+describe("spawnDatabase: what the user is told", () => {
+  test("an image that is not here and cannot be pulled names the image and the config key", async () => {
+    const rt = new FakeRuntime();
+    rt.missingImages.add("docker.io/library/postgres:16");
+    const c = ctx(rt);
+    const err = await spawnDatabase(c, { engine: "postgres" }).catch((e) => e);
+    expect(err.kind).toBe("provider");
+    expect(err.message).toStartWith("could not start postgres: docker.io/library/postgres:16 is not available here and could not be pulled");
+    expect(err.hint).toContain("databases[].image");
+    expect(c.events).toContainEqual({ type: "info", message: "docker.io/library/postgres:16 is not here yet: fake pulls it first" });
+  });
+
+  test("a volume whose credentials file is gone is used, with a warning naming the way out", async () => {
+    const rt = new FakeRuntime();
+    rt.volumes.set("devx-shop-redis-data", { name: "devx-shop-redis-data", labels: { "devx.managed": "true", "devx.project": "shop", "devx.database": "redis" } });
+    rt.execAnswers = [{ code: 0, stdout: "PONG" }];
+    const c = ctx(rt);
+    await spawnDatabase(c, { engine: "redis" });
+    expect(rt.calls.some((x) => x.startsWith("createVolume"))).toBe(false);
+    expect(c.events).toContainEqual(expect.objectContaining({ type: "warning", message: "volume devx-shop-redis-data exists but its credentials were lost: the new password may not open it", hint: "`devx db rm redis --volume` starts over with an empty database" }));
+  });
+});

@@ -13,7 +13,7 @@ export default defineCommand({
     const { dbContext } = await import("../../../core/db/context.ts");
     const { listDatabases, publicInfo } = await import("../../../core/db/databases.ts");
     const ctx = await dbContext(deps);
-    const dbs = await listDatabases(ctx, { allProjects: opts.allProjects });
+    const dbs = await listDatabases(ctx, { allProjects: opts.allProjects, volumes: true });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify({ project: opts.allProjects ? null : ctx.project, databases: dbs.map(publicInfo) }, null, 2) + "\n");
       return 0;
@@ -24,7 +24,7 @@ export default defineCommand({
     }
     const rows = [
       [...(opts.allProjects ? ["PROJECT"] : []), "NAME", "ENGINE", "STATE", "PORT", "IMAGE", "VOLUME"],
-      ...dbs.map((d) => [...(opts.allProjects ? [d.project] : []), d.name, d.engine, d.state, d.port ? `127.0.0.1:${d.port}` : "-", d.image, d.volume ?? "-"]),
+      ...dbs.map((d) => [...(opts.allProjects ? [d.project] : []), d.name, d.engine, d.state, d.port ? `127.0.0.1:${d.port}` : "-", d.image || "-", d.volume ?? "-"]),
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) deps.io.out.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join("") + "\n");
