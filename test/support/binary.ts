@@ -1,12 +1,23 @@
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BINARY = resolve(ROOT, "dist/devx");
 
-/** The compiled binary; built once when missing (CI builds it before the tests). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** The compiled binary, rebuilt when missing or older than any source (CI builds it first). */
 export function ensureBinary(): string {
-  if (existsSync(BINARY) && !process.env.DEVX_TEST_REBUILD) return BINARY;
+  const sources = ["src", "tui", "providers", "package.json"].map((d) => resolve(ROOT, d));
+  const fresh = existsSync(BINARY) && statSync(BINARY).mtimeMs >= Math.max(...sources.map((d) => (statSync(d).isDirectory() ? newestSource(d) : statSync(d).mtimeMs)));
+  if (fresh && !process.env.DEVX_TEST_REBUILD) return BINARY;
   const r = Bun.spawnSync(["bun", "scripts/build.ts"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`build failed: ${r.stderr.toString()}`);
   return BINARY;
