@@ -32,6 +32,11 @@ export default defineCommand({
       env: deps.env,
       stateDir: deps.paths.state,
       loadConfig: () => deps.findConfig(),
+      checkRelay: async (uri) => {
+        const { openRelay } = await import("../../../providers/relay/index.ts");
+        const state = (await deps.findConfig())?.config.state;
+        return openRelay(uri, { endpoint: state?.endpoint, region: state?.region, pathStyle: state?.path_style, env: deps.env, exec: deps.exec }).check();
+      },
     });
     const bad = checks.find((c) => c.status === "fail" && (c.id === "config" || c.id === "relay"));
     const code = bad?.id === "config" ? 3 : bad?.id === "relay" ? 8 : 0;
