@@ -138,6 +138,15 @@ async function ensureBase(): Promise<void> {
   });
 }
 
+/** Older recipes of the same image are dead weight (~200–500 MB each); one still in use stays. */
+function pruneOlderTags(tag: string): void {
+  const repo = tag.slice(0, tag.lastIndexOf(":"));
+  const r = Bun.spawnSync(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", repo], { stdout: "pipe", stderr: "ignore" });
+  for (const old of r.stdout.toString().split("\n").filter((t) => t && t !== tag && t.startsWith(`${repo}:`))) {
+    Bun.spawnSync(["podman", "rmi", old], { stdout: "ignore", stderr: "ignore" });
+  }
+}
+
 /** Build (once) and return the test image for an engine. */
 export async function ensureTestImage(engine: TestImageEngine): Promise<string> {
   const tag = testImageTag(engine);
@@ -154,6 +163,7 @@ export async function ensureTestImage(engine: TestImageEngine): Promise<string> 
       log(`building ${tag}`);
       podman(["build", "-q", "--pull=never", "--label", "devx.test-image=true", "-t", tag, ctx], { quiet: true });
       log(`${engine} built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      pruneOlderTags(tag);
       return tag;
     } finally {
       rmSync(ctx, { recursive: true, force: true });

@@ -71,9 +71,10 @@ export const ENGINE_SPECS: Record<Engine, EngineSpec> = {
     env: () => ({}),
     secretEnv: (c) => ({ REDIS_PASSWORD: c.password }),
     // The official image has no password variable and `--requirepass` would put it in argv: the
-    // password goes in as config on stdin (`-` as the last argument), through the image's own
-    // entry point so the server still drops to the redis user.
-    command: ["sh", "-c", 'exec docker-entrypoint.sh redis-server --appendonly yes - <<DEVX\nrequirepass $REDIS_PASSWORD\nDEVX\n'],
+    // password goes in as config on stdin, through the image's own entry point so the server still
+    // drops to the redis user. `-` must be the first argument: that entry point appends
+    // `--protected-mode no`, and redis reads stdin only for a `-` in first or last position.
+    command: ["sh", "-c", 'exec docker-entrypoint.sh redis-server - --appendonly yes <<DEVX\nrequirepass $REDIS_PASSWORD\nDEVX\n'],
     probes: () => [{ what: "redis-cli ping", argv: ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" exec redis-cli -h 127.0.0.1 ping'], expect: /^PONG$/m }],
     url: (c, host, port) => `redis://:${enc(c.password)}@${host}:${port}/0`,
   },
