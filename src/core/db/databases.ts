@@ -5,7 +5,7 @@ import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import { dbContext, type DbContext } from "./context.ts";
 import { readCredentials, removeCredentials } from "./credentials.ts";
 import { ENGINE_SPECS, type Credentials, type Engine } from "./engines.ts";
-import { DB_LABEL, resolveDb, waitReady } from "./spawn.ts";
+import { DB_LABEL, waitReady } from "./spawn.ts";
 
 /** One database as the runtime reports it (labels), joined with its stored credentials. */
 export interface DbInfo {
@@ -167,9 +167,6 @@ export async function databaseEnvFor(ctx: DbContext): Promise<Record<string, str
 export async function databaseEnv(deps: Deps): Promise<Record<string, string>> {
   return databaseEnvFor(await dbContext(deps));
 }
-
-/** The resolved spec of a database that may not exist yet (for `up --dry-run` plans). */
-export { resolveDb };
 
 /** The URL with its password replaced, for listings and --json (secrets never go there). */
 export function maskUrl(url: string | undefined): string | undefined {
