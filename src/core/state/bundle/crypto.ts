@@ -7,6 +7,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { IntegrityError, PassphraseError, TruncatedError, UsageError } from "../../../errors.ts";
+import { PieceQueue } from "./pieces.ts";
 
 export const MAGIC = Buffer.from("DEVXBNDL", "ascii");
 export const FORMAT_VERSION = 1;
@@ -136,16 +137,15 @@ export async function createEncryptStream(passphrase: string, opts: EncryptOptio
   o += keyCheckValue(keys.check).copy(header, o);
   headerDigest(header).copy(header, o);
 
-  const block = Buffer.allocUnsafe(chunkSize);
-  let filled = 0;
+  const queue = new PieceQueue();
   let index = 0;
   let headerSent = false;
 
-  const seal = (t: Transform, plain: Buffer, final: boolean): void => {
+  const seal = (t: Transform, plain: Buffer[], final: boolean): void => {
     if (index >= MAX_CHUNKS) throw new UsageError("bundle too large for its chunk size", "share less data per bundle");
     const cipher = createCipheriv("aes-256-gcm", keys.enc, nonce(prefix, index, final), { authTagLength: TAG_LEN });
     cipher.setAAD(header);
-    t.push(cipher.update(plain));
+    for (const p of plain) t.push(cipher.update(p));
     cipher.final();
     t.push(cipher.getAuthTag());
     index++;
@@ -160,25 +160,10 @@ export async function createEncryptStream(passphrase: string, opts: EncryptOptio
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
         sendHeader(this);
-        let off = 0;
-        while (off < chunk.length) {
-          // A full block is sealed as non-final only once more data arrives: the last block is
-          // always sealed by flush() with the final flag.
-          if (filled === chunkSize) {
-            seal(this, block, false);
-            filled = 0;
-          }
-          // Whole blocks straight from the input, without a copy, while more input follows them.
-          if (filled === 0 && chunk.length - off > chunkSize) {
-            seal(this, chunk.subarray(off, off + chunkSize), false);
-            off += chunkSize;
-            continue;
-          }
-          const n = Math.min(chunkSize - filled, chunk.length - off);
-          chunk.copy(block, filled, off, off + n);
-          filled += n;
-          off += n;
-        }
+        queue.push(chunk);
+        // A full block is sealed as non-final only once more data follows it: the last block is
+        // always sealed by flush() with the final flag.
+        while (queue.length > chunkSize) seal(this, queue.take(chunkSize), false);
         cb();
       } catch (e) {
         cb(e as Error);
@@ -187,15 +172,15 @@ export async function createEncryptStream(passphrase: string, opts: EncryptOptio
     flush(cb: TransformCallback) {
       try {
         sendHeader(this);
-        if (filled === chunkSize) {
-          seal(this, block, false);
-          filled = 0;
-        }
+        if (queue.length === chunkSize) seal(this, queue.take(chunkSize), false);
         // The final chunk is always a whole block: data, 0x80, zeros. Every frame has the same
         // size, so a short frame can only mean truncation and a bad tag only tampering.
-        block[filled] = PAD_MARK;
-        block.fill(0, filled + 1);
-        seal(this, block, true);
+        const block = Buffer.alloc(chunkSize);
+        const n = queue.length;
+        let at = 0;
+        for (const p of queue.take(n)) at += p.copy(block, at);
+        block[n] = PAD_MARK;
+        seal(this, [block], true);
         cb();
       } catch (e) {
         cb(e as Error);
@@ -255,60 +240,56 @@ export function createDecryptStream(passphrase: string, opts: DecryptOptions = {
   let header: BundleHeader | undefined;
   let key: Buffer | undefined;
   let headBuf: Buffer = Buffer.alloc(0);
-  let frame: Buffer | undefined;
-  let frameLen = 0;
-  let filled = 0;
+  const queue = new PieceQueue();
   let index = 0;
   let done = false;
 
-  const open = (t: Transform, sealed: Buffer): void => {
+  /** The chunk's plaintext pieces if its tag verifies under the (index, final) nonce, else undefined. */
+  const tryOpen = (ct: Buffer[], tag: Buffer, final: boolean): Buffer[] | undefined => {
+    const h = header!;
+    const d = createDecipheriv("aes-256-gcm", key!, nonce(h.noncePrefix, index, final), { authTagLength: TAG_LEN });
+    d.setAAD(h.raw);
+    d.setAuthTag(tag);
+    const plain = ct.map((c) => d.update(c));
+    try {
+      d.final();
+      return plain;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** Open the next frame from the queue; plaintext is pushed only after its tag verified. */
+  const open = (t: Transform): void => {
     const h = header!;
     if (index >= MAX_CHUNKS) throw new IntegrityError("too many chunks in the bundle", TAMPER_HINT);
-    const ct = sealed.subarray(0, h.chunkSize);
-    const tag = sealed.subarray(h.chunkSize);
-    for (const final of [false, true]) {
-      const d = createDecipheriv("aes-256-gcm", key!, nonce(h.noncePrefix, index, final), { authTagLength: TAG_LEN });
-      d.setAAD(h.raw);
-      d.setAuthTag(tag);
-      const plain = d.update(ct);
-      try {
-        d.final();
-      } catch {
-        continue;
-      }
+    const ct = queue.take(h.chunkSize);
+    const tag = queue.takeJoined(TAG_LEN);
+    // Every frame has the same size, so whether this is the last one is only known from which
+    // nonce its tag verifies under. Non-final first: it is all but one of the frames.
+    const plain = tryOpen(ct, tag, false);
+    if (plain) {
       index++;
-      if (!final) {
-        t.push(plain);
-        return;
-      }
-      const end = plain.lastIndexOf(PAD_MARK);
-      // Authenticated, so a bad pad means a buggy writer rather than an attacker; still refuse it.
-      if (end < 0 || plain.subarray(end + 1).some((b) => b !== 0)) throw new IntegrityError("the final chunk has invalid padding", TAMPER_HINT);
-      if (end > 0) t.push(plain.subarray(0, end));
-      done = true;
+      for (const p of plain) t.push(p);
       return;
     }
-    throw new IntegrityError(`chunk ${index} of the bundle failed authentication (tampered, corrupted or out of order)`, TAMPER_HINT);
+    const lastPieces = tryOpen(ct, tag, true);
+    if (!lastPieces) throw new IntegrityError(`chunk ${index} of the bundle failed authentication (tampered, corrupted or out of order)`, TAMPER_HINT);
+    index++;
+    const last = Buffer.concat(lastPieces);
+    const end = last.lastIndexOf(PAD_MARK);
+    const pad = last.subarray(end + 1);
+    // Authenticated, so a bad pad means a buggy writer rather than an attacker; still refuse it.
+    if (end < 0 || !pad.equals(Buffer.alloc(pad.length))) throw new IntegrityError("the final chunk has invalid padding", TAMPER_HINT);
+    if (end > 0) t.push(last.subarray(0, end));
+    done = true;
   };
 
   const body = (t: Transform, chunk: Buffer): void => {
-    let off = 0;
-    while (off < chunk.length) {
-      if (done) throw new IntegrityError("unexpected data after the final chunk of the bundle", TAMPER_HINT);
-      if (filled === 0 && chunk.length - off >= frameLen) {
-        open(t, chunk.subarray(off, off + frameLen));
-        off += frameLen;
-        continue;
-      }
-      const n = Math.min(frameLen - filled, chunk.length - off);
-      chunk.copy(frame!, filled, off, off + n);
-      filled += n;
-      off += n;
-      if (filled === frameLen) {
-        filled = 0;
-        open(t, frame!);
-      }
-    }
+    queue.push(chunk);
+    const frameLen = header!.chunkSize + TAG_LEN;
+    while (!done && queue.length >= frameLen) open(t);
+    if (done && queue.length > 0) throw new IntegrityError("unexpected data after the final chunk of the bundle", TAMPER_HINT);
   };
 
   return new Transform({
@@ -336,8 +317,6 @@ export function createDecryptStream(passphrase: string, opts: DecryptOptions = {
       unlockHeader(header, passphrase).then(
         (k) => {
           key = k;
-          frameLen = header!.chunkSize + TAG_LEN;
-          frame = Buffer.allocUnsafe(frameLen);
           const rest = headBuf.subarray(HEADER_LEN);
           headBuf = Buffer.alloc(0);
           try {
