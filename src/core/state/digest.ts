@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { Parser, type ReadEntry } from "tar";
+import { ProviderError, messageOf } from "../../errors.ts";
 
 /** SHA-256 and size of a file, streamed. */
 export async function fileSha256(path: string): Promise<{ sha256: string; size: number }> {
@@ -36,11 +37,19 @@ export async function tarContentDigest(tar: Readable | AsyncIterable<Uint8Array>
       entries.push(JSON.stringify([path, e.type, (e.mode ?? 0) & 0o7777, e.uid ?? 0, e.gid ?? 0, e.linkpath ?? "", e.type === "File" || e.type === "OldFile" ? h.digest("hex") : ""]));
     });
   });
+  // an empty volume exports as end-of-archive blocks only, which the parser rejects as "not a tar"
+  let onlyZeros = true;
   for await (const chunk of tar as AsyncIterable<Uint8Array>) {
-    if (!parser.write(Buffer.from(chunk))) await new Promise((r) => parser.once("drain", r));
+    const buf = Buffer.from(chunk);
+    if (onlyZeros && buf.some((b) => b !== 0)) onlyZeros = false;
+    if (!parser.write(buf)) await new Promise((r) => parser.once("drain", r));
   }
   parser.end();
-  await done;
+  try {
+    await done;
+  } catch (e) {
+    if (!(onlyZeros && entries.length === 0)) throw new ProviderError(`a volume export is not a readable tar: ${messageOf(e)}`, "check the container runtime (`devx doctor`)");
+  }
   entries.sort();
   return createHash("sha256").update(entries.join("\n")).digest("hex");
 }
