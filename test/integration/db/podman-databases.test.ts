@@ -9,6 +9,7 @@ import { memoryIO } from "../../../src/cli/io.ts";
 import { globalOptions, type GlobalOptions } from "../../../src/cli/define.ts";
 import * as v from "valibot";
 import { databaseEnv } from "../../../src/core/db/databases.ts";
+import { databaseNodeRuntime } from "../../../src/core/db/up-runtime.ts";
 import { credentialsFile, readCredentials } from "../../../src/core/db/credentials.ts";
 import { podmanAvailable } from "../../support/images.ts";
 import { testWith } from "../../support/require.ts";
@@ -208,5 +209,25 @@ describe("databases on real podman", () => {
       expect(url).toMatch(new RegExp(`^mysql://${project.replace(/-/g, "_")}:[A-Za-z0-9_-]{32}@127\\.0\\.0\\.1:${ports[2]}/`));
     },
     90_000,
+  );
+
+  test(
+    "an up database node on real podman: ready on up's port, logs streamed, stopped (kept) on teardown",
+    async () => {
+      const deps = createDeps(v.parse(globalOptions, {}) as GlobalOptions, { cwd: dir, io: memoryIO(), emit: () => {} });
+      writeFileSync(join(dir, "devx.yaml"), `name: ${project}\ndatabases:\n  - engine: redis\n    name: queue\n    image: ${images.redis}\n`);
+      const port = await freePort();
+      const lines: string[] = [];
+      const node = { name: "queue", kind: "database" as const, runtime: "database" as const, database: { engine: "redis" as const, name: "queue", image: images.redis }, deps: [], restart: {} as never, graceMs: 5000 };
+      const running = await databaseNodeRuntime(deps).start({ node, project, port, env: {}, baseDir: dir, line: (t) => lines.push(t), signal: new AbortController().signal });
+      expect(running.exposed?.env.QUEUE_PORT).toBe(String(port));
+      expect(running.exposed?.url).toMatch(new RegExp(`^redis://:[A-Za-z0-9_-]{32}@127\\.0\\.0\\.1:${port}/0$`));
+      expect(await running.exec(["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping'], 10_000)).toBe(0);
+      await running.stop(5000);
+      expect(await running.exited).toBe(1);
+      expect(lines.join("\n")).toContain("ready to exit");
+      expect(sh(["podman", "container", "inspect", "--format", "{{.State.Status}}", `devx-${project}-queue`]).out.trim()).toBe("exited");
+    },
+    60_000,
   );
 });
