@@ -1,0 +1,88 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as v from "valibot";
+import { buildGraph, findCycle, parseRestart } from "../../../src/core/up/graph.ts";
+import { yamlLocator } from "../../../src/core/up/locate.ts";
+import { configSchema, type DevxConfig } from "../../../src/config/schema.ts";
+import { ConfigError, NotFoundError } from "../../../src/errors.ts";
+
+const cfg = (x: unknown): DevxConfig => v.parse(configSchema, x);
+const svc = (name: string, extra: Record<string, unknown> = {}) => ({ name, command: "true", ...extra });
+
+function configError(f: () => unknown): ConfigError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("graph validation", () => {
+  test("names the cycle as a closed path", () => {
+    const e = configError(() => buildGraph(cfg({ services: [svc("api", { depends_on: ["worker"] }), svc("worker", { depends_on: ["queue"] }), svc("queue", { depends_on: ["api"] })] })));
+    expect(e.message).toContain("dependency cycle: api → worker → queue → api");
+    expect(e.hint).toContain("devx up --dry-run");
+  });
+
+  test("unknown dependency with a suggestion", () => {
+    const e = configError(() => buildGraph(cfg({ services: [svc("api", { depends_on: ["wroker"] }), svc("worker")] })));
+    expect(e.message).toContain('depends on "wroker", which is not defined (did you mean "worker"?)');
+  });
+
+  test("duplicate names across databases and services, port clashes, self-dependency, missing command", () => {
+    const e = configError(() =>
+      buildGraph(
+        cfg({
+          databases: [{ engine: "redis" }],
+          services: [svc("redis"), svc("a", { port: 8080 }), svc("b", { port: 8080 }), svc("c", { depends_on: ["c"] }), { name: "d" }],
+        }),
+      ),
+    );
+    expect(e.message).toContain('duplicate name "redis"');
+    expect(e.message).toContain('port 8080 is configured for both "a" and "b"');
+    expect(e.message).toContain('service "c" depends on itself');
+    expect(e.message).toContain('service "d" runs on the host but has no command');
+  });
+
+  test("messages carry the devx.yaml position", () => {
+    const dir = mkdtempSync(join(tmpdir(), "devx-graph-"));
+    const file = join(dir, "devx.yaml");
+    writeFileSync(file, "services:\n  - name: api\n    command: x\n    depends_on: [nope]\n");
+    const e = configError(() => buildGraph(cfg({ services: [svc("api", { depends_on: ["nope"] })] }), { locate: yamlLocator(file, dir) }));
+    expect(e.message).toContain("(devx.yaml:4:5)");
+  });
+
+  test("levels, default tcp check for a node with a port, restart policies, selection keeps dependencies", () => {
+    const g = buildGraph(
+      cfg({
+        databases: [{ engine: "postgres" }],
+        services: [
+          svc("api", { port: 3000, depends_on: { worker: { condition: "service_healthy" }, postgres: { condition: "service_started" } } }),
+          svc("worker", { restart: "on-failure:3" }),
+          svc("docs"),
+        ],
+      }),
+    );
+    expect(g.levels).toEqual([["postgres", "worker", "docs"], ["api"]]);
+    expect(g.nodes.get("api")!.healthcheck).toEqual({ tcp: true });
+    expect(g.nodes.get("worker")!.healthcheck).toBeUndefined();
+    expect(g.nodes.get("postgres")!.port).toBe(5432);
+    expect(g.nodes.get("worker")!.restart).toEqual({ policy: "on-failure", max: 3 });
+    expect(parseRestart("on-failure")).toEqual({ policy: "on-failure", max: undefined });
+    expect(parseRestart("always")).toEqual({ policy: "always" });
+
+    const only = buildGraph(cfg({ services: [svc("api", { depends_on: ["worker"] }), svc("worker"), svc("docs")] }), { only: ["api"] });
+    expect([...only.nodes.keys()].sort()).toEqual(["api", "worker"]);
+    expect(() => buildGraph(cfg({ services: [svc("api")] }), { only: ["apj"] })).toThrow(NotFoundError);
+  });
+
+  test("findCycle is undefined for a diamond", () => {
+    const g = buildGraph(cfg({ services: [svc("a"), svc("b", { depends_on: ["a"] }), svc("c", { depends_on: ["a"] }), svc("d", { depends_on: ["b", "c"] })] }));
+    expect(findCycle(g.nodes)).toBeUndefined();
+    expect(g.levels).toEqual([["a"], ["b", "c"], ["d"]]);
+  });
+});
