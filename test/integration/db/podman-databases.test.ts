@@ -11,7 +11,7 @@ import * as v from "valibot";
 import { databaseEnv } from "../../../src/core/db/databases.ts";
 import { databaseNodeRuntime } from "../../../src/core/db/up-runtime.ts";
 import { credentialsFile, readCredentials } from "../../../src/core/db/credentials.ts";
-import { podmanAvailable } from "../../support/images.ts";
+import { criuAvailable, podmanAvailable } from "../../support/images.ts";
 import { testWith } from "../../support/require.ts";
 import { dbTestImage, DB_IMAGE_BUILD_TIMEOUT_MS } from "../../support/db-images.ts";
 
@@ -246,5 +246,27 @@ describe("databases on real podman", () => {
       expect((await cli(["db", "rm", "tail", "--volume", "-y"])).code).toBe(0);
     },
     60_000,
+  );
+
+  testWith("criu", available && criuAvailable())(
+    "the postgres test image checkpoints and restores with CRIU (server running as postgres, data intact)",
+    async () => {
+      const pgPort = await freePort();
+      writeFileSync(join(dir, "devx.yaml"), `name: ${project}\ndatabases:\n  - engine: postgres\n    name: ckpt\n    image: ${images.postgres}\n    port: ${pgPort}\n`);
+      expect((await cli(["db", "spawn", "ckpt"])).code).toBe(0);
+      const container = `devx-${project}-ckpt`;
+      const psql = (sql: string) => sh(["podman", "exec", container, "psql", "-U", project.replace(/-/g, "_"), "-d", project.replace(/-/g, "_"), "-tAc", sql]).out.trim();
+      expect(psql("CREATE TABLE t (n int); INSERT INTO t VALUES (7); SELECT count(*) FROM t").split("\n").pop()).toBe("1");
+      const archive = join(dir, "ckpt.tar.zst");
+      const ck = sh(["podman", "container", "checkpoint", `--export=${archive}`, "--compress=zstd", "--ignore-volumes", container]);
+      expect(ck.code).toBe(0);
+      sh(["podman", "rm", "-f", container]);
+      const rs = sh(["podman", "container", "restore", `--import=${archive}`, "--ignore-volumes"]);
+      expect(rs.code).toBe(0);
+      expect(psql("SELECT n FROM t")).toBe("7");
+      expect((await cli(["db", "url", "ckpt", "--json"])).out).toContain(`"port": ${pgPort}`);
+      expect((await cli(["db", "rm", "ckpt", "--volume", "-y"])).code).toBe(0);
+    },
+    90_000,
   );
 });
