@@ -1,5 +1,5 @@
 import type { Deps } from "../../cli/deps.ts";
-import { NotFoundError, UsageError } from "../../errors.ts";
+import { NotFoundError, ProviderError, UsageError } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import { dbContext, type DbContext } from "./context.ts";
@@ -163,9 +163,20 @@ export async function databaseEnvFor(ctx: DbContext): Promise<Record<string, str
   return envOf(await listDatabases(ctx), ctx.configured);
 }
 
-/** The connection env for `up`, `shell` and `run` (empty when no database runs). */
+/**
+ * The connection env for `up`, `shell` and `run` (empty when no database runs). A missing or
+ * broken container runtime must not stop `devx run`: it yields no database env, with a warning
+ * when devx.yaml declares databases that were expected.
+ */
 export async function databaseEnv(deps: Deps): Promise<Record<string, string>> {
-  return databaseEnvFor(await dbContext(deps));
+  try {
+    return await databaseEnvFor(await dbContext(deps));
+  } catch (e) {
+    if (!(e instanceof ProviderError)) throw e;
+    const configured = (await deps.findConfig())?.config.databases ?? [];
+    if (configured.length) deps.emit({ type: "warning", message: `no database env: ${e.message}`, hint: e.hint });
+    return {};
+  }
 }
 
 /** The URL with its password replaced, for listings and --json (secrets never go there). */

@@ -140,3 +140,19 @@ test("ls shows a kept volume whose container was removed", async () => {
   ]);
   expect((await listDatabases(c)).map((d) => d.name)).toEqual(["postgres"]);
 });
+
+test("databaseEnv without any container runtime: no env, and a warning only when devx.yaml declares databases", async () => {
+  const { createDeps } = await import("../../../src/cli/deps.ts");
+  const { memoryIO } = await import("../../../src/cli/io.ts");
+  const { ExecStub } = await import("../../support/exec-stub.ts");
+  const { databaseEnv } = await import("../../../src/core/db/databases.ts");
+  const { writeFileSync } = await import("node:fs");
+  const dir = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "proj-"));
+  const events: unknown[] = [];
+  const mk = () => createDeps({ json: false, yes: false, dryRun: false, debug: false, noColor: true, help: false }, { cwd: dir, io: memoryIO(), exec: new ExecStub([]), env: {}, emit: (e) => events.push(e) });
+  expect(await databaseEnv(mk())).toEqual({});
+  expect(events).toEqual([]);
+  writeFileSync(join(dir, "devx.yaml"), "name: shop\ndatabases:\n  - engine: postgres\n");
+  expect(await databaseEnv(mk())).toEqual({});
+  expect(events).toEqual([expect.objectContaining({ type: "warning", message: "no database env: no container runtime found (podman, docker or nerdctl)" })]);
+});
