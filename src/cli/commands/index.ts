@@ -43,6 +43,7 @@ import down from "./down.ts";
 import ps from "./ps.ts";
 import logs from "./logs.ts";
 import run from "./run.ts";
+import exampleService from "./example-service.ts";
 import agent from "./agent.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
@@ -93,6 +94,7 @@ export const commands: Command[] = [
   ps,
   logs,
   run,
+  exampleService,
   stateCheckpoint,
   stateRestore,
   stateList,

@@ -1,11 +1,12 @@
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { readFile, readdir, stat, open } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
  * Per-node log files under <state>/logs/up/<project>/<node>.log. One line per record:
  * `<ISO time>\t<stream>\t<text>`, so `devx logs --since` can filter without guessing. A file is
- * rotated to <node>.log.1 when it passes the size cap (one old generation is kept).
+ * rotated to <node>.log.1 when it passes the size cap (one old generation is kept). Each `devx up`
+ * starts its nodes' files afresh, so `devx logs` shows the current (or last) run.
  */
 export const LOG_CAP_BYTES = 5 * 1024 * 1024;
 
@@ -23,9 +24,12 @@ export class NodeLog {
     readonly file: string,
     private readonly cap = LOG_CAP_BYTES,
     private readonly keep = 30,
+    /** a new `up` starts its nodes' logs afresh (the previous run's are dropped) */
+    fresh = false,
   ) {
     mkdirSync(join(file, ".."), { recursive: true });
-    this.fd = openSync(file, "a", 0o600);
+    if (fresh) rmSync(`${file}.1`, { force: true });
+    this.fd = openSync(file, fresh ? "w" : "a", 0o600);
     this.size = existsSync(file) ? statSync(file).size : 0;
   }
 

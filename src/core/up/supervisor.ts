@@ -98,7 +98,7 @@ export class Supervisor {
         health: spec.healthcheck ? "starting" : "none",
         port: choice?.port ?? spec.port,
         restarts: 0,
-        log: new NodeLog(join(o.logDir, `${spec.name}.log`)),
+        log: new NodeLog(join(o.logDir, `${spec.name}.log`), undefined, undefined, true),
         started: new Deferred(),
         healthy: new Deferred(),
         completed: new Deferred(),

@@ -1,0 +1,65 @@
+import { afterAll, expect, test } from "bun:test";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, runBinary } from "../support/binary.ts";
+import { pidAlive } from "../../src/platform/atomic.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "devx-quickstart-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const exampleProcesses = () =>
+  Bun.spawnSync(["ps", "-eo", "pid=,stat=,args="], { stdout: "pipe" })
+    .stdout.toString()
+    .split("\n")
+    .filter((l) => l.includes(`example-service`) && l.includes(dir) === false && !/\sZ/.test(l));
+
+test("the README command: the compiled binary brings the quick start up healthy, prints the status, and stops it", async () => {
+  const r = await runBinary(["up", "-f", "examples/quickstart/devx.yaml", "--exit-when-healthy"], { cwd: ROOT });
+  expect(r.stderr).toContain("✓ 2 node(s) up in");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^NAME +RUNTIME +STATE +HEALTH +PORT +RESTARTS +UPTIME +DEPENDS ON\nworker +host +healthy +healthy +\d+.*\napi +host +healthy +healthy +\d+.* worker\n$/);
+  expect(r.stderr).toContain("api        | api listening on http://127.0.0.1:");
+  expect(r.stderr).toContain("✓ stopped everything");
+});
+
+test("--detach, ps --json, the api calling its dependency, run, logs, down: all through the binary", async () => {
+  cpSync(join(ROOT, "examples/quickstart/devx.yaml"), join(dir, "devx.yaml"));
+  const up = await runBinary(["up", "--detach", "--json"], { cwd: dir });
+  expect(up.code).toBe(0);
+  const { supervisor, nodes } = JSON.parse(up.stdout) as { supervisor: number; nodes: Array<{ name: string; health: string; port: number; pid: number }> };
+  expect(nodes.map((n) => [n.name, n.health])).toEqual([["worker", "healthy"], ["api", "healthy"]]);
+  expect(pidAlive(supervisor)).toBe(true);
+  try {
+    const ps = await runBinary(["ps", "--json"], { cwd: dir });
+    const st = JSON.parse(ps.stdout) as { running: boolean; nodes: Array<{ name: string; state: string; uptimeMs: number }> };
+    expect(st.running).toBe(true);
+    expect(st.nodes.map((n) => n.state)).toEqual(["healthy", "healthy"]);
+
+    const api = nodes.find((n) => n.name === "api")!;
+    const worker = nodes.find((n) => n.name === "worker")!;
+    const body = (await (await fetch(`http://127.0.0.1:${api.port}/`)).json()) as { service: string; upstream: { service: string } };
+    expect(body.service).toBe("api");
+    expect(body.upstream.service).toBe("worker");
+
+    const run = await runBinary(["run", "--", "sh", "-c", 'echo "$API_URL $WORKER_PORT"; exit 7'], { cwd: dir });
+    expect(run.code).toBe(7);
+    expect(run.stdout).toBe(`http://127.0.0.1:${api.port} ${worker.port}\n`);
+
+    const logs = await runBinary(["logs", "api", "--grep", "listening"], { cwd: dir });
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toBe(`api | api listening on http://127.0.0.1:${api.port} (upstream http://127.0.0.1:${worker.port})\n`);
+
+    const again = await runBinary(["up", "--detach"], { cwd: dir });
+    expect(again.code).toBe(5);
+    expect(again.stderr).toContain(`devx up is already running for quickstart (pid ${supervisor})`);
+  } finally {
+    const down = await runBinary(["down", "--json"], { cwd: dir });
+    expect(down.code).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ project: "quickstart", running: true, pid: supervisor });
+  }
+  expect(pidAlive(supervisor)).toBe(false);
+  for (const n of nodes) expect(pidAlive(n.pid)).toBe(false);
+  const ps = await runBinary(["ps", "--json"], { cwd: dir });
+  expect(JSON.parse(ps.stdout)).toEqual({ running: false, nodes: [] });
+});
