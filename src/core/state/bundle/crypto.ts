@@ -68,17 +68,26 @@ export function encryptedSize(plainBytes: number, chunkSize = DEFAULT_CHUNK_SIZE
 }
 
 // PBKDF2 at 600k iterations costs ~130 ms; attach derives once to check the passphrase and again
-// for the real download, so remember a few master keys, indexed by a hash (never the passphrase).
+// for the real download, so remember a few master keys (least recently used out), indexed by a
+// hash, never by the passphrase itself.
 const keyCache = new Map<string, Promise<Buffer>>();
 const KEY_CACHE_MAX = 8;
+
+function pbkdf2Key(pass: Buffer, salt: Uint8Array, iterations: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => pbkdf2(pass, salt, iterations, 32, "sha256", (err, key) => (err ? reject(err) : resolve(key))));
+}
 
 /** The PBKDF2-SHA256 master key for (passphrase, salt, iterations), cached. */
 export function deriveKey(passphrase: string, salt: Uint8Array, iterations: number): Promise<Buffer> {
   const pass = Buffer.from(passphrase.normalize("NFKC"), "utf8");
   const id = createHash("sha256").update(pass).update("\0").update(salt).update(`\0${iterations}`).digest("hex");
   const hit = keyCache.get(id);
-  if (hit) return hit;
-  const p = new Promise<Buffer>((resolve, reject) => pbkdf2(pass, salt, iterations, 32, "sha256", (err, key) => (err ? reject(err) : resolve(key))));
+  if (hit) {
+    keyCache.delete(id);
+    keyCache.set(id, hit);
+    return hit;
+  }
+  const p = pbkdf2Key(pass, salt, iterations);
   keyCache.set(id, p);
   p.catch(() => keyCache.delete(id));
   if (keyCache.size > KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
@@ -123,7 +132,8 @@ export async function createEncryptStream(passphrase: string, opts: EncryptOptio
   checkRange("iterations", iterations, 1, MAX_ITERATIONS);
   const salt = randomBytes(SALT_LEN);
   const prefix = randomBytes(PREFIX_LEN);
-  const keys = subkeys(await deriveKey(passphrase, salt, iterations), salt);
+  // A fresh salt never repeats, so this key is not cached (it would only push out attach's keys).
+  const keys = subkeys(await pbkdf2Key(Buffer.from(passphrase.normalize("NFKC"), "utf8"), salt, iterations), salt);
 
   const header = Buffer.alloc(HEADER_LEN);
   let o = MAGIC.copy(header, 0);
