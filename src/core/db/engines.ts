@@ -103,11 +103,17 @@ export const ENGINE_SPECS: Record<Engine, EngineSpec> = {
     hasUser: true,
     env: (c) => ({ MONGO_INITDB_ROOT_USERNAME: c.user, MONGO_INITDB_DATABASE: c.database }),
     secretEnv: (c) => ({ MONGO_INITDB_ROOT_PASSWORD: c.password }),
-    // authenticating proves the init step (which creates the root user) has finished
+    // The official image's init server listens on 127.0.0.1 only: probing the container's own
+    // address reaches the final server; authenticating proves the root user exists.
     probes: () => [
       {
         what: "mongosh ping",
-        argv: ["mongosh", "--quiet", "--norc", "--eval", "const a = db.getSiblingDB('admin'); a.auth(process.env.MONGO_INITDB_ROOT_USERNAME, process.env.MONGO_INITDB_ROOT_PASSWORD); print(JSON.stringify(a.runCommand({ ping: 1 })))"],
+        argv: [
+          "sh",
+          "-c",
+          'exec mongosh --quiet --norc --host "$(hostname -i | cut -d" " -f1)" --eval "$0"',
+          "const a = db.getSiblingDB('admin'); a.auth(process.env.MONGO_INITDB_ROOT_USERNAME, process.env.MONGO_INITDB_ROOT_PASSWORD); print(JSON.stringify(a.runCommand({ ping: 1 })))",
+        ],
         expect: /"ok":1/,
       },
     ],

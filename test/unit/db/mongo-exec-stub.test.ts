@@ -13,7 +13,8 @@ import { readCredentials } from "../../../src/core/db/credentials.ts";
  */
 const inspect = readFileSync(join(import.meta.dir, "fixtures/podman-inspect-mongo.json"), "utf8");
 const LABELS = ["--label", "devx.managed=true", "--label", "devx.project=shop", "--label", "devx.kind=database", "--label", "devx.engine=mongo", "--label", "devx.database=mongo"];
-const mongosh = (a: string) => a === "mongosh";
+// mongosh against the container's own address, never 127.0.0.1 (where the init server listens)
+const mongosh = (a: string) => a.startsWith("exec mongosh --quiet --norc --host \"$(hostname -i") && a.endsWith('--eval "$0"');
 
 test("mongo: volume, run with the password only in the runtime's env, mongosh ping until authenticated ok", async () => {
   const stateDir = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "state-"));
@@ -33,8 +34,8 @@ test("mongo: volume, run with the password only in the runtime's env, mongosh pi
       },
     },
     { argv: ["podman", "container", "inspect", "devx-shop-mongo"], stdout: inspect, times: 3 },
-    { argv: ["podman", "exec", "devx-shop-mongo", mongosh, "--quiet", "--norc", "--eval", /process\.env\.MONGO_INITDB_ROOT_PASSWORD/], code: 1, stderr: "MongoNetworkError: connect ECONNREFUSED 127.0.0.1:27017\n" },
-    { argv: ["podman", "exec", "devx-shop-mongo", mongosh, "--quiet", "--norc", "--eval", /runCommand\(\{ ping: 1 \}\)/], stdout: '{"ok":1}\n' },
+    { argv: ["podman", "exec", "devx-shop-mongo", "sh", "-c", mongosh, /process\.env\.MONGO_INITDB_ROOT_PASSWORD/], code: 1, stderr: "MongoNetworkError: connect ECONNREFUSED 10.88.0.7:27017\n" },
+    { argv: ["podman", "exec", "devx-shop-mongo", "sh", "-c", mongosh, /runCommand\(\{ ping: 1 \}\)/], stdout: '{"ok":1}\n' },
   ]);
   const runtime = new PodmanRuntime({ exec: stub, tmpDir: join(stateDir, "tmp") });
   const db = await spawnDatabase({ runtime, project: "shop", stateDir, emit: () => {}, signal: new AbortController().signal, configured: [], portFree: async () => true, pollMs: 1 }, { engine: "mongo" });
