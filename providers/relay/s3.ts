@@ -19,8 +19,8 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
-import type { Readable } from "node:stream";
-import { DevxError, NetworkError, NotFoundError, PermissionError, ProviderError, TruncatedError, messageOf } from "../../src/errors.ts";
+import { Readable } from "node:stream";
+import { DevxError, IntegrityError, NetworkError, NotFoundError, PermissionError, ProviderError, TruncatedError, messageOf } from "../../src/errors.ts";
 import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
 import type { Relay, RelayOptions } from "./types.ts";
 import { objectKey } from "./uri.ts";
@@ -41,6 +41,8 @@ export interface S3Target {
 
 const MiB = 1 << 20;
 const MAX_PARTS = 10_000;
+/** ranged re-requests after a dropped download connection */
+const RESUME_ATTEMPTS = 3;
 
 type Ctx = { what: string; object?: string; signal?: AbortSignal };
 
@@ -196,13 +198,53 @@ export function s3Relay(target: S3Target, opts: RelayOptions, extra: { credentia
     },
     async get(object, opts = {}) {
       checkObjectName(object);
+      const Key = objectKey(prefix, object);
       const ctx: Ctx = { what: `download of ${object}`, object, signal: opts.signal };
-      const r = await send<{ Body?: Readable; ContentLength?: number }>(new GetObjectCommand({ Bucket: bucket, Key: objectKey(prefix, object) }), ctx);
-      const size = r.ContentLength;
+      type Got = { Body?: Readable; ContentLength?: number; ContentRange?: string; ETag?: string };
+      const first = await send<Got>(new GetObjectCommand({ Bucket: bucket, Key }), ctx);
+      const size = first.ContentLength;
+      const etag = first.ETag;
+      const interrupted = (e: unknown) => new TruncatedError(`${ctx.what} (${uri}) was interrupted: ${messageOf(e)}`, "the connection to the relay dropped: retry", { cause: e });
+
+      // A dropped connection resumes where it stopped with a ranged GET pinned to the same ETag
+      // (If-Match), so a multi-GB download survives a blip and never splices two versions.
+      async function* resumable(): AsyncGenerator<Buffer> {
+        let body = first.Body!;
+        let received = 0;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            for await (const chunk of body as AsyncIterable<Buffer>) {
+              received += chunk.length;
+              yield chunk;
+            }
+            // Some HTTP stacks end the body quietly when the connection drops: the size tells.
+            if (size === undefined || received >= size) return;
+            throw new Error(`connection closed after ${received} of ${size} bytes`);
+          } catch (e) {
+            if (isAbort(e, ctx.signal)) throw cancelled(ctx.what);
+            if (attempt >= RESUME_ATTEMPTS || size === undefined || !etag || received >= size) throw interrupted(e);
+          }
+          let next: Got;
+          try {
+            next = (await s3().send(new GetObjectCommand({ Bucket: bucket, Key, Range: `bytes=${received}-`, IfMatch: etag }), { abortSignal: ctx.signal })) as Got;
+          } catch (e) {
+            if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) {
+              throw new IntegrityError(`${ctx.what} (${uri}): the object changed on the relay during the download`, "the share was replaced on the relay: attach again");
+            }
+            if (isAbort(e, ctx.signal)) throw cancelled(ctx.what);
+            throw interrupted(e);
+          }
+          // A server that ignores Range would resend from byte 0: never append that.
+          if (!next.ContentRange?.startsWith(`bytes ${received}-`)) {
+            next.Body?.destroy();
+            throw interrupted(new Error(`the relay did not resume at byte ${received}`));
+          }
+          body = next.Body!;
+        }
+      }
       const counter = byteCounter(opts.onProgress, size);
-      const src = r.Body!;
-      // Once the response has started, a failing body is an interrupted transfer.
-      src.on("error", (e) => counter.destroy(isAbort(e, ctx.signal) ? cancelled(ctx.what) : new TruncatedError(`${ctx.what} (${uri}) was interrupted: ${messageOf(e)}`, "the connection to the relay dropped: retry", { cause: e })));
+      const src = Readable.from(resumable(), { objectMode: false });
+      src.on("error", (e) => counter.destroy(e instanceof DevxError ? e : fail(e, ctx)));
       return { body: src.pipe(counter), size };
     },
     async head(object) {
