@@ -212,15 +212,20 @@ describe("errors", () => {
   });
 });
 
-test("deriveKey is cached per (passphrase, salt, iterations)", async () => {
+test("deriveKey is cached per (passphrase, salt, iterations), least recently used out", async () => {
   const salt = randomBytes(32);
-  const t0 = performance.now();
-  const a = await deriveKey(PASS, salt, 200_000);
-  const first = performance.now() - t0;
-  const t1 = performance.now();
-  const b = await deriveKey(PASS, salt, 200_000);
-  const second = performance.now() - t1;
-  expect(b).toEqual(a);
-  expect(second).toBeLessThan(first / 5);
-  expect(await deriveKey(PASS, randomBytes(32), 1000)).not.toEqual(a);
+  const a = await deriveKey(PASS, salt, 1000);
+  // the same Buffer object back: no second PBKDF2 run
+  expect(await deriveKey(PASS, salt, 1000)).toBe(a);
+  expect(a).toEqual(pbkdf2Sync(Buffer.from(PASS), salt, 1000, 32, "sha256"));
+  expect(await deriveKey(PASS, salt, 1001)).not.toEqual(a);
+  expect(await deriveKey(`${PASS}s`, salt, 1000)).not.toEqual(a);
+  // touched, then 7 other keys: it stays (8 fit); then 8 more without touching it: evicted
+  expect(await deriveKey(PASS, salt, 1000)).toBe(a);
+  for (let i = 0; i < 7; i++) await deriveKey(PASS, randomBytes(32), 1000);
+  expect(await deriveKey(PASS, salt, 1000)).toBe(a);
+  for (let i = 0; i < 8; i++) await deriveKey(PASS, randomBytes(32), 1000);
+  const again = await deriveKey(PASS, salt, 1000);
+  expect(again).not.toBe(a);
+  expect(again).toEqual(a);
 });
