@@ -60,7 +60,9 @@ export function s3Relay(target: S3Target, opts: RelayOptions, extra: { credentia
     const config: S3ClientConfig = {
       region: opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
       endpoint: opts.endpoint,
-      forcePathStyle: opts.pathStyle ?? false,
+      // S3-compatible stores (MinIO, s3rver, most on-prem) need path-style unless their DNS has
+      // wildcard bucket names; AWS itself wants virtual-hosted style.
+      forcePathStyle: opts.pathStyle ?? opts.endpoint !== undefined,
       followRegionRedirects: true,
       // s3rver stores streamed bodies corrupted with the default flexible checksums; S3 is fine either way.
       requestChecksumCalculation: "WHEN_REQUIRED",

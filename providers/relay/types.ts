@@ -25,7 +25,7 @@ export interface RelayOptions {
   /** S3-compatible endpoint (MinIO, R2, a test server); for gs:// overrides the GCS XML API endpoint */
   endpoint?: string;
   region?: string;
-  /** path-style addressing (http://host/bucket/key), needed by most S3-compatible stores */
+  /** path-style addressing (http://host/bucket/key); defaults to true when `endpoint` is set, false for AWS */
   pathStyle?: boolean;
   env: Record<string, string | undefined>;
   exec: Exec;

@@ -22,7 +22,7 @@ afterAll(() => server?.stop());
 /** Credentials go through the relay's env, as the AWS credential chain would read them. */
 const env = () => ({ AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey });
 const relayAt = (uri: string, e: Record<string, string | undefined> = env(), endpoint = server.endpoint) =>
-  openRelay(uri, { ...relayOptions(e), endpoint, pathStyle: true, region: server.region }, { partSize: 5 * MiB, concurrency: 3 });
+  openRelay(uri, { ...relayOptions(e), endpoint, region: server.region }, { partSize: 5 * MiB, concurrency: 3 });
 
 const rawClient = () =>
   new S3Client({ endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
