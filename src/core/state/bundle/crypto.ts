@@ -207,7 +207,7 @@ export function parseHeader(raw: Buffer, opts: DecryptOptions = {}): BundleHeade
   if (raw.length < MAGIC.length || !raw.subarray(0, MAGIC.length).equals(MAGIC)) throw new IntegrityError("not a devx bundle (bad magic bytes)", NOT_A_BUNDLE_HINT);
   const version = raw[MAGIC.length]!;
   if (version !== FORMAT_VERSION) {
-    throw new IntegrityError(`unsupported bundle format version ${version} (this devx reads version ${FORMAT_VERSION})`, "upgrade devx on this machine, or ask for a share from a matching devx version");
+    throw new IntegrityError(`unsupported bundle format version ${version} (this devx reads version ${FORMAT_VERSION})`, "a newer devx made it: upgrade devx on this machine (if both ends run the same version, the bundle is corrupted: ask for a fresh share)");
   }
   if (raw.length < HEADER_LEN) throw new TruncatedError("the bundle ends inside its header", "the upload or download was interrupted: retry, or share again");
   const bytes = raw.subarray(0, HEADER_LEN);
