@@ -8,7 +8,7 @@
  * keeps the ratio meaningful on a shared, loaded machine. Wall-clock rates are printed alongside.
  * Every figure is the best of several interleaved runs.
  *
- *   bun bench/crypto.ts [MiB per run = 64] [runs = 8]
+ *   bun bench/crypto.ts [MiB per run = 64] [runs = 16]
  */
 import { createCipheriv, randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
@@ -18,7 +18,7 @@ import { createDecryptStream, createEncryptStream, parseHeader, unlockHeader } f
 
 const MiB = 1 << 20;
 const size = Number(process.argv[2] ?? 64) * MiB;
-const runs = Number(process.argv[3] ?? 8);
+const runs = Number(process.argv[3] ?? 16);
 const PASS = "abacus-zoom-radar-yolk";
 // 64 KiB pieces, each its own buffer, as a pipe, a file read or a socket delivers them
 const PIECE = 64 * 1024;
