@@ -87,18 +87,9 @@ class PodmanCheckpointer implements Checkpointer {
   ) {}
 
   supportsCheckpoint(): Promise<{ ok: boolean; reason?: string }> {
+    // cheap probes only (`podman info` costs ~0.7 s): CRIU needs root, and `criu check` must pass
     return (this.probe ??= (async () => {
-      const info = await this.exec.run([this.bin, "info", "--format", "json"], { timeoutMs: 30_000 });
-      if (info.code !== 0) return { ok: false, reason: `\`${this.bin} info\` failed: ${info.stderr.trim().split("\n").pop() ?? ""}` };
-      let host: { security?: { rootless?: boolean }; ociRuntime?: { name?: string } } = {};
-      try {
-        host = (JSON.parse(info.stdout) as { host?: typeof host }).host ?? {};
-      } catch {
-        return { ok: false, reason: `cannot read \`${this.bin} info\`` };
-      }
-      if (host.security?.rootless) return { ok: false, reason: "rootless podman cannot checkpoint containers (CRIU needs root)" };
-      const runtime = host.ociRuntime?.name ?? "";
-      if (runtime && !/^(runc|crun)$/.test(runtime)) return { ok: false, reason: `the OCI runtime ${runtime} does not support checkpoints` };
+      if (typeof process.geteuid === "function" && process.geteuid() !== 0) return { ok: false, reason: "rootless podman cannot checkpoint containers (CRIU needs root)" };
       if (!this.exec.which("criu")) return { ok: false, reason: "CRIU is not installed" };
       const c = await this.exec.run(["criu", "check"], { timeoutMs: 30_000 });
       if (c.code !== 0) return { ok: false, reason: `\`criu check\` failed: ${(c.stderr || c.stdout).trim().split("\n").pop() ?? ""}` };
@@ -115,20 +106,24 @@ class PodmanCheckpointer implements Checkpointer {
     return join(this.tmpDir, `${tag}-${process.pid}-${randomBytes(6).toString("hex")}.tar.zst`);
   }
 
+  async checkpointToFile(name: string, file: string, opts: { leaveRunning?: boolean; tcpEstablished?: boolean } = {}): Promise<void> {
+    // volumes travel separately (plain tars with their own hashes): keep them out of the archive
+    const argv = [this.bin, "container", "checkpoint", `--export=${file}`, "--compress=zstd", "--ignore-volumes"];
+    if (opts.leaveRunning) argv.push("--leave-running");
+    if (opts.tcpEstablished) argv.push("--tcp-established");
+    const r = await this.exec.run([...argv, name], { timeoutMs: 30 * 60_000 });
+    if (r.code !== 0) {
+      throw new ProviderError(`checkpoint of ${name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`, "run `criu check`; `devx state share --db-only` works without checkpoints");
+    }
+  }
+
   checkpoint(name: string, opts: { leaveRunning?: boolean; tcpEstablished?: boolean } = {}): Readable {
     const file = this.tmpFile("ckpt");
-    const { exec, bin } = this;
+    const self = this;
     async function* gen(): AsyncGenerator<Uint8Array> {
       try {
-        await mkdir(join(file, ".."), { recursive: true });
-        // volumes travel separately (plain tars with their own hashes): keep them out of the archive
-        const argv = [bin, "container", "checkpoint", `--export=${file}`, "--compress=zstd", "--ignore-volumes"];
-        if (opts.leaveRunning) argv.push("--leave-running");
-        if (opts.tcpEstablished) argv.push("--tcp-established");
-        const r = await exec.run([...argv, name], { timeoutMs: 30 * 60_000 });
-        if (r.code !== 0) {
-          throw new ProviderError(`checkpoint of ${name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`, "run `criu check`; `devx state share --db-only` works without checkpoints");
-        }
+        await mkdir(self.tmpDir, { recursive: true });
+        await self.checkpointToFile(name, file, opts);
         for await (const c of createReadStream(file, { highWaterMark: 1 << 16 })) yield c as Uint8Array;
       } finally {
         await rm(file, { force: true });
@@ -142,19 +137,23 @@ class PodmanCheckpointer implements Checkpointer {
     await execCheck(this.exec, argv, { timeoutMs: 30 * 60_000 }, "run `criu check`, or start the container fresh");
   }
 
+  async restoreFromFile(file: string, opts: { name?: string; tcpEstablished?: boolean } = {}): Promise<string> {
+    const argv = [this.bin, "container", "restore", `--import=${file}`, "--ignore-volumes"];
+    if (opts.name) argv.push("--name", opts.name);
+    if (opts.tcpEstablished) argv.push("--tcp-established");
+    const r = await this.exec.run(argv, { timeoutMs: 30 * 60_000 });
+    if (r.code !== 0) {
+      throw new ProviderError(`restore${opts.name ? ` of ${opts.name}` : ""} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`, "check that the image exists here and that the names and ports are free; run `criu check`");
+    }
+    return r.stdout.trim().split("\n").pop() ?? "";
+  }
+
   async restore(archive: Readable, opts: { name?: string; tcpEstablished?: boolean } = {}): Promise<string> {
     const file = this.tmpFile("restore");
     await mkdir(this.tmpDir, { recursive: true });
     try {
       await pipeline(archive, createWriteStream(file, { mode: 0o600 }));
-      const argv = [this.bin, "container", "restore", `--import=${file}`, "--ignore-volumes"];
-      if (opts.name) argv.push("--name", opts.name);
-      if (opts.tcpEstablished) argv.push("--tcp-established");
-      const r = await this.exec.run(argv, { timeoutMs: 30 * 60_000 });
-      if (r.code !== 0) {
-        throw new ProviderError(`restore${opts.name ? ` of ${opts.name}` : ""} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`, "check that the image exists here and that the names and ports are free; run `criu check`");
-      }
-      return r.stdout.trim().split("\n").pop() ?? "";
+      return await this.restoreFromFile(file, opts);
     } finally {
       await rm(file, { force: true });
     }

@@ -120,7 +120,8 @@ export async function applySnapshot(sd: StateDeps, dir: string, m: Manifest, pla
   for (const c of m.containers) {
     if (!c.archive || !rt.checkpointer) continue;
     const archive = join(dir, c.archive.file);
-    await run(`restore container ${c.name}`, () => rt.checkpointer!.restore(createReadStream(archive, { highWaterMark: 1 << 20 }), {}));
+    const ck = rt.checkpointer;
+    await run(`restore container ${c.name}`, () => (ck.restoreFromFile ? ck.restoreFromFile(archive) : ck.restore(createReadStream(archive, { highWaterMark: 1 << 20 }), {})));
   }
   for (const n of plan.start) await run(`start container ${n}`, async () => (await rt.inspectContainer(n))?.state !== "running" && rt.start(n));
   await run("verify containers are running", async () => {

@@ -29,7 +29,8 @@ export async function uploadBundle(sd: StateDeps, relay: Relay, object: string, 
   const files = bundleFiles(m);
   let total = 0;
   for (const f of files) total += (await stat(join(dir, f))).size;
-  const pack = tarCreate({ cwd: dir, portable: true, noDirRecurse: true, gzip: false }, files);
+  // small reads: tar's default (16 MiB per read) would hold tens of MiB per file in flight
+  const pack = tarCreate({ cwd: dir, portable: true, noDirRecurse: true, gzip: false, maxReadSize: 1 << 20 }, files);
   const encrypt = await createEncryptStream(opts.passphrase, opts.iterations ? { iterations: opts.iterations } : {});
   let bytes = 0;
   const body = new PassThrough({ highWaterMark: 1 << 20 });

@@ -70,7 +70,8 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       const file = `containers/${c.name}.tar.zst`;
       const leaveRunning = c.volumes.length === 0 && !opts.leaveStopped;
       sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "started" });
-      await pipeline(rt.checkpointer.checkpoint(c.name, { leaveRunning }), progressTap(sd, `checkpoint:${c.name}`, `checkpoint ${c.name}`), createWriteStream(join(dir, file), { mode: 0o600 }));
+      if (rt.checkpointer.checkpointToFile) await rt.checkpointer.checkpointToFile(c.name, join(dir, file), { leaveRunning });
+      else await pipeline(rt.checkpointer.checkpoint(c.name, { leaveRunning }), progressTap(sd, `checkpoint:${c.name}`, `checkpoint ${c.name}`), createWriteStream(join(dir, file), { mode: 0o600 }));
       if (!leaveRunning) stopped.push({ name: c.name, archive: true });
       const { sha256, size } = await fileSha256(join(dir, file));
       containers.push({ ...entryOf(c), archive: { file, size, sha256 } });

@@ -35,10 +35,10 @@ test("docker-format inspect (leading slash, Config.Image, no ImageName) maps to 
   expect(info.volumes).toEqual([{ name: "pgdata", destination: "/var/lib/postgresql/data" }]);
 });
 
-test("listContainers selects by label through ps -q then one inspect; docker has no checkpointer", async () => {
+test("listContainers selects by label through ps -q then one inspect, and re-checks every label itself; docker has no checkpointer", async () => {
   const exec = strictExec([
     { argv: ["docker", "ps", "-q", "--no-trunc", "--filter", "label=devx.managed=true"], result: { stdout: "id1\nid2\n" } },
-    { argv: ["docker", "container", "inspect", "id1", "id2"], result: { stdout: JSON.stringify([{ Id: "id2", Name: "/b", Config: { Image: "i" } }, { Id: "id1", Name: "/a", Config: { Image: "i" } }]) } },
+    { argv: ["docker", "container", "inspect", "id1", "id2"], result: { stdout: JSON.stringify([{ Id: "id2", Name: "/b", Config: { Image: "i", Labels: { "devx.managed": "true" } } }, { Id: "id1", Name: "/a", Config: { Image: "i", Labels: { "devx.managed": "true" } } }, { Id: "id3", Name: "/c", Config: { Image: "i", Labels: { "devx.managed": "false" } } }]) } },
   ]);
   const rt = new DockerRuntime({ exec });
   expect((await rt.listContainers({ labels: { "devx.managed": "true" } })).map((c) => c.name)).toEqual(["a", "b"]);
