@@ -8,7 +8,11 @@ import type { Exec } from "../../src/platform/exec.ts";
 export interface Relay {
   /** canonical URI without credentials: "s3://bucket/prefix", "gs://bucket/prefix", "file:///dir" */
   readonly uri: string;
-  /** Stream `body` into `object`; the object becomes visible only once complete. */
+  /**
+   * Stream `body` into `object`; the object becomes visible only once complete, and a failed or
+   * cancelled upload leaves nothing behind. On failure `body` may be left unconsumed: the caller
+   * destroys it so whatever produces it stops too.
+   */
   put(object: string, body: Readable, opts?: { onProgress?(bytes: number): void; signal?: AbortSignal }): Promise<{ bytes: number }>;
   /** Stream `object` out; NotFoundError when it does not exist. */
   get(object: string, opts?: { onProgress?(bytes: number, total?: number): void; signal?: AbortSignal }): Promise<{ body: Readable; size?: number }>;

@@ -5,7 +5,7 @@ import { S3Client, PutObjectCommand } from "@aws-sdk/client-s3";
 import { openRelay } from "../../../providers/relay/index.ts";
 import { newObjectName } from "../../../src/core/state/bundle/share-id.ts";
 import { encryptedSize } from "../../../src/core/state/bundle/crypto.ts";
-import { NetworkError, NotFoundError, PermissionError, TruncatedError } from "../../../src/errors.ts";
+import { CancelledError, NetworkError, NotFoundError, PermissionError, TruncatedError } from "../../../src/errors.ts";
 import { startS3Server, type S3Server } from "../../support/s3-server.ts";
 import { testWith } from "../../support/require.ts";
 import { MiB, recordingProxy, relayOptions, roundTrip } from "./helpers.ts";
@@ -89,6 +89,31 @@ s3test("a failed multipart upload is aborted: no object, no completion, an Abort
     expect(await relay.head("broken.devx")).toBeUndefined();
     const key = `/${server.bucket}/failing/broken.devx`;
     expect(proxy.seen.filter((r) => r.startsWith(`PUT ${key}?`) && r.includes("partNumber=")).length).toBeGreaterThanOrEqual(2);
+    expect(proxy.seen.some((r) => r.startsWith(`DELETE ${key}?`) && r.includes("uploadId="))).toBe(true);
+    expect(proxy.seen.some((r) => r.startsWith(`POST ${key}?uploadId=`))).toBe(false);
+  } finally {
+    proxy.stop();
+  }
+});
+
+s3test("Ctrl-C during a multipart upload is a CancelledError and aborts the upload", async () => {
+  const proxy = recordingProxy(server.endpoint);
+  try {
+    const relay = relayAt(`s3://${server.bucket}/cancel`, env(), proxy.endpoint);
+    const ac = new AbortController();
+    let produced = 0;
+    const body = new Readable({
+      read() {
+        produced += MiB;
+        this.push(produced > 64 * MiB ? null : Buffer.alloc(MiB, 3));
+      },
+    });
+    // abort as soon as the first part is stored
+    const err = await relay.put("cancelled.devx", body, { signal: ac.signal, onProgress: () => ac.abort() }).catch((e) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(produced).toBeLessThan(40 * MiB);
+    expect(await relay.head("cancelled.devx")).toBeUndefined();
+    const key = `/${server.bucket}/cancel/cancelled.devx`;
     expect(proxy.seen.some((r) => r.startsWith(`DELETE ${key}?`) && r.includes("uploadId="))).toBe(true);
     expect(proxy.seen.some((r) => r.startsWith(`POST ${key}?uploadId=`))).toBe(false);
   } finally {
