@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { DevxError, NetworkError, NotFoundError, PermissionError, ProviderError } from "../../src/errors.ts";
+import { DevxError, NetworkError, NotFoundError, PermissionError, ProviderError, messageOf } from "../../src/errors.ts";
 import type { Exec } from "../../src/platform/exec.ts";
 import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
 import { s3Relay, type S3RelayTuning } from "./s3.ts";
@@ -94,11 +94,19 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       const onAbort = () => child.kill("SIGTERM");
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       let bytes = 0;
+      // Errors of the body (the producer) pass through unchanged; only writing to gcloud is gcloud's.
+      const feed = async (chunk: Buffer) => {
+        try {
+          child.stdin!.write(chunk);
+          await child.stdin!.flush();
+        } catch (e) {
+          throw fail(`${await stderr}\n${messageOf(e)}`, what, object);
+        }
+      };
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           if (opts.signal?.aborted) throw cancelled(what);
-          child.stdin!.write(chunk);
-          await child.stdin!.flush();
+          await feed(chunk);
           bytes += chunk.length;
           opts.onProgress?.(bytes);
         }
@@ -106,9 +114,8 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       } catch (e) {
         child.kill("SIGTERM");
         await child.exited;
-        if (e instanceof DevxError) throw e;
         if (isAbort(e, opts.signal)) throw cancelled(what);
-        throw fail(`${await stderr}\n${(e as Error).message}`, what, object);
+        throw e;
       } finally {
         opts.signal?.removeEventListener("abort", onAbort);
       }

@@ -19,6 +19,8 @@ type SpawnStub = {
 export class ExecStub implements Exec {
   private queue: Array<RunStub | SpawnStub> = [];
   readonly calls: string[][] = [];
+  /** argv of every spawned child that was killed */
+  readonly killed: string[][] = [];
   constructor(private readonly installed = true) {}
 
   expectRun(argv: string[], result: RunStub["result"]): this {
@@ -72,7 +74,10 @@ export class ExecStub implements Exec {
       stdout: bytes(s.stdout),
       stderr: bytes(s.stderr),
       exited,
-      kill: () => finish(143),
+      kill: () => {
+        this.killed.push(argv);
+        finish(143);
+      },
     };
   }
 

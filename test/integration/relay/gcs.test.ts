@@ -93,3 +93,18 @@ test("gcloud failures map to typed errors", async () => {
   expect(e).toBeInstanceOf(ProviderError);
   expect(e.hint).toContain("GCS_HMAC_ACCESS_KEY_ID");
 });
+
+test("a failing producer stops the gcloud upload (killed, never finalised) and keeps its own error", async () => {
+  let finalised = false;
+  const exec = new ExecStub().expectSpawn({ argv: ["gcloud", "storage", "cp", "-", "gs://team-bucket/obj.devx"], onStdin: () => (finalised = true) });
+  const relay = openRelay("gs://team-bucket", { env: {}, exec });
+  const body = new Readable({ read() {} });
+  body.push(Buffer.from("first bytes"));
+  setImmediate(() => body.destroy(new Error("tar failed")));
+  const err = await relay.put("obj.devx", body).catch((e) => e);
+  expect(err.message).toBe("tar failed");
+  // stdin was never closed: gcloud saw no end of input, so GCS never finalises the object
+  expect(finalised).toBe(false);
+  expect(exec.killed).toEqual([["gcloud", "storage", "cp", "-", "gs://team-bucket/obj.devx"]]);
+  exec.verify();
+});
