@@ -64,6 +64,8 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
   const volumes: VolumeEntry[] = [];
   /** containers we stopped, with how to bring each back */
   const stopped: Array<{ name: string; archive?: boolean }> = [];
+  // recorded in the manifest; fetched while the capture runs
+  const versions = Promise.all([rt.version().catch(() => "unknown"), sel.mode === "full" ? rt.checkpointer?.toolVersion?.() : undefined]);
   try {
     for (const c of sel.containers) {
       if (!rt.checkpointer) throw new Error(`${rt.displayName} cannot checkpoint containers`);
@@ -106,8 +108,8 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
     created: sd.now().toISOString(),
     mode: sel.mode,
     host: { os: platform(), arch: arch() },
-    runtime: { name: rt.displayName, version: await rt.version().catch(() => "unknown") },
-    criu: sel.mode === "full" ? await rt.checkpointer?.toolVersion?.() : undefined,
+    runtime: { name: rt.displayName, version: (await versions)[0] },
+    criu: (await versions)[1],
     project: sd.project,
     configSha256: sd.configSha256,
     containers,

@@ -6,7 +6,7 @@ import { NAME_RE, dirs, type StateDeps } from "./context.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
 import { listRestorePoints, restoreFromDir, type RestoreResult } from "./restore.ts";
 import { recentShares, chooseMode, databaseVolumes, type RecentShare } from "./share.ts";
-import { selectForSnapshot } from "./select.ts";
+import { selectBoth } from "./select.ts";
 
 /** Local snapshots: `checkpoint` (full, or db-only where CRIU cannot run) and db `snapshot` (db-only). */
 export type SnapshotKind = "checkpoint" | "db-snapshot";
@@ -36,8 +36,9 @@ export async function createSnapshot(sd: StateDeps, kind: SnapshotKind, name: st
   const dir = join(rootOf(sd.stateDir, kind), name);
   const exists = await stat(join(dir, MANIFEST_FILE)).then(() => true, () => false);
   if (exists && !opts.force) throw new ConflictError(`${kind === "checkpoint" ? "checkpoint" : "snapshot"} '${name}' already exists`, "pick another name, remove it first, or pass --force to overwrite it");
-  const mode = kind === "db-snapshot" ? "db-only" : await chooseMode(sd, opts.dbOnly, "checkpointing");
-  const sel = await selectForSnapshot(sd, mode);
+  // the CRIU probe and the listing are independent: run them together
+  const [mode, both] = await Promise.all([kind === "db-snapshot" ? ("db-only" as const) : chooseMode(sd, opts.dbOnly, "checkpointing"), selectBoth(sd)]);
+  const sel = both[mode];
   if (sel.containers.length + sel.stopOnly.length + sel.volumes.length === 0) {
     throw new NotFoundError(`nothing to snapshot: no running devx-managed containers or ${mode === "db-only" ? "database " : ""}volumes${sd.project ? ` in project ${sd.project}` : ""}`, "start the environment (`devx up`) first");
   }

@@ -72,8 +72,9 @@ async function takeRestorePoint(sd: StateDeps, plan: Plan, source: string): Prom
   const inspect = async (names: string[]) => (await Promise.all(names.map((n) => rt.inspectContainer(n)))).filter((c): c is ContainerInfo => c?.state === "running");
   const replace = await inspect(plan.replace.map((c) => c.name));
   const pause = await inspect(plan.pause.map((c) => c.name));
-  const existing = new Set((await rt.listVolumes()).map((v) => v.name));
-  const volumes = (await rt.listVolumes()).filter((v) => plan.volumes.some((p) => p.name === v.name));
+  const all = await rt.listVolumes();
+  const existing = new Set(all.map((v) => v.name));
+  const volumes = all.filter((v) => plan.volumes.some((p) => p.name === v.name));
   const stamp = sd.now().toISOString().replace(/[:.]/g, "-");
   const dir = join(dirs(sd.stateDir).restorePoints, stamp);
   sd.emit({ type: "step", id: "restore-point", title: "take a restore point", status: "started" });

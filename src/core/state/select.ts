@@ -21,18 +21,36 @@ const isDatabase = (labels: Record<string, string>) => labels[LABEL.kind] === "d
  * mounted by a database container) and the running containers that mount them.
  */
 export async function selectForSnapshot(sd: StateDeps, mode: Mode): Promise<Selection> {
+  return pick(await listScope(sd), mode);
+}
+
+/** Both selections from one listing (the caller learns the mode from a probe run alongside). */
+export async function selectBoth(sd: StateDeps): Promise<Record<Mode, Selection>> {
+  const scope = await listScope(sd);
+  return { full: pick(scope, "full"), "db-only": pick(scope, "db-only") };
+}
+
+interface Scope {
+  running: ContainerInfo[];
+  managedVolumes: VolumeInfo[];
+  byName: Map<string, VolumeInfo>;
+}
+
+async function listScope(sd: StateDeps): Promise<Scope> {
   const rt = sd.runtime;
   const [running, managedVolumes] = await Promise.all([rt.listContainers({ labels: scopeLabels(sd) }), rt.listVolumes({ labels: scopeLabels(sd) })]);
   const byName = new Map(managedVolumes.map((v) => [v.name, v]));
   const mounted = running.flatMap((c) => c.volumes.map((v) => v.name)).filter((n) => !byName.has(n));
   if (mounted.length > 0) {
     // volumes a managed container mounts but that carry no devx labels are still its state
-    const all = await rt.listVolumes();
-    for (const v of all) if (mounted.includes(v.name)) byName.set(v.name, v);
+    for (const v of await rt.listVolumes()) if (mounted.includes(v.name)) byName.set(v.name, v);
   }
+  return { running, managedVolumes, byName };
+}
+
+function pick({ running, managedVolumes, byName }: Scope, mode: Mode): Selection {
   if (mode === "full") return { mode, containers: running, stopOnly: [], volumes: [...byName.values()].sort((a, b) => a.name.localeCompare(b.name)) };
   const dbVolumeNames = new Set([...managedVolumes.filter((v) => isDatabase(v.labels)).map((v) => v.name), ...running.filter((c) => isDatabase(c.labels)).flatMap((c) => c.volumes.map((v) => v.name))]);
   const volumes = [...dbVolumeNames].map((n) => byName.get(n)).filter((v): v is VolumeInfo => v !== undefined).sort((a, b) => a.name.localeCompare(b.name));
-  const containers = running.filter((c) => c.volumes.some((v) => dbVolumeNames.has(v.name)));
-  return { mode, containers: [], stopOnly: containers, volumes };
+  return { mode, containers: [], stopOnly: running.filter((c) => c.volumes.some((v) => dbVolumeNames.has(v.name))), volumes };
 }

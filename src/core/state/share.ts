@@ -11,7 +11,7 @@ import { captureSnapshot } from "./capture.ts";
 import { dirs, type StateDeps } from "./context.ts";
 import type { Manifest, Mode } from "./manifest.ts";
 import { restoreFromDir, type RestoreResult } from "./restore.ts";
-import { selectForSnapshot } from "./select.ts";
+import { selectBoth } from "./select.ts";
 
 export interface ShareOptions {
   relay: string;
@@ -63,8 +63,8 @@ export function databaseVolumes(m: Manifest): string[] {
 
 /** checkpoint → bundle → encrypt → upload; returns the share ID. */
 export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareResult> {
-  const mode = await chooseMode(sd, opts.dbOnly, "sharing");
-  const sel = await selectForSnapshot(sd, mode);
+  const [mode, both] = await Promise.all([chooseMode(sd, opts.dbOnly, "sharing"), selectBoth(sd)]);
+  const sel = both[mode];
   if (sel.containers.length + sel.stopOnly.length + sel.volumes.length === 0) {
     throw new NotFoundError(`nothing to share: no running devx-managed containers or ${mode === "db-only" ? "database " : ""}volumes${sd.project ? ` in project ${sd.project}` : ""}`, "start the environment (`devx up`), then share");
   }
