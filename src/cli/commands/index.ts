@@ -20,10 +20,6 @@ import tunnelExpose from "./tunnel/expose.ts";
 import tunnelUnexpose from "./tunnel/unexpose.ts";
 import tunnelList from "./tunnel/list.ts";
 import tunnelGc from "./tunnel/gc.ts";
-import tunnelExpose from "./tunnel/expose.ts";
-import tunnelUnexpose from "./tunnel/unexpose.ts";
-import tunnelList from "./tunnel/list.ts";
-import tunnelGc from "./tunnel/gc.ts";
 import stateShare from "./state/share.ts";
 import stateAttach from "./state/attach.ts";
 import stateUndo from "./state/undo.ts";
@@ -78,11 +74,6 @@ export const commands: Command[] = [
   bridgeConnect,
   bridgeIntercept,
   bridgeEnv,
-  // Networking & edge
-  tunnelExpose,
-  tunnelUnexpose,
-  tunnelList,
-  tunnelGc,
   // Networking & edge
   tunnelExpose,
   tunnelUnexpose,

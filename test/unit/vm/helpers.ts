@@ -29,7 +29,7 @@ export interface TestDeps {
 export function testDeps(exec: ExecStub, opts: { config?: DevxConfig; user?: UserConfig; env?: Record<string, string | undefined>; global?: Partial<GlobalOptions>; tty?: boolean; answers?: string[] } = {}): TestDeps {
   const io = memoryIO({ tty: opts.tty, answers: opts.answers });
   const events: DevxEvent[] = [];
-  const env = { USER: "dev", ...opts.env };
+  const env: Record<string, string | undefined> = { USER: "dev", ...opts.env };
   const global = { ...(v.parse(globalOptions, {}) as GlobalOptions), ...opts.global };
   const loaded = opts.config ? { path: "/work/app/devx.yaml", dir: "/work/app", config: opts.config, files: ["/work/app/devx.yaml"] } : undefined;
   const deps = createDeps(global, {
