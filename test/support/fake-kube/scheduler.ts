@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type KubeObject, resourceByKind, type Store, type StoreEvent } from "./store.ts";
 
 /**
- * The kubelet of the fake: every Pod gets its own loopback IP (127.0.1.N) and runs for real — an
+ * The kubelet of the fake: every Pod gets its own loopback IP (127.B.x.y) and runs for real — an
  * application pod as in-process servers on that IP, any other pod (Job pods) as a local process
  * whose image is mapped to an executable. Pod status follows what the kubelet would report.
  */
@@ -31,8 +31,15 @@ interface Running {
   logs: string[];
 }
 
+let lastBlock = 0;
+function nextBlock(): number {
+  // Random start per process, then sequential within it.
+  lastBlock = lastBlock === 0 ? 1 + Math.floor(Math.random() * 254) : (lastBlock % 254) + 1;
+  return lastBlock;
+}
+
 export class Scheduler {
-  private nextIp = 1;
+  private nextIp = 0;
   private running = new Map<string, Running>();
   /** Pods whose containers the test provides (addAppPod): the ADDED handler must not exec them. */
   private external = new Map<string, (pod: KubeObject, ip: string) => Promise<Running>>();
@@ -42,10 +49,16 @@ export class Scheduler {
     store.subscribe((ev) => this.onEvent(ev));
   }
 
+  /**
+   * Pod IPs come from a /16 of 127.0.0.0/8 picked at random per cluster (never 127.0.x.x), then
+   * counted up: clusters in parallel test processes must not hand out the same address.
+   */
   allocateIp(): string {
     const n = this.nextIp++;
-    return `127.0.${1 + Math.floor((n - 1) / 254)}.${((n - 1) % 254) + 1}`;
+    return `127.${this.block}.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`;
   }
+
+  private block = nextBlock();
 
   /** Registers the in-process starter of a pod about to be created through the store. */
   provide(ns: string, name: string, start: (pod: KubeObject, ip: string) => Promise<Running>): void {

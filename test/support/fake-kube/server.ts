@@ -1,3 +1,4 @@
+import http from "node:http";
 import net from "node:net";
 import tls from "node:tls";
 import type { Server, ServerWebSocket } from "bun";
@@ -11,10 +12,11 @@ import { ApiError } from "./status.ts";
 import { apiVersionOf, findResource, resourceByKind, RESOURCES } from "./store.ts";
 
 /**
- * The API server: TLS on 127.0.0.1 in front (it sees the client certificate), plain HTTP behind it
- * (Bun.serve: REST, watch streams and the WebSocket upgrade). The front tells the back who a
- * connection belongs to by the back-side source port, so identity never travels in a header a
- * client could forge.
+ * The API server: TLS on 127.0.0.1 in front (it sees the client certificate), plain HTTP behind it.
+ * A connection whose first request is a WebSocket upgrade goes to Bun.serve (port-forward); every
+ * other connection to node:http, which, unlike Bun.serve, sends a watch's response headers before
+ * the first event (clients wait for them). The front tells the back who a connection belongs to
+ * by the back-side source port, so identity never travels in a header a client could forge.
  */
 
 export interface ApiServerOptions {
@@ -100,7 +102,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   /** back-side source port → identity established by the TLS front */
   const byPort = new Map<number, Identity>();
 
-  const authenticate = (req: Request, server: Server<PortForwardData>): Identity | undefined => {
+  const authenticate = (req: Request, port: number | undefined): Identity | undefined => {
     const auth = req.headers.get("authorization");
     if (auth?.startsWith("Bearer ")) {
       // A service-account token is valid while its ServiceAccount exists.
@@ -108,11 +110,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const sa = who?.serviceAccount;
       return sa && ctx.store.get(resourceByKind("ServiceAccount"), sa.namespace, sa.name) ? who : undefined;
     }
-    const port = server.requestIP(req)?.port;
     return port === undefined ? undefined : byPort.get(port);
   };
 
-  const handle = async (req: Request, server: Server<PortForwardData>, who: Identity | undefined): Promise<Response | undefined> => {
+  const handle = async (req: Request, server: Server<PortForwardData> | undefined, who: Identity | undefined): Promise<Response | undefined> => {
     const url = new URL(req.url);
     if (!who) throw new ApiError(401, "Unauthorized", "Unauthorized");
     const doc = req.method === "GET" ? discovery(url.pathname) : undefined;
@@ -135,10 +136,24 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return handleRest(ctx, { req, rt, namespace: route.namespace, name: route.name, subresource: sub, query: url.searchParams, who });
   };
 
-  const portForward = (req: Request, server: Server<PortForwardData>, route: Route): Response | undefined => {
+  const respond = async (req: Request, server: Server<PortForwardData> | undefined, port: number | undefined): Promise<Response | undefined> => {
+    const who = authenticate(req, port);
+    let res: Response | undefined;
+    try {
+      res = await handle(req, server, who);
+    } catch (e) {
+      if (!(e instanceof ApiError)) console.error("fake-kube: internal error", e);
+      const err = e instanceof ApiError ? e : new ApiError(500, "InternalError", `Internal error occurred: ${(e as Error).message}`);
+      res = json(err.toStatus(), err.code);
+    }
+    opts.requests.push({ method: req.method, path: new URL(req.url).pathname, user: who?.user ?? "", status: res?.status ?? 101 });
+    return res;
+  };
+
+  const portForward = (req: Request, server: Server<PortForwardData> | undefined, route: Route): Response | undefined => {
     const pod = ctx.store.get(resourceByKind("Pod"), route.namespace, route.name!);
     if (!pod) throw new ApiError(404, "NotFound", `pods "${route.name}" not found`, { name: route.name, kind: "pods" });
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(400, "BadRequest", "Upgrade request required");
+    if (!server || req.headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(400, "BadRequest", "Upgrade request required");
     if (pod.status?.phase !== "Running" || !pod.status?.podIP) {
       throw new ApiError(400, "BadRequest", `pod ${route.name} is not running and cannot be port-forwarded (phase ${pod.status?.phase})`);
     }
@@ -154,24 +169,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return undefined;
   };
 
-  const back = Bun.serve<PortForwardData>({
+  const wsBack = Bun.serve<PortForwardData>({
     hostname: "127.0.0.1",
     port: 0,
     idleTimeout: 0,
-    async fetch(req, server) {
-      const path = new URL(req.url).pathname;
-      let res: Response | undefined;
-      const who = authenticate(req, server);
-      try {
-        res = await handle(req, server, who);
-      } catch (e) {
-        if (!(e instanceof ApiError)) console.error("fake-kube: internal error", e);
-        const err = e instanceof ApiError ? e : new ApiError(500, "InternalError", `Internal error occurred: ${(e as Error).message}`);
-        res = json(err.toStatus(), err.code);
-      }
-      opts.requests.push({ method: req.method, path, user: who?.user ?? "", status: res?.status ?? 101 });
-      return res;
-    },
+    fetch: (req, server) => respond(req, server, server.requestIP(req)?.port),
     websocket: {
       backpressureLimit: 4 * 1024 * 1024,
       closeOnBackpressureLimit: false,
@@ -184,27 +186,67 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     },
   });
 
+  const restBack = http.createServer(async (nreq, nres) => {
+    const chunks: Buffer[] = [];
+    for await (const c of nreq) chunks.push(c as Buffer);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(nreq.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    const body = chunks.length && !["GET", "HEAD"].includes(nreq.method ?? "GET") ? Buffer.concat(chunks) : undefined;
+    const req = new Request(`http://127.0.0.1${nreq.url}`, { method: nreq.method, headers, body });
+    const res = (await respond(req, undefined, nreq.socket.remotePort))!;
+    const outHeaders: Record<string, string> = {};
+    res.headers.forEach((v, k) => (outHeaders[k] = v));
+    nres.writeHead(res.status, outHeaders);
+    nres.flushHeaders();
+    if (!res.body) return void nres.end();
+    const reader = res.body.getReader();
+    nres.on("close", () => void reader.cancel().catch(() => {}));
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
+      if (done) break;
+      if (!nres.write(value)) await new Promise((r) => nres.once("drain", r));
+    }
+    nres.end();
+  });
+  restBack.keepAliveTimeout = 0;
+  await new Promise<void>((resolve) => restBack.listen(0, "127.0.0.1", resolve));
+  const restPort = (restBack.address() as net.AddressInfo).port;
+
   const sockets = new Set<net.Socket>();
   const front = tls.createServer({ cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert, requestCert: true, rejectUnauthorized: false }, (client) => {
     sockets.add(client);
     client.on("close", () => sockets.delete(client));
     client.on("error", () => {});
-    client.pause();
     const peer = client.authorized ? client.getPeerCertificate() : undefined;
     const cn = peer?.subject?.CN;
     const org = peer?.subject?.O;
-    const backSide = net.connect({ host: "127.0.0.1", port: back.port! }, () => {
-      const port = backSide.localPort!;
-      if (cn) byPort.set(port, { user: String(cn), groups: [...(org ? [org].flat().map(String) : []), "system:authenticated"] });
-      backSide.on("close", () => byPort.delete(port));
-      client.pipe(backSide);
-      backSide.pipe(client);
-      client.resume();
-    });
-    sockets.add(backSide);
-    backSide.on("close", () => { sockets.delete(backSide); client.destroy(); });
-    backSide.on("error", () => client.destroy());
-    client.on("close", () => backSide.destroy());
+    // Read up to the end of the first request's headers to pick the back end.
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0 && head.length < 64 * 1024) return;
+      client.off("data", onData);
+      client.pause();
+      const upgrade = /^upgrade:\s*websocket\s*$/im.test(head.subarray(0, end < 0 ? head.length : end).toString("latin1"));
+      connectBack(upgrade ? wsBack.port! : restPort, head);
+    };
+    client.on("data", onData);
+    const connectBack = (port: number, first: Buffer) => {
+      const backSide = net.connect({ host: "127.0.0.1", port }, () => {
+        const local = backSide.localPort!;
+        if (cn) byPort.set(local, { user: String(cn), groups: [...(org ? [org].flat().map(String) : []), "system:authenticated"] });
+        backSide.on("close", () => byPort.delete(local));
+        backSide.write(first);
+        client.pipe(backSide);
+        backSide.pipe(client);
+        client.resume();
+      });
+      sockets.add(backSide);
+      backSide.on("close", () => { sockets.delete(backSide); client.destroy(); });
+      backSide.on("error", () => client.destroy());
+      client.on("close", () => backSide.destroy());
+    };
   });
   await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
   const port = (front.address() as net.AddressInfo).port;
@@ -215,9 +257,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       ctx.watches.closeAll();
       front.close();
       for (const s of sockets) s.destroy();
-      await back.stop(true);
+      restBack.closeAllConnections();
+      restBack.close();
+      await wsBack.stop(true);
     },
   };
 }
-
-export { apiVersionOf };
