@@ -44,6 +44,10 @@ import agent from "./agent.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
 import bridgeEnv from "./bridge/env.ts";
+import bridgeStatus from "./bridge/status.ts";
+import bridgeDisconnect from "./bridge/disconnect.ts";
+import bridgeCleanup from "./bridge/cleanup.ts";
+import bridgeRbac from "./bridge/rbac.ts";
 
 /**
  * The registry. A command is listed here (and so in help and completion) only once it works.
@@ -74,6 +78,10 @@ export const commands: Command[] = [
   bridgeConnect,
   bridgeIntercept,
   bridgeEnv,
+  bridgeStatus,
+  bridgeDisconnect,
+  bridgeCleanup,
+  bridgeRbac,
   // Networking & edge
   tunnelExpose,
   tunnelUnexpose,

@@ -25,6 +25,8 @@ export interface InterceptRequest extends KubeSelection {
   agentImage?: string;
   /** how long to wait for the agent pod to become Ready */
   readyTimeoutMs?: number;
+  /** the agent's lifetime cap (its Job's activeDeadlineSeconds; default 12 h) */
+  maxLifetimeSeconds?: number;
 }
 
 export interface InterceptRecord {
@@ -121,6 +123,35 @@ export async function deleteAgentObjects(kube: KubeClient, namespace: string, se
   await ignore404(`delete RoleBinding ${name}`, () => kube.rbac.deleteNamespacedRoleBinding({ name, namespace }));
   await ignore404(`delete Role ${name}`, () => kube.rbac.deleteNamespacedRole({ name, namespace }));
   await ignore404(`delete ServiceAccount ${name}`, () => kube.core.deleteNamespacedServiceAccount({ name, namespace }));
+  await podsGone(kube, namespace, session, 20_000);
+}
+
+/**
+ * Job deletion removes its pods in the background (the agent gets SIGTERM and exits); wait for that,
+ * through a watch, so "disconnected" means nothing of the session is left.
+ */
+async function podsGone(kube: KubeClient, namespace: string, session: string, timeoutMs: number): Promise<void> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  const pods = new Set<string>();
+  let listed = false;
+  await new Promise<void>((resolve) => {
+    ac.signal.addEventListener("abort", () => resolve(), { once: true });
+    const check = () => listed && pods.size === 0 && (ac.abort(), resolve());
+    void watchList<V1Pod>(
+      kube,
+      `/api/v1/namespaces/${namespace}/pods`,
+      { labelSelector: `devx.session=${session}` },
+      (ev) => {
+        if (ev.type === "DELETED") pods.delete(ev.object.metadata!.name!);
+        else pods.add(ev.object.metadata!.name!);
+        check();
+      },
+      ac.signal,
+      { onSync: () => pods.clear(), onListed: () => ((listed = true), check()) },
+    );
+  });
+  clearTimeout(timer);
 }
 
 export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Promise<InterceptHandle> {
@@ -149,7 +180,7 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
   const svc = (await phase("preflight", `check ${namespace}/${req.service}`, () => preflightIntercept(kube, namespace, req.service, mirror))()) as V1Service;
   const ports = agentPorts(svc, await namedPortNumbers(kube, namespace, svc));
   const hostPorts = hostPortMap(ports, req.ports ?? []);
-  const objects = agentObjects({ session, namespace, service: req.service, project: settings.project, image: req.agentImage ?? settings.agentImage, ports, graceMs, mirror });
+  const objects = agentObjects({ session, namespace, service: req.service, project: settings.project, image: req.agentImage ?? settings.agentImage, ports, graceMs, mirror, maxLifetimeSeconds: req.maxLifetimeSeconds });
   const record: InterceptRecord = {
     mode: "intercept",
     session,

@@ -3,6 +3,8 @@ import { echoPod, type FakeCluster } from "../../support/fake-kube/index.ts";
 import { bridgeCluster, createService, devxLeftovers, freePort, hostApp, viaService } from "./harness.ts";
 import { runIntercept } from "../../../src/core/bridge/intercept.ts";
 import type { KubeClient } from "../../../providers/kube/client.ts";
+import { findOrphans, removeOrphan } from "../../../src/core/bridge/status.ts";
+import { ConflictError, PermissionError } from "../../../src/errors.ts";
 
 let cluster: FakeCluster;
 let kube: KubeClient;
@@ -39,6 +41,116 @@ describe("intercept", () => {
     }
     expect((await viaService(cluster, "web", "http")).pod).toBe("web-1");
     expect(cluster.get("Service", cluster.namespace, "web")!.spec.selector).toEqual({ app: "web" });
+    expect(devxLeftovers(cluster)).toEqual([]);
+  }, 60_000);
+
+  test("RBAC denial is reported, every missing verb at once, before anything is created", async () => {
+    await cluster.addAppPod({ name: "rb-1", labels: { app: "rb" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "rb", { app: "rb" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const before = cluster.events.length;
+    cluster.denyVerbs([{ verb: "create", group: "batch", resource: "jobs" }, { verb: "create", group: "", resource: "pods/portforward" }]);
+    try {
+      const err = await runIntercept(deps, { service: "rb" }).catch((e) => e);
+      expect(err).toBeInstanceOf(PermissionError);
+      expect(err.message).toContain("create jobs.batch");
+      expect(err.message).toContain("create pods/portforward");
+      expect(err.hint).toContain("devx bridge rbac");
+    } finally {
+      cluster.allowAll();
+    }
+    expect(cluster.events.slice(before)).toEqual([]);
+    expect(devxLeftovers(cluster)).toEqual([]);
+  }, 30_000);
+
+  test("a Service already intercepted is refused, naming the other session", async () => {
+    await cluster.addAppPod({ name: "cf-1", labels: { app: "cf" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "cf", { app: "cf" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const app = hostApp("laptop", await freePort());
+    const h = await runIntercept(deps, { service: "cf", ports: [`http:${app.port}`] });
+    try {
+      const err = await runIntercept(deps, { service: "cf" }).catch((e) => e);
+      expect(err).toBeInstanceOf(ConflictError);
+      expect(err.message).toContain(h.session);
+      expect((await viaService(cluster, "cf", "http")).from).toBe("laptop");
+    } finally {
+      await h.stop();
+      app.stop(true);
+    }
+    expect(devxLeftovers(cluster)).toEqual([]);
+  }, 60_000);
+
+  test("mirror: the real pod answers, the host gets a copy of each request", async () => {
+    await cluster.addAppPod({ name: "mr-1", labels: { app: "mr" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "mr", { app: "mr" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const seen: string[] = [];
+    let gotCopy!: () => void;
+    const copied = new Promise<void>((r) => (gotCopy = r));
+    const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => (seen.push(`${req.method} ${new URL(req.url).pathname} ${await req.text()}`), gotCopy(), new Response("discarded")) });
+    const h = await runIntercept(deps, { service: "mr", ports: [`http:${app.port}`], mirror: true });
+    try {
+      const r = await fetch(`http://${cluster.serviceAddress(cluster.namespace, "mr", "http")}/orders`, { method: "POST", body: "order-42", headers: { connection: "close" } });
+      const body = (await r.json()) as { pod: string; body: string };
+      expect(body.pod).toBe("mr-1");
+      expect(body.body).toBe("order-42");
+      await copied;
+      expect(seen).toEqual(["POST /orders order-42"]);
+      expect(h.stats()?.mirrored).toBe(1);
+    } finally {
+      await h.stop();
+      app.stop(true);
+    }
+    expect(devxLeftovers(cluster)).toEqual([]);
+  }, 60_000);
+
+  test("a dropped tunnel reconnects within the grace period and the intercept continues", async () => {
+    await cluster.addAppPod({ name: "rc-1", labels: { app: "rc" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "rc", { app: "rc" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const app = hostApp("laptop", await freePort());
+    const h = await runIntercept(deps, { service: "rc", ports: [`http:${app.port}`], graceMs: 3000 });
+    try {
+      expect((await viaService(cluster, "rc", "http")).from).toBe("laptop");
+      const reconnected = new Promise<void>((resolve) => {
+        const t = setInterval(() => {
+          if (h.stats()!.reconnects > 0 && h.stats()!.up) (clearInterval(t), resolve());
+        }, 20);
+      });
+      h.dropTunnel();
+      await reconnected;
+      expect((await viaService(cluster, "rc", "http")).from).toBe("laptop");
+      // outlive the grace period: the agent must not have restored the Service meanwhile
+      await Bun.sleep(3500);
+      expect(cluster.get("Service", cluster.namespace, "rc")!.spec.selector["devx.session"]).toBe(h.session);
+      expect((await viaService(cluster, "rc", "http")).from).toBe("laptop");
+    } finally {
+      await h.stop();
+      app.stop(true);
+    }
+    expect((await viaService(cluster, "rc", "http")).pod).toBe("rc-1");
+  }, 60_000);
+
+  test("cleanup finds orphans by label (a finished agent's objects, a Service left pointing at a dead session) and leaves nothing", async () => {
+    await cluster.addAppPod({ name: "or-1", labels: { app: "or" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "or", { app: "or" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    // an agent that hit its lifetime cap: it restored the Service on SIGTERM, but its objects remain
+    const h = await runIntercept(deps, { service: "or", maxLifetimeSeconds: 3 });
+    const job = `devx-agent-${h.session}`;
+    await cluster.waitFor("Job", cluster.namespace, job, (j) => !!j?.status?.failed || !!j?.status?.conditions?.some((c: { type: string }) => c.type === "Failed"), 15_000);
+    await cluster.waitFor("Service", cluster.namespace, "or", (s) => !s?.metadata.annotations?.["devx.io/intercept"], 10_000);
+    // a Service whose agent died without restoring it (node lost): only the annotation knows the way back
+    await createService(kube, "lost", { "devx.kind": "agent", "devx.session": "deadbeef" }, [{ name: "http", port: 80, targetPort: 8080 }], {});
+    await kube.core.patchNamespacedService(
+      { name: "lost", namespace: kube.namespace, body: { metadata: { annotations: { "devx.io/intercept": JSON.stringify({ session: "deadbeef", originalSelector: { app: "or" }, ports: [], since: "2026-01-01T00:00:00Z" }) } } } },
+      (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+    );
+    const orphans = await findOrphans(kube);
+    const finished = orphans.find((o) => o.session === h.session)!;
+    expect(finished.objects).toEqual(expect.arrayContaining([`Job/${job}`, `ServiceAccount/${job}`, `Role/${job}`, `RoleBinding/${job}`]));
+    const lost = orphans.find((o) => o.session === "deadbeef")!;
+    expect(lost.service).toBe("lost");
+    for (const o of [finished, lost]) await removeOrphan(kube, o);
+    expect(cluster.get("Service", cluster.namespace, "lost")!.spec.selector).toEqual({ app: "or" });
+    expect((await viaService(cluster, "lost", "http")).pod).toBe("or-1");
+    await h.stop().catch(() => {});
     expect(devxLeftovers(cluster)).toEqual([]);
   }, 60_000);
 });

@@ -1,0 +1,39 @@
+import * as v from "valibot";
+import { defineCommand } from "../../define.ts";
+import { kubeFlags } from "./common.ts";
+
+export default defineCommand({
+  path: ["bridge", "cleanup"],
+  group: "Kubernetes & hybrid",
+  summary: "find orphaned intercept agents and Service patches in the cluster by label, and remove them",
+  description:
+    "An orphan is a devx agent object (Job, Pod, ServiceAccount, Role, RoleBinding) whose agent is not running,\n" +
+    "or a Service still annotated with such a session. Services get their original selector back from the\n" +
+    "annotation. Lists every namespace you may list (else the current one) and asks before removing (-y).",
+  examples: ["devx bridge cleanup", "devx bridge cleanup -y --json", "devx bridge cleanup --dry-run"],
+  options: v.object({ ...kubeFlags }),
+  async run(opts, deps) {
+    const { findOrphans, removeOrphan } = await import("../../../core/bridge/status.ts");
+    const { bridgeSettings } = await import("../../../core/bridge/context.ts");
+    const { listSessions } = await import("../../../platform/sessions.ts");
+    const { kube } = await bridgeSettings(deps, opts);
+    const live = new Set((await listSessions(deps.paths.state, "bridge")).filter((r) => !r.stale).map((r) => r.id));
+    const orphans = (await findOrphans(kube)).filter((o) => !live.has(o.session));
+    const list = orphans.map((o) => `${o.namespace}/${o.session}: ${o.objects.join(", ")}`);
+    if (!orphans.length || opts.dryRun) {
+      if (deps.global.json) deps.io.out.write(JSON.stringify({ orphans, removed: [] }, null, 2) + "\n");
+      else deps.io.out.write(orphans.length ? `would remove:\n${list.map((l) => `  ${l}\n`).join("")}` : "no orphaned devx agents found\n");
+      return 0;
+    }
+    if (!deps.global.json) deps.io.err.write(`orphaned devx agents:\n${list.map((l) => `  ${l}\n`).join("")}`);
+    await deps.confirm(`remove ${orphans.length} orphaned session(s) and restore their Services?`);
+    const removed: string[] = [];
+    for (const o of orphans) {
+      await removeOrphan(kube, o);
+      removed.push(`${o.namespace}/${o.session}`);
+      deps.emit({ type: "step", id: `cleanup-${o.session}`, title: `removed ${o.namespace}/${o.session}${o.service ? ` and restored Service ${o.service}` : ""}`, status: "done" });
+    }
+    if (deps.global.json) deps.io.out.write(JSON.stringify({ orphans, removed }, null, 2) + "\n");
+    return 0;
+  },
+});
