@@ -65,12 +65,16 @@ export class Scheduler {
     this.external.set(`${ns}/${name}`, start);
   }
 
+  /** Container output per pod, kept until the pod object is deleted (like `kubectl logs`). */
+  private logBuffers = new Map<string, string[]>();
+
   logs(ns: string, name: string): string {
-    return this.running.get(`${ns}/${name}`)?.logs.join("") ?? "";
+    return this.logBuffers.get(`${ns}/${name}`)?.join("") ?? "";
   }
 
   private onEvent(ev: StoreEvent): void | Promise<void> {
     if (ev.rt !== PODS || this.stopped) return;
+    if (ev.type === "DELETED") this.logBuffers.delete(`${ev.object.metadata.namespace}/${ev.object.metadata.name}`);
     if (ev.type === "ADDED" && !ev.object.spec?.nodeName) return this.schedule(ev.object);
   }
 
@@ -217,13 +221,15 @@ export class Scheduler {
       ...this.resolveEnv(pod, container, ip),
     };
     const logs: string[] = [];
+    this.logBuffers.set(`${ns}/${pod.metadata.name}`, logs);
     const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.on("data", (d) => logs.push(String(d)));
     child.stderr?.on("data", (d) => logs.push(String(d)));
     let code: number | null = null;
     const exited = new Promise<void>((resolve) => {
       child.once("error", (e) => { logs.push(`fake-kube: exec failed: ${e.message}\n`); code = 128; resolve(); });
-      child.once("exit", (c, sig) => { code = c ?? (sig ? 128 + (sig === "SIGKILL" ? 9 : 15) : 1); resolve(); });
+      // "close", not "exit": the pod is done once its output is fully read.
+      child.once("close", (c, sig) => { code = c ?? (sig ? 128 + (sig === "SIGKILL" ? 9 : 15) : 1); resolve(); });
     });
     const run: Running = {
       ip,
