@@ -2,6 +2,7 @@ import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ConflictError, NotFoundError, UsageError } from "../../errors.ts";
 import { captureSnapshot } from "./capture.ts";
+import { withStateLock } from "./lock.ts";
 import { NAME_RE, dirs, type StateDeps } from "./context.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
 import { listRestorePoints, restoreFromDir, type RestoreResult } from "./restore.ts";
@@ -42,7 +43,7 @@ export async function createSnapshot(sd: StateDeps, kind: SnapshotKind, name: st
   if (sel.containers.length + sel.stopOnly.length + sel.volumes.length === 0) {
     throw new NotFoundError(`nothing to snapshot: no running devx-managed containers or ${mode === "db-only" ? "database " : ""}volumes${sd.project ? ` in project ${sd.project}` : ""}`, "start the environment (`devx up`) first");
   }
-  const m = await captureSnapshot(sd, sel, { dir, kind, name });
+  const m = await withStateLock(sd.stateDir, `${kind} ${name}`, () => captureSnapshot(sd, sel, { dir, kind, name }));
   return summary(kind, m, await dirBytes(dir));
 }
 

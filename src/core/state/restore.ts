@@ -1,7 +1,8 @@
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
-import { DevxError, NotFoundError, ProviderError, isDevxError, messageOf } from "../../errors.ts";
+import { ConflictError, DevxError, NotFoundError, ProviderError, isDevxError, messageOf } from "../../errors.ts";
+import { withStateLock } from "./lock.ts";
 import { readJson, writeFileAtomic } from "../../platform/atomic.ts";
 import { LABEL } from "../labels.ts";
 import { applySnapshot, describePlan, planApply, type Plan } from "./apply.ts";
@@ -55,14 +56,21 @@ export async function restoreFromDir(sd: StateDeps, req: RestoreRequest): Promis
   const plan = await planApply(sd, m, { strict: true });
   sd.emit({ type: "info", message: `plan for ${req.source} (${m.mode}):\n${describePlan(plan).join("\n")}` });
   if (req.dryRun) return { plan, applied: false };
+  const asked = Date.now();
   await req.confirm(`Apply ${req.source} to this machine (a restore point is taken first)?`);
+  // a person took time to answer: make sure the plan they saw still holds
+  const waited = Date.now() - asked > 1000;
 
-  const rp = await takeRestorePoint(sd, plan, req.source);
-  try {
-    await applySnapshot(sd, req.dir, m, plan, "apply");
-  } catch (e) {
-    await rollback(sd, rp, e);
-  }
+  const rp = await withStateLock(sd.stateDir, `applying ${req.source}`, async () => {
+    if (waited && JSON.stringify(await planApply(sd, m, { strict: true })) !== JSON.stringify(plan)) throw new ConflictError("this machine changed while the plan was shown", "run the command again to see the new plan");
+    const dir = await takeRestorePoint(sd, plan, req.source);
+    try {
+      await applySnapshot(sd, req.dir, m, plan, "apply");
+    } catch (e) {
+      await rollback(sd, dir, e);
+    }
+    return dir;
+  });
   sd.emit({ type: "info", message: `applied ${req.source}; \`devx state undo\` returns to the state before` });
   return { plan, applied: true, restorePoint: rp };
 }
@@ -142,8 +150,11 @@ export async function listRestorePoints(stateDir: string): Promise<Array<{ dir: 
 export async function undo(sd: StateDeps, opts: { dryRun: boolean; confirm(q: string): Promise<void> }): Promise<{ plan?: Plan; source: string; applied: boolean }> {
   const [latest] = await listRestorePoints(sd.stateDir);
   if (!latest) throw new NotFoundError("there is no restore point to return to", "restore points are taken by `devx state attach`, `devx state restore` and `devx db snapshot restore`");
-  const plan = await returnTo(sd, latest.dir, "undo", { dryRun: opts.dryRun, ask: opts.confirm });
-  if (opts.dryRun) return { plan, source: latest.source, applied: false };
-  await rm(latest.dir, { recursive: true, force: true });
+  if (opts.dryRun) return { plan: await returnTo(sd, latest.dir, "undo", { dryRun: true, ask: opts.confirm }), source: latest.source, applied: false };
+  const plan = await withStateLock(sd.stateDir, "undo", async () => {
+    const p = await returnTo(sd, latest.dir, "undo", { dryRun: false, ask: opts.confirm });
+    await rm(latest.dir, { recursive: true, force: true });
+    return p;
+  });
   return { plan, source: latest.source, applied: true };
 }

@@ -8,6 +8,7 @@ import { generatePassphrase } from "./bundle/passphrase.ts";
 import { formatShareId, newObjectName, parseShareId } from "./bundle/share-id.ts";
 import { downloadBundle, uploadBundle } from "./bundle-io.ts";
 import { captureSnapshot } from "./capture.ts";
+import { withStateLock } from "./lock.ts";
 import { dirs, type StateDeps } from "./context.ts";
 import type { Manifest, Mode } from "./manifest.ts";
 import { restoreFromDir, type RestoreResult } from "./restore.ts";
@@ -73,7 +74,7 @@ export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareRes
   const passphrase = generatePassphrase(opts.words ?? 4);
   const staging = join(dirs(sd.stateDir).tmp, `share-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
-    const m = await captureSnapshot(sd, sel, { dir: staging, kind: "share", name: object });
+    const m = await withStateLock(sd.stateDir, "sharing", () => captureSnapshot(sd, sel, { dir: staging, kind: "share", name: object }));
     sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "started" });
     const bytes = await uploadBundle(sd, relay, object, staging, m, { passphrase, level: opts.level ?? 1, iterations: opts.iterations });
     sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "done", detail: `${(bytes / 1e6).toFixed(1)} MB` });

@@ -68,3 +68,18 @@ test("the content digest ignores entry order and mtimes but not content, modes o
   expect(await digest(["a", "d"])).not.toBe(d2);
   expect(await tarContentDigest(Readable.from([Buffer.alloc(1024)]))).toBe(await tarContentDigest(Readable.from([Buffer.alloc(10240)])));
 });
+
+test("the state lock: a live owner is a ConflictError naming it, a dead owner's lock is taken over, and it is released", async () => {
+  const { withStateLock } = await import("../../../src/core/state/lock.ts");
+  const { ConflictError } = await import("../../../src/errors.ts");
+  const dir = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "lock-"));
+  const sleeper = Bun.spawn(["sleep", "30"]);
+  writeFileSync(join(dir, "state.lock"), JSON.stringify({ pid: sleeper.pid, what: "sharing" }));
+  const err = await withStateLock(dir, "attach", async () => 1).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ConflictError);
+  expect((err as Error).message).toContain(`sharing, PID ${sleeper.pid}`);
+  sleeper.kill();
+  await sleeper.exited;
+  expect(await withStateLock(dir, "attach", async () => 42)).toBe(42);
+  expect(await withStateLock(dir, "again", async () => 43)).toBe(43);
+});
