@@ -1,4 +1,4 @@
-import { basename } from "node:path";
+import { projectName as dbProjectName } from "../db/context.ts";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Deps } from "../../cli/deps.ts";
 import type { LoadedConfig } from "../../config/load.ts";
@@ -25,8 +25,9 @@ export interface UpSessionData {
   detached: boolean;
 }
 
+/** The same project name the database and bridge capabilities label their resources with. */
 export function projectName(loaded: LoadedConfig): string {
-  return loaded.config.name ?? (basename(loaded.dir).toLowerCase().replace(/[^a-z0-9-]/g, "-") || "devx");
+  return dbProjectName(loaded.config.name, loaded.dir);
 }
 
 export async function readUpSession(deps: Deps, loaded: LoadedConfig): Promise<(SessionRecord<UpSessionData> & { stale: boolean }) | undefined> {

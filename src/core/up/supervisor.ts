@@ -72,6 +72,8 @@ interface Slot {
   exitCode?: number;
   startedAt?: number;
   running?: Running;
+  /** started and not yet exited (containers, databases and bridges have no host pid) */
+  alive: boolean;
   log: NodeLog;
   started: Deferred;
   healthy: Deferred;
@@ -98,6 +100,7 @@ export class Supervisor {
         health: spec.healthcheck ? "starting" : "none",
         port: choice?.port ?? spec.port,
         restarts: 0,
+        alive: false,
         log: new NodeLog(join(o.logDir, `${spec.name}.log`), undefined, undefined, true),
         started: new Deferred(),
         healthy: new Deferred(),
@@ -211,6 +214,7 @@ export class Supervisor {
         return;
       }
       s.running = running;
+      s.alive = true;
       s.pid = running.pid;
       s.startedAt = Date.now();
       this.exposed.set(spec.name, running.exposed ?? serviceExposed(spec, s.port));
@@ -220,6 +224,7 @@ export class Supervisor {
       const exitedEarly = running.exited.then((code) => (attempt.abort(), code));
       void this.checkHealth(s, running, attempt.signal);
       const code = await exitedEarly;
+      s.alive = false;
       s.pid = undefined;
       if (life.aborted) return;
       s.exitCode = code;
@@ -291,7 +296,7 @@ export class Supervisor {
   private async stopSlot(s: Slot): Promise<void> {
     s.life.abort();
     const r = s.running;
-    if (r && s.pid !== undefined) {
+    if (r && s.alive) {
       this.set(s, "stopping");
       await r.stop(s.spec.graceMs);
     }
@@ -340,7 +345,7 @@ export class Supervisor {
 
   async startNode(name: string): Promise<void> {
     const s = this.slots.get(name)!;
-    if (s.running && s.pid !== undefined) return;
+    if (s.running && s.alive) return;
     s.life = new AbortController();
     s.log = new NodeLog(join(this.o.logDir, `${name}.log`));
     s.healthy = new Deferred();

@@ -1,6 +1,5 @@
 import type { ContainerRuntime } from "../../../../providers/runtime/types.ts";
 import { devxLabels, LABEL } from "../../labels.ts";
-import { pumpLines } from "../logs.ts";
 import type { NodeRuntime, Running, StartContext } from "./types.ts";
 
 export function containerName(project: string, node: string): string {
@@ -36,9 +35,14 @@ export function containerRuntime(runtime: () => Promise<ContainerRuntime>): Node
         }),
       });
       const exited = (async () => {
-        await pumpLines(rt.logs(name, { follow: true }), (l) => ctx.line(l, "stdout")).catch(() => {});
+        try {
+          for await (const l of rt.logs(name, { follow: true })) ctx.line(l, "stdout");
+        } catch {
+          /* the stream fails when the container is removed under us */
+        }
         const info = await rt.inspectContainer(name).catch(() => undefined);
-        return info && info.state === "running" ? 0 : 0;
+        // the runtime reports no exit code: a container that ended without being stopped counts as failed
+        return info?.state === "running" ? 0 : 1;
       })();
       let stopped = false;
       return {

@@ -1,10 +1,33 @@
 import type { Deps } from "../../../cli/deps.ts";
-import type { NodeRuntime } from "./types.ts";
+import type { ContainerRuntime } from "../../../../providers/runtime/types.ts";
+import type { NodeRuntime, Running, StartContext } from "./types.ts";
+import { containerRuntime } from "./container.ts";
+import { bridgeRuntime } from "./bridge.ts";
 
 /**
- * The non-host runtimes `devx up` can use, built lazily from deps (nothing is constructed until a
- * node of that kind starts).
+ * The non-host runtimes of `devx up`, built lazily from deps: the container runtime is detected
+ * only when a container or database node starts, so a host-only project never needs podman.
  */
-export function upRuntimes(_deps: Deps): Partial<Record<"container" | "database" | "bridge", NodeRuntime>> {
-  return {};
+export function upRuntimes(deps: Deps): Record<"container" | "database" | "bridge", NodeRuntime> {
+  let rt: Promise<ContainerRuntime> | undefined;
+  const runtime = () =>
+    (rt ??= (async () => {
+      const { detectRuntime } = await import("../../../../providers/runtime/index.ts");
+      const loaded = await deps.findConfig();
+      return detectRuntime({ exec: deps.exec, env: deps.env, paths: deps.paths }, loaded?.config.provider);
+    })());
+  let db: NodeRuntime | undefined;
+  return {
+    container: containerRuntime(runtime),
+    database: {
+      async start(ctx: StartContext): Promise<Running> {
+        if (!db) {
+          const [{ databaseNodeRuntime }, { dbContext }] = await Promise.all([import("../../db/up-runtime.ts"), import("../../db/context.ts")]);
+          db = databaseNodeRuntime(deps, runtime().then((r) => dbContext(deps, r)));
+        }
+        return db.start(ctx);
+      },
+    },
+    bridge: bridgeRuntime(deps),
+  };
 }
