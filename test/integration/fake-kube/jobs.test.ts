@@ -166,6 +166,25 @@ describe("an agent-like Job with its own ServiceAccount and Role", () => {
     expect(await listening(pod!.status.podIP, 4000)).toBe(false);
   });
 
+  test("Foreground delete: the Job stays (deletionTimestamp, foregroundDeletion) until its pod is gone", async () => {
+    // The pod ignores SIGTERM, so it lives until SIGKILL at the end of its 1 s grace period.
+    const body = shJob("fg", "trap '' TERM; while true; do sleep 0.05; done");
+    body.spec!.template.spec!.terminationGracePeriodSeconds = 1;
+    await api.batch.createNamespacedJob({ namespace: ns, body });
+    await cluster.waitFor("Job", ns, "fg", (j) => j?.status?.active === 1 && jobPods("fg")[0]?.status?.phase === "Running");
+    const podName = jobPods("fg")[0]!.metadata.name;
+    const order: string[] = [];
+    const podGone = cluster.waitFor("Pod", ns, podName, (p) => !p).then(() => order.push("pod gone"));
+    const jobGone = cluster.waitFor("Job", ns, "fg", (j) => !j).then(() => order.push("job gone"));
+    await api.batch.deleteNamespacedJob({ namespace: ns, name: "fg", propagationPolicy: "Foreground" });
+    const marked = cluster.get("Job", ns, "fg");
+    expect(marked?.metadata.deletionTimestamp).toBeTruthy();
+    expect(marked?.metadata.finalizers).toContain("foregroundDeletion");
+    expect(cluster.get("Pod", ns, podName)?.metadata.deletionTimestamp).toBeTruthy();
+    await Promise.all([podGone, jobGone]);
+    expect(order).toEqual(["pod gone", "job gone"]);
+  });
+
   test("without propagationPolicy a Job delete orphans its pods, as upstream batch/v1 does", async () => {
     await api.batch.createNamespacedJob({ namespace: ns, body: shJob("orphaner", "exec sleep 30") });
     const podName = await new Promise<string>((resolve) => {

@@ -127,6 +127,16 @@ describe("CRUD", () => {
   });
 });
 
+describe("deletecollection", () => {
+  test("deletes exactly what the labelSelector matches", async () => {
+    await api.core.createNamespacedService({ namespace: ns, body: svc("dc-1", {}, { "devx.managed": "true", "devx.session": "s1" }) });
+    await api.core.createNamespacedService({ namespace: ns, body: svc("dc-2", {}, { "devx.managed": "true", "devx.session": "s2" }) });
+    await api.core.deleteCollectionNamespacedService({ namespace: ns, labelSelector: "devx.managed=true,devx.session=s1" });
+    const left = cluster.objects("Service", ns).map((s) => s.metadata.name).filter((n) => n.startsWith("dc-"));
+    expect(left).toEqual(["dc-2"]);
+  });
+});
+
 describe("selectors", () => {
   beforeAll(async () => {
     await api.core.createNamespacedService({ namespace: ns, body: svc("sel-1", {}, { tier: "web", env: "prod" }) });

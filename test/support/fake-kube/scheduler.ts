@@ -31,6 +31,14 @@ interface Running {
   logs: string[];
 }
 
+/** Process groups of every pod process alive in this test process, SIGKILLed if it exits without stop(). */
+const liveGroups = new Set<number>();
+process.once("exit", () => {
+  for (const pgid of liveGroups) {
+    try { process.kill(-pgid, "SIGKILL"); } catch { /* already gone */ }
+  }
+});
+
 let lastBlock = 0;
 function nextBlock(): number {
   // Random start per process, then sequential within it.
@@ -225,11 +233,17 @@ export class Scheduler {
     const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { cwd: dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.on("data", (d) => logs.push(String(d)));
     child.stderr?.on("data", (d) => logs.push(String(d)));
+    const pgid = child.pid;
+    if (pgid) liveGroups.add(pgid);
     let code: number | null = null;
     const exited = new Promise<void>((resolve) => {
       child.once("error", (e) => { logs.push(`fake-kube: exec failed: ${e.message}\n`); code = 128; resolve(); });
       // "close", not "exit": the pod is done once its output is fully read.
-      child.once("close", (c, sig) => { code = c ?? (sig ? 128 + (sig === "SIGKILL" ? 9 : 15) : 1); resolve(); });
+      child.once("close", (c, sig) => {
+        if (pgid) liveGroups.delete(pgid);
+        code = c ?? (sig ? 128 + (sig === "SIGKILL" ? 9 : 15) : 1);
+        resolve();
+      });
     });
     const run: Running = {
       ip,
