@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runBinary } from "../support/binary.ts";
@@ -46,6 +46,11 @@ test("--detach, ps --json, the api calling its dependency, run, logs, down: all 
     expect(run.code).toBe(7);
     expect(run.stdout).toBe(`http://127.0.0.1:${api.port} ${worker.port}\n`);
 
+    const shell = await runBinary(["shell"], { cwd: dir, env: { SHELL: "/bin/sh" }, input: 'echo "$API_URL $DEVX_SHELL"; exit 3\n' });
+    expect(shell.code).toBe(3);
+    expect(shell.stdout).toBe(`http://127.0.0.1:${api.port} 1\n`);
+    expect(shell.stderr).toContain("devx shell (host):");
+
     const logs = await runBinary(["logs", "api", "--grep", "listening"], { cwd: dir });
     expect(logs.code).toBe(0);
     expect(logs.stdout).toBe(`api | api listening on http://127.0.0.1:${api.port} (upstream http://127.0.0.1:${worker.port})\n`);
@@ -62,4 +67,19 @@ test("--detach, ps --json, the api calling its dependency, run, logs, down: all 
   for (const n of nodes) expect(pidAlive(n.pid)).toBe(false);
   const ps = await runBinary(["ps", "--json"], { cwd: dir });
   expect(JSON.parse(ps.stdout)).toEqual({ running: false, nodes: [] });
+});
+
+test("devx shell --dry-run with a devcontainer: the image through the runtime, host network, env names only in argv", async () => {
+  const d = mkdtempSync(join(dir, "dc-"));
+  mkdirSync(join(d, ".devcontainer"));
+  writeFileSync(join(d, "devx.yaml"), "name: dc\nenv: { }\n");
+  writeFileSync(join(d, ".devcontainer", "devcontainer.json"), '{\n  // JSONC\n  "image": "localhost/devx-test-busybox:1",\n}\n');
+  const r = await runBinary(["shell", "--dry-run", "--json"], { cwd: d });
+  expect(r.code).toBe(0);
+  const plan = JSON.parse(r.stdout) as { kind: string; argv: string[] };
+  expect(plan.kind).toBe("devcontainer");
+  expect(plan.argv.slice(1, 6)).toEqual(["run", "--rm", "-i", "--network", "host"]);
+  expect(plan.argv).toContain(`${d}:/workspaces/${d.split("/").pop()}`);
+  expect(plan.argv.slice(-2)).toEqual(["localhost/devx-test-busybox:1", "/bin/sh"]);
+  expect(plan.argv.join(" ")).not.toContain("=");
 });

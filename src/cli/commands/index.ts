@@ -40,6 +40,7 @@ import ps from "./ps.ts";
 import logs from "./logs.ts";
 import run from "./run.ts";
 import exampleService from "./example-service.ts";
+import shell from "./shell.ts";
 import agent from "./agent.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
@@ -94,6 +95,7 @@ export const commands: Command[] = [
   logs,
   run,
   exampleService,
+  shell,
   stateCheckpoint,
   stateRestore,
   stateList,
