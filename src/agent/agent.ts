@@ -143,6 +143,8 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
               session = candidate;
               everConnected = true;
               o.log("CLI attached");
+              // answer at once: the CLI counts the tunnel up on the agent's first heartbeat
+              send({ t: "hb", ...stats });
               for (const w of waiting) w();
               waiting.clear();
             }

@@ -12,7 +12,7 @@ let deps: Awaited<ReturnType<typeof bridgeCluster>>["deps"];
 
 beforeAll(async () => {
   ({ cluster, kube, deps } = await bridgeCluster());
-});
+}, 120_000);
 afterAll(async () => {
   await cluster?.stop();
 });
