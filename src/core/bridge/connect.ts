@@ -101,17 +101,19 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
 
   const pods = new Map<string, V1Pod>();
   let current: V1Pod | undefined;
+  let lastPod: string | undefined;
   let waiters: Array<() => void> = [];
   const choose = () => {
     if (current && pods.has(current.metadata!.name!) && isReady(pods.get(current.metadata!.name!)!)) return;
     const prev = current?.metadata?.name;
+    if (prev) lastPod = prev;
     current = [...pods.values()].find(isReady);
     state.pod = current?.metadata?.name;
     state.state = current ? "ready" : "waiting";
     if (current) {
-      if (prev) state.redials++;
+      if (lastPod) state.redials++;
       deps.emit({ type: "state", node: `bridge/${t.service}`, state: "ready", detail: { pod: state.pod, hostPort } });
-      deps.emit({ type: "info", message: `${label} → pod ${state.pod}${prev ? ` (was ${prev})` : ""} on 127.0.0.1:${hostPort}` });
+      deps.emit({ type: "info", message: `${label} → pod ${state.pod}${lastPod ? ` (was ${lastPod})` : ""} on 127.0.0.1:${hostPort}` });
       for (const w of waiters) w();
       waiters = [];
     } else if (prev) {

@@ -10,18 +10,27 @@ import type { DevxEvent } from "../../../src/events/types.ts";
 export const AGENT_IMAGE = "localhost/devx-agent:test";
 
 /** A fake cluster whose Jobs run the real compiled binary as the agent, plus a client and deps for it. */
-export async function bridgeCluster(): Promise<{ cluster: FakeCluster; kube: KubeClient; deps: BridgeDeps & { events: DevxEvent[]; abort(): void }; binary: string }> {
+export async function bridgeCluster(): Promise<{ cluster: FakeCluster; kube: KubeClient; deps: BridgeDeps & { events: DevxEvent[]; abort(): void; nextEvent(pred: (e: DevxEvent) => boolean): Promise<DevxEvent> }; binary: string }> {
   const binary = ensureBinary();
   const cluster = await startFakeCluster({ images: { [AGENT_IMAGE]: binary } });
   const kube = loadKube({ kubeconfig: cluster.kubeconfigPath });
   const events: DevxEvent[] = [];
+  const listeners = new Set<(e: DevxEvent) => void>();
   const ac = new AbortController();
   const state = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "bridge-state-"));
   const deps = {
     env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, DEVX_AGENT_IMAGE: AGENT_IMAGE },
     cwd: process.cwd(),
     paths: { state },
-    emit: (e: DevxEvent) => void events.push(e),
+    emit: (e: DevxEvent) => {
+      events.push(e);
+      for (const l of listeners) l(e);
+    },
+    /** resolves with the first event (from now on) matching pred */
+    nextEvent: (pred: (e: DevxEvent) => boolean) => new Promise<DevxEvent>((resolve) => {
+      const l = (e: DevxEvent) => pred(e) && (listeners.delete(l), resolve(e));
+      listeners.add(l);
+    }),
     signal: ac.signal,
     findConfig: async () => undefined,
     events,
