@@ -62,7 +62,9 @@ export interface DnsRecord {
 /** The permission a token needs for a request, named as in the dashboard's token editor. */
 export function permissionFor(method: string, path: string): string {
   if (/^\/zones\/[^/]+\/dns_records/.test(path)) return method === "GET" ? "Zone:DNS:Read" : "Zone:DNS:Edit";
+  if (/^\/zones\/[^/]+\/workers\/routes/.test(path)) return method === "GET" ? "Zone:Workers Routes:Read" : "Zone:Workers Routes:Edit";
   if (/^\/zones/.test(path)) return "Zone:Zone:Read";
+  if (/^\/accounts\/[^/]+\/workers\/scripts/.test(path)) return method === "GET" ? "Account:Workers Scripts:Read" : "Account:Workers Scripts:Edit";
   if (/^\/accounts\/[^/]+\/cfd_tunnel/.test(path)) return method === "GET" ? "Account:Cloudflare Tunnel:Read" : "Account:Cloudflare Tunnel:Edit";
   return "a valid API token";
 }
@@ -79,7 +81,7 @@ export class CloudflareClient {
     private readonly fetchFn: typeof fetch = fetch,
   ) {}
 
-  async request<T>(method: string, path: string, opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<Envelope<T>> {
+  async request<T>(method: string, path: string, opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; form?: FormData } = {}): Promise<Envelope<T>> {
     const url = new URL(this.baseUrl.replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     let res: Response;
@@ -87,7 +89,8 @@ export class CloudflareClient {
       res = await this.fetchFn(url, {
         method,
         headers: { Authorization: `Bearer ${this.token}`, ...(opts.body !== undefined ? { "Content-Type": "application/json" } : {}) },
-        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+        // multipart bodies set their own Content-Type with the boundary
+        body: opts.form ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined),
       });
     } catch (e) {
       throw new NetworkError(`cannot reach the Cloudflare API at ${url.origin}: ${(e as Error).message}`, "check your network, or DEVX_CLOUDFLARE_API if you set it");
@@ -176,4 +179,35 @@ export class CloudflareClient {
   async deleteDnsRecord(zoneId: string, id: string): Promise<void> {
     await this.request("DELETE", `/zones/${zoneId}/dns_records/${id}`);
   }
+
+  /** upload an ES-module Worker with secret bindings (multipart: metadata + module) */
+  async putWorker(accountId: string, name: string, module: string, secrets: Record<string, string>): Promise<void> {
+    const form = new FormData();
+    const metadata = { main_module: "worker.js", compatibility_date: "2024-11-01", bindings: Object.entries(secrets).map(([n, text]) => ({ type: "secret_text", name: n, text })) };
+    form.append("metadata", new Blob([JSON.stringify(metadata)], { type: "application/json" }));
+    form.append("worker.js", new Blob([module], { type: "application/javascript+module" }), "worker.js");
+    await this.request("PUT", `/accounts/${accountId}/workers/scripts/${name}`, { form });
+  }
+
+  async deleteWorker(accountId: string, name: string): Promise<void> {
+    await this.request("DELETE", `/accounts/${accountId}/workers/scripts/${name}`);
+  }
+
+  async listWorkerRoutes(zoneId: string): Promise<WorkerRoute[]> {
+    return (await this.request<WorkerRoute[]>("GET", `/zones/${zoneId}/workers/routes`)).result ?? [];
+  }
+
+  async createWorkerRoute(zoneId: string, pattern: string, script: string): Promise<WorkerRoute> {
+    return (await this.request<WorkerRoute>("POST", `/zones/${zoneId}/workers/routes`, { body: { pattern, script } })).result;
+  }
+
+  async deleteWorkerRoute(zoneId: string, id: string): Promise<void> {
+    await this.request("DELETE", `/zones/${zoneId}/workers/routes/${id}`);
+  }
+}
+
+export interface WorkerRoute {
+  id: string;
+  pattern: string;
+  script?: string;
 }

@@ -9,7 +9,24 @@
  *   await using cf = await startFakeCloudflare();
  *   env.DEVX_CLOUDFLARE_API = cf.url;
  */
-export type Permission = "Account:Cloudflare Tunnel:Edit" | "Account:Cloudflare Tunnel:Read" | "Zone:DNS:Edit" | "Zone:DNS:Read" | "Zone:Zone:Read";
+export type Permission =
+  | "Account:Cloudflare Tunnel:Edit"
+  | "Account:Cloudflare Tunnel:Read"
+  | "Account:Workers Scripts:Edit"
+  | "Account:Workers Scripts:Read"
+  | "Zone:Workers Routes:Edit"
+  | "Zone:Workers Routes:Read"
+  | "Zone:DNS:Edit"
+  | "Zone:DNS:Read"
+  | "Zone:Zone:Read";
+
+export interface FakeWorker {
+  name: string;
+  mainModule: string;
+  module: string;
+  moduleType: string;
+  bindings: Array<{ type: string; name: string; text?: string }>;
+}
 
 export interface FakeTunnel {
   id: string;
@@ -57,6 +74,8 @@ export interface FakeCloudflare extends AsyncDisposable {
   tunnels: Map<string, FakeTunnel>;
   configs: Map<string, { version: number; config: { ingress: Ingress[] } & Record<string, unknown> }>;
   records: Map<string, FakeRecord>;
+  workers: Map<string, FakeWorker>;
+  routes: Map<string, { id: string; pattern: string; script: string }>;
   /** every request: method, path with query */
   log: string[];
   /** answer the next request matching method+path with this error */
@@ -71,10 +90,12 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
   const token = opts.token ?? `cf-test-${hex()}`;
   const accountId = opts.accountId ?? hex();
   const zone = { id: hex(), name: opts.zone ?? "example.dev" };
-  const permissions = new Set<Permission>(opts.permissions ?? ["Account:Cloudflare Tunnel:Edit", "Zone:DNS:Edit", "Zone:Zone:Read"]);
+  const permissions = new Set<Permission>(opts.permissions ?? ["Account:Cloudflare Tunnel:Edit", "Account:Workers Scripts:Edit", "Zone:Workers Routes:Edit", "Zone:DNS:Edit", "Zone:Zone:Read"]);
   const tunnels = new Map<string, FakeTunnel>();
   const configs: FakeCloudflare["configs"] = new Map();
   const records = new Map<string, FakeRecord>();
+  const workers = new Map<string, FakeWorker>();
+  const routes = new Map<string, { id: string; pattern: string; script: string }>();
   const log: string[] = [];
   const failures: Array<{ method: string; path: RegExp; status: number; errors: Array<{ code: number; message: string }> }> = [];
 
@@ -215,6 +236,62 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
       }
       return fail(405, 10405, "Method not allowed");
     }
+
+    if ((r = /^\/accounts\/([^/]+)\/workers\/scripts\/([^/]+)$/.exec(path))) {
+      const acc = r[1];
+      const name = r[2]!;
+      if (acc !== accountId) return denied();
+      if (!has(m === "GET" ? "Account:Workers Scripts:Read" : "Account:Workers Scripts:Edit")) return denied();
+      if (m === "PUT") {
+        if (!(req.headers.get("content-type") ?? "").startsWith("multipart/form-data")) return fail(400, 10021, "Uploaded scripts must be multipart/form-data with a metadata part");
+        // the part's own Content-Type header, as sent (the parsed form guesses it from the file name)
+        const raw = await req.clone().text();
+        const form = await req.formData();
+        const metaPart = form.get("metadata");
+        if (!metaPart || typeof metaPart === "string") return fail(400, 10021, "metadata part missing");
+        let meta: { main_module?: string; bindings?: FakeWorker["bindings"]; compatibility_date?: string };
+        try {
+          meta = JSON.parse(await (metaPart as Blob).text());
+        } catch {
+          return fail(400, 10021, "metadata is not JSON");
+        }
+        const mod = meta.main_module ? form.get(meta.main_module) : null;
+        if (!mod || typeof mod === "string") return fail(400, 10021, "No such module: main_module must name an uploaded part");
+        if (!Array.isArray(meta.bindings ?? []) || (meta.bindings ?? []).some((b) => !b.type || !b.name)) return fail(400, 10021, "bindings must be a list of {type, name}");
+        const partType = new RegExp(`Content-Disposition: form-data; name="${meta.main_module!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"[^\r\n]*\r\nContent-Type: ([^\r\n]+)`).exec(raw)?.[1] ?? "";
+        if (partType !== "application/javascript+module") return fail(400, 10021, `main_module must be sent as application/javascript+module, got "${partType}"`);
+        workers.set(name, { name, mainModule: meta.main_module!, module: await (mod as Blob).text(), moduleType: partType, bindings: meta.bindings ?? [] });
+        return envelope({ id: name, etag: hex(), created_on: now(), modified_on: now() });
+      }
+      if (m === "DELETE") {
+        if (!workers.delete(name)) return fail(404, 10007, "This Worker does not exist on your account.");
+        return envelope(null);
+      }
+      return fail(405, 10405, "Method not allowed");
+    }
+
+    if ((r = /^\/zones\/([^/]+)\/workers\/routes(?:\/([^/]+))?$/.exec(path))) {
+      const [, zid, rid] = r;
+      if (zid !== zone.id) return fail(404, 7003, "Could not route to /zones/" + zid + "/workers/routes");
+      if (!has(m === "GET" ? "Zone:Workers Routes:Read" : "Zone:Workers Routes:Edit")) return denied();
+      if (!rid && m === "GET") return envelope([...routes.values()]);
+      if (!rid && m === "POST") {
+        const b = await body(req, ["pattern", "script"], ["pattern"]);
+        if (b instanceof Response) return b;
+        const pattern = String(b.pattern);
+        if (!pattern.endsWith(`.${zone.name}/*`) && !pattern.startsWith(`${zone.name}/`)) return fail(400, 10022, "Route pattern must be on this zone");
+        if ([...routes.values()].some((x) => x.pattern === pattern)) return fail(409, 10020, "A route with the same pattern already exists.");
+        if (b.script !== undefined && !workers.has(String(b.script))) return fail(400, 10019, "Worker script not found.");
+        const route = { id: hex(), pattern, script: String(b.script) };
+        routes.set(route.id, route);
+        return envelope(route);
+      }
+      if (rid && m === "DELETE") {
+        if (!routes.delete(rid)) return fail(404, 10005, "Route not found.");
+        return envelope({ id: rid });
+      }
+      return fail(405, 10405, "Method not allowed");
+    }
     return fail(404, 7003, `Could not route to ${path}, perhaps your object identifier is invalid?`);
   }
 
@@ -231,6 +308,8 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
     tunnels,
     configs,
     records,
+    workers,
+    routes,
     log,
     failNext: (method, path, status, errors) => void failures.push({ method, path, status, errors }),
     close,

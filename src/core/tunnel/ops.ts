@@ -1,6 +1,7 @@
-import { ConflictError, NotFoundError, UsageError } from "../../errors.ts";
+import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../errors.ts";
 import type { Deps } from "../../cli/deps.ts";
-import type { DnsRecord, IngressRule, Tunnel } from "../../../providers/cloudflare/client.ts";
+import type { DnsRecord, IngressRule, Tunnel, WorkerRoute } from "../../../providers/cloudflare/client.ts";
+import { BASIC_AUTH_BINDING, BASIC_AUTH_WORKER, credentialDigest, workerNameFor } from "../../../providers/cloudflare/basic-auth.ts";
 import { COMMENT_PREFIX, cloudflareSetup, findVmTunnel, type CloudflareSetup } from "./setup.ts";
 
 /**
@@ -21,6 +22,8 @@ export interface Exposure {
   live: boolean;
   ingress: boolean;
   dns: boolean;
+  /** "basic": a devx basic-auth Worker guards the host; "unknown" when the token cannot read Worker routes */
+  auth: "none" | "basic" | "unknown";
 }
 
 export const cnameTarget = (tunnelId: string) => `${tunnelId}.cfargotunnel.com`;
@@ -49,6 +52,20 @@ export interface ExposeInput {
   name?: string;
   domain?: string;
   vmName?: string;
+  basicAuth?: { user: string; password: string };
+}
+
+const routePattern = (hostname: string) => `${hostname}/*`;
+const isDevxRoute = (r: WorkerRoute) => (r.script ?? "").startsWith("devx-auth-");
+
+/** Worker routes, or undefined when the token may not read them (basic auth is optional). */
+async function routesOrUndefined(s: CloudflareSetup, zoneId: string): Promise<WorkerRoute[] | undefined> {
+  try {
+    return await s.cf.listWorkerRoutes(zoneId);
+  } catch (e) {
+    if (e instanceof PermissionError) return undefined;
+    throw e;
+  }
 }
 
 export async function expose(deps: Deps, input: ExposeInput, setup?: CloudflareSetup): Promise<Exposure> {
@@ -74,18 +91,38 @@ export async function expose(deps: Deps, input: ExposeInput, setup?: CloudflareS
   deps.emit({ type: "step", id: "ingress", title: `route ${hostname} → ${service}`, status: "started" });
   if (!current) await s.cf.putTunnelConfig(s.accountId, tunnel.id, { ...(conf.config ?? {}), ingress: [...rules, { hostname, service }, CATCH_ALL] });
   deps.emit({ type: "step", id: "ingress", title: `route ${hostname} → ${service}`, status: "done" });
-  if (!ours) {
-    deps.emit({ type: "step", id: "dns", title: `CNAME ${hostname} (proxied)`, status: "started" });
-    try {
-      await s.cf.createDnsRecord(zone.id, { type: "CNAME", name: hostname, content: cnameTarget(tunnel.id), proxied: true, ttl: 1, comment: ownerComment(s) });
-    } catch (e) {
-      // leave nothing half-made: take the rule back out when the record cannot be created
-      if (!current) await s.cf.putTunnelConfig(s.accountId, tunnel.id, { ...(conf.config ?? {}), ingress: [...rules, CATCH_ALL] }).catch(() => {});
-      throw e;
+  // leave nothing half-made: what this call added is taken back when a later step fails
+  const undo: Array<() => Promise<void>> = [];
+  if (!current) undo.push(() => s.cf.putTunnelConfig(s.accountId, tunnel.id, { ...(conf.config ?? {}), ingress: [...rules, CATCH_ALL] }).then(() => {}));
+  let auth: Exposure["auth"] = "none";
+  try {
+    if (input.basicAuth) {
+      // the Worker guards the host before its DNS record exists, so it is never public unguarded
+      const script = workerNameFor(hostname);
+      deps.emit({ type: "step", id: "auth", title: `basic auth for ${hostname} (Cloudflare Worker ${script})`, status: "started" });
+      await s.cf.putWorker(s.accountId, script, BASIC_AUTH_WORKER, { [BASIC_AUTH_BINDING]: await credentialDigest(input.basicAuth.user, input.basicAuth.password) });
+      const routes = await s.cf.listWorkerRoutes(zone.id);
+      if (!routes.some((r) => r.pattern === routePattern(hostname) && r.script === script)) {
+        undo.push(() => s.cf.deleteWorker(s.accountId, script));
+        const route = await s.cf.createWorkerRoute(zone.id, routePattern(hostname), script);
+        undo.push(() => s.cf.deleteWorkerRoute(zone.id, route.id));
+      }
+      deps.emit({ type: "step", id: "auth", title: `basic auth for ${hostname}`, status: "done" });
+      auth = "basic";
+    } else {
+      const routes = await routesOrUndefined(s, zone.id);
+      auth = !routes ? "unknown" : routes.some((r) => r.pattern === routePattern(hostname) && isDevxRoute(r)) ? "basic" : "none";
     }
-    deps.emit({ type: "step", id: "dns", title: `CNAME ${hostname} (proxied)`, status: "done" });
+    if (!ours) {
+      deps.emit({ type: "step", id: "dns", title: `CNAME ${hostname} (proxied)`, status: "started" });
+      await s.cf.createDnsRecord(zone.id, { type: "CNAME", name: hostname, content: cnameTarget(tunnel.id), proxied: true, ttl: 1, comment: ownerComment(s) });
+      deps.emit({ type: "step", id: "dns", title: `CNAME ${hostname} (proxied)`, status: "done" });
+    }
+  } catch (e) {
+    for (const u of undo.reverse()) await u().catch(() => {});
+    throw e;
   }
-  return { name: label, hostname, url: `https://${hostname}`, service, port: input.port, live: true, ingress: true, dns: true };
+  return { name: label, hostname, url: `https://${hostname}`, service, port: input.port, live: true, ingress: true, dns: true, auth };
 }
 
 export async function unexpose(deps: Deps, input: { name: string; domain?: string; vmName?: string }, setup?: CloudflareSetup): Promise<{ hostname: string; removedIngress: boolean; removedDns: boolean }> {
@@ -93,14 +130,20 @@ export async function unexpose(deps: Deps, input: { name: string; domain?: strin
   const zoneName = zoneOf(s, input.domain);
   const hostname = input.name.includes(".") ? input.name.toLowerCase() : `${input.name.toLowerCase()}.${zoneName}`;
   const tunnel = await requireTunnel(s);
+  const zone = await s.cf.findZone(zoneName);
+  // the public name goes first, the guard last: the host is never reachable without its auth
+  const records = (await s.cf.listDnsRecords(zone.id, { name: hostname })).filter((r) => r.name === hostname && r.content === cnameTarget(tunnel.id) && isOwned(r));
+  for (const r of records) await s.cf.deleteDnsRecord(zone.id, r.id);
   const conf = await s.cf.getTunnelConfig(s.accountId, tunnel.id);
   const rules = withoutCatchAll(conf.config?.ingress ?? []);
   const keep = rules.filter((r) => r.hostname !== hostname);
   const removedIngress = keep.length !== rules.length;
   if (removedIngress) await s.cf.putTunnelConfig(s.accountId, tunnel.id, { ...(conf.config ?? {}), ingress: [...keep, CATCH_ALL] });
-  const zone = await s.cf.findZone(zoneName);
-  const records = (await s.cf.listDnsRecords(zone.id, { name: hostname })).filter((r) => r.name === hostname && r.content === cnameTarget(tunnel.id) && isOwned(r));
-  for (const r of records) await s.cf.deleteDnsRecord(zone.id, r.id);
+  const guards = ((await routesOrUndefined(s, zone.id)) ?? []).filter((r) => r.pattern === routePattern(hostname) && isDevxRoute(r));
+  for (const g of guards) {
+    await s.cf.deleteWorkerRoute(zone.id, g.id);
+    await s.cf.deleteWorker(s.accountId, g.script!);
+  }
   if (!removedIngress && records.length === 0) throw new NotFoundError(`${hostname} is not exposed through ${s.tunnelName}`, "run `devx tunnel list` to see what is");
   return { hostname, removedIngress, removedDns: records.length > 0 };
 }
@@ -113,18 +156,21 @@ export async function listTunnels(deps: Deps, input: { domain?: string; vmName?:
   const conf = await s.cf.getTunnelConfig(s.accountId, tunnel.id);
   const rules = withoutCatchAll(conf.config?.ingress ?? []);
   const zoneName = input.domain ?? s.zone;
-  const records = zoneName ? (await s.cf.listDnsRecords((await s.cf.findZone(zoneName)).id, { type: "CNAME" })).filter((r) => r.content === cnameTarget(tunnel.id)) : [];
+  const zone = zoneName ? await s.cf.findZone(zoneName) : undefined;
+  const records = zone ? (await s.cf.listDnsRecords(zone.id, { type: "CNAME" })).filter((r) => r.content === cnameTarget(tunnel.id)) : [];
+  const routes = zone ? await routesOrUndefined(s, zone.id) : undefined;
   const hosts = new Set([...rules.map((r) => r.hostname!), ...records.map((r) => r.name)]);
   const exposures = [...hosts].sort().map((hostname): Exposure => {
     const rule = rules.find((r) => r.hostname === hostname);
     const dns = records.some((r) => r.name === hostname);
-    return { name: hostname.split(".")[0]!, hostname, url: `https://${hostname}`, service: rule?.service, port: portOf(rule?.service), ingress: !!rule, dns, live: !!rule && dns };
+    const auth = !routes ? "unknown" : routes.some((r) => r.pattern === routePattern(hostname) && isDevxRoute(r)) ? "basic" : "none";
+    return { name: hostname.split(".")[0]!, hostname, url: `https://${hostname}`, service: rule?.service, port: portOf(rule?.service), ingress: !!rule, dns, live: !!rule && dns, auth };
   });
   return { tunnel: { id: tunnel.id, name: tunnel.name, status: tunnel.status }, exposures };
 }
 
 export interface GcItem {
-  kind: "dns" | "ingress";
+  kind: "dns" | "ingress" | "auth";
   hostname: string;
   reason: string;
 }
@@ -162,6 +208,18 @@ export async function gc(deps: Deps, input: { domain?: string; dryRun?: boolean 
     if (!input.dryRun) {
       const conf = await s.cf.getTunnelConfig(s.accountId, t.id);
       await s.cf.putTunnelConfig(s.accountId, t.id, { ...(conf.config ?? {}), ingress: [...rules.filter((x) => !orphans.includes(x)), CATCH_ALL] });
+    }
+  }
+  // basic-auth Workers whose host lost its devx record (ours were just removed above)
+  const routes = (await routesOrUndefined(s, zone.id)) ?? [];
+  const remaining = input.dryRun ? records.filter((r) => !items.some((i) => i.kind === "dns" && i.hostname === r.name)) : (await s.cf.listDnsRecords(zone.id, { type: "CNAME" })).filter(isOwned);
+  for (const r of routes.filter(isDevxRoute)) {
+    const host = r.pattern.replace(/\/\*$/, "");
+    if (remaining.some((x) => x.name === host)) continue;
+    items.push({ kind: "auth", hostname: host, reason: `no devx DNS record for it (Worker ${r.script})` });
+    if (!input.dryRun) {
+      await s.cf.deleteWorkerRoute(zone.id, r.id);
+      await s.cf.deleteWorker(s.accountId, r.script!);
     }
   }
   return items;

@@ -49,10 +49,11 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
 
     const listed = await listTunnels(deps, {}, s);
     expect(listed.exposures).toEqual([
-      { name: "manual", hostname: "manual.example.dev", url: "https://manual.example.dev", service: "http://localhost:9999", port: 9999, ingress: true, dns: false, live: false },
-      { name: "web", hostname: "web.example.dev", url: "https://web.example.dev", service: "http://localhost:3000", port: 3000, ingress: true, dns: true, live: true },
+      { name: "manual", hostname: "manual.example.dev", url: "https://manual.example.dev", service: "http://localhost:9999", port: 9999, ingress: true, dns: false, live: false, auth: "none" },
+      { name: "web", hostname: "web.example.dev", url: "https://web.example.dev", service: "http://localhost:3000", port: 3000, ingress: true, dns: true, live: true, auth: "none" },
     ]);
 
+    expect(cf.workers.size + cf.routes.size).toBe(0);
     expect(await unexpose(deps, { name: "web" }, s)).toEqual({ hostname: "web.example.dev", removedIngress: true, removedDns: true });
     expect(cf.records.size).toBe(0);
     expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ hostname: "manual.example.dev", service: "http://localhost:9999" }, { service: "http_status:404" }]);
@@ -105,6 +106,50 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     const e5 = await expose(deps, { port: 81, name: "race" }, s).catch((x) => x);
     expect(e5).toBeInstanceOf(ConflictError);
     expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ service: "http_status:404" }]);
+  });
+
+  test("--basic-auth: a Worker guards the host before its DNS record exists; the Worker itself challenges and passes", async () => {
+    await using cf = await startFakeCloudflare();
+    const { deps, s } = await withTunnel(cf);
+    const e = await expose(deps, { port: 3000, name: "admin", basicAuth: { user: "alice", password: "s3cret pass:word" } }, s);
+    expect(e.auth).toBe("basic");
+    const w = cf.workers.get("devx-auth-admin-example-dev")!;
+    expect(w.moduleType).toBe("application/javascript+module");
+    const digest = new Bun.CryptoHasher("sha256").update("alice:s3cret pass:word").digest("hex");
+    expect(w.bindings).toEqual([{ type: "secret_text", name: "DEVX_BASIC_AUTH_SHA256", text: digest }]);
+    expect([...cf.routes.values()]).toEqual([{ id: expect.any(String), pattern: "admin.example.dev/*", script: "devx-auth-admin-example-dev" }]);
+    const order = cf.log.map((l) => l.split("?")[0]!);
+    expect(order.indexOf(`POST /zones/${cf.zone.id}/workers/routes`)).toBeLessThan(order.indexOf(`POST /zones/${cf.zone.id}/dns_records`));
+    expect(cf.log.join("\n") + w.module).not.toContain("s3cret");
+    expect((await listTunnels(deps, {}, s)).exposures[0]!.auth).toBe("basic");
+
+    // run the uploaded Worker module against a real origin on 127.0.0.1
+    await using origin = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("from the VM") });
+    const file = `${process.env.DEVX_TEST_ROOT}/worker-${crypto.randomUUID()}.mjs`;
+    await Bun.write(file, w.module);
+    const worker = (await import(file)).default as { fetch(r: Request, env: Record<string, string>): Promise<Response> };
+    const env = { DEVX_BASIC_AUTH_SHA256: digest };
+    const at = `http://127.0.0.1:${origin.port}/`;
+    const none = await worker.fetch(new Request(at), env);
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toBe('Basic realm="devx", charset="UTF-8"');
+    const basic = (u: string) => ({ Authorization: `Basic ${btoa(u)}` });
+    expect((await worker.fetch(new Request(at, { headers: basic("alice:wrong") }), env)).status).toBe(401);
+    expect((await worker.fetch(new Request(at, { headers: { Authorization: "Basic %%%" } }), env)).status).toBe(401);
+    const ok = await worker.fetch(new Request(at, { headers: basic("alice:s3cret pass:word") }), env);
+    expect([ok.status, await ok.text()]).toEqual([200, "from the VM"]);
+
+    await unexpose(deps, { name: "admin" }, s);
+    expect([cf.records.size, cf.routes.size, cf.workers.size]).toEqual([0, 0, 0]);
+
+    // a guard whose record vanished is collected by gc; a failed DNS step takes the guard back
+    await expose(deps, { port: 3001, name: "panel", basicAuth: { user: "a", password: "b" } }, s);
+    cf.records.clear();
+    expect((await gc(deps, {}, s)).map((i) => i.kind).sort()).toEqual(["auth", "ingress"]);
+    expect([cf.routes.size, cf.workers.size]).toEqual([0, 0]);
+    cf.failNext("POST", /dns_records$/, 403, [{ code: 10000, message: "Authentication error" }]);
+    await expect(expose(deps, { port: 3002, name: "x", basicAuth: { user: "a", password: "b" } }, s)).rejects.toBeInstanceOf(PermissionError);
+    expect([cf.records.size, cf.routes.size, cf.workers.size]).toEqual([0, 0, 0]);
   });
 
   test("gc removes devx records whose tunnel is gone and rules without a record; keeps live ones and foreign records", async () => {
@@ -166,7 +211,7 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     await withTunnel(cf);
     const dir = `${process.env.DEVX_TEST_ROOT}/proj-${crypto.randomUUID().slice(0, 6)}`;
     await Bun.write(`${dir}/devx.yaml`, `name: app\nvm:\n  cloudflare:\n    account_id: ${cf.accountId}\n    zone: ${cf.zone.name}\n`);
-    const env = { ...process.env, CLOUDFLARE_API_TOKEN: cf.token, DEVX_CLOUDFLARE_API: cf.url, USER: "dev" };
+    const env: Record<string, string | undefined> = { ...process.env, CLOUDFLARE_API_TOKEN: cf.token, DEVX_CLOUDFLARE_API: cf.url, USER: "dev" };
     const cli = async (...argv: string[]) => {
       const io = memoryIO();
       const code = await runCli(argv, { io, env, cwd: dir });
@@ -174,6 +219,12 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     };
     const ex = await cli("tunnel", "expose", "5173", "--name", "vite");
     expect(ex).toMatchObject({ code: 0, out: "https://vite.example.dev\n" });
+    env.DEVX_BASIC_AUTH_PASSWORD = "pw-from-env";
+    const guarded = await cli("tunnel", "expose", "9000", "--name", "adm", "--basic-auth", "root");
+    expect(guarded).toMatchObject({ code: 0, out: "https://adm.example.dev\n" });
+    expect(cf.workers.get("devx-auth-adm-example-dev")!.bindings[0]!.text).toBe(new Bun.CryptoHasher("sha256").update("root:pw-from-env").digest("hex"));
+    expect((await cli("tunnel", "list")).out).toBe("https://adm.example.dev   http://localhost:9000   basic auth\nhttps://vite.example.dev  http://localhost:5173\n");
+    expect((await cli("tunnel", "unexpose", "adm")).code).toBe(0);
     const ls = await cli("tunnel", "list", "--json");
     expect(JSON.parse(ls.out).exposures.map((e: { url: string }) => e.url)).toEqual(["https://vite.example.dev"]);
     cf.permissions.delete("Zone:DNS:Edit");

@@ -26,7 +26,7 @@ export default defineCommand({
     const w = Math.max(...r.exposures.map((e) => e.url.length)) + 2;
     for (const e of r.exposures) {
       const broken = !e.live ? `  (${e.ingress ? "no DNS record" : "no ingress rule"}: run devx tunnel gc)` : "";
-      deps.io.out.write(`${e.url.padEnd(w)}${e.service ?? "-"}${broken}\n`);
+      deps.io.out.write(`${e.url.padEnd(w)}${(e.service ?? "-").padEnd(24)}${e.auth === "basic" ? "basic auth" : ""}${broken}`.trimEnd() + "\n");
     }
   },
 });
