@@ -111,6 +111,23 @@ describe("CRUD", () => {
     expect(nsMissing.status.message).toBe('namespaces "nowhere" not found');
   });
 
+  test("generateName; the status subresource writes only status, the main resource never does", async () => {
+    const pod = await api.core.createNamespacedPod({ namespace: ns, body: { metadata: { generateName: "gen-" }, spec: { containers: [{ name: "c", image: "unmapped:1" }] } } });
+    const name = pod.metadata!.name!;
+    expect(name).toMatch(/^gen-[a-z0-9]{5}$/);
+    const cur = await api.core.readNamespacedPod({ namespace: ns, name });
+    const withStatus = { ...cur, status: { ...cur.status, phase: "Succeeded" as const } };
+    await api.core.replaceNamespacedPod({ namespace: ns, name, body: { ...withStatus, metadata: { ...cur.metadata, labels: { a: "b" } } } });
+    const afterMain = await api.core.readNamespacedPod({ namespace: ns, name });
+    expect(afterMain.metadata?.labels).toEqual({ a: "b" });
+    expect(afterMain.status?.phase).toBe("Pending");
+    await api.core.replaceNamespacedPodStatus({ namespace: ns, name, body: { ...afterMain, metadata: { ...afterMain.metadata, labels: { a: "ignored" } }, status: { ...afterMain.status, phase: "Succeeded" } } });
+    const afterStatus = await api.core.readNamespacedPod({ namespace: ns, name });
+    expect(afterStatus.status?.phase).toBe("Succeeded");
+    expect(afterStatus.metadata?.labels).toEqual({ a: "b" });
+    await api.core.deleteNamespacedPod({ namespace: ns, name });
+  });
+
   test("dryRun=All validates without storing", async () => {
     const r = await api.core.createNamespacedService({ namespace: ns, body: svc("dry"), dryRun: "All" });
     expect(r.metadata?.name).toBe("dry");
@@ -294,6 +311,15 @@ describe("watch", () => {
       await api.core.createNamespacedService({ namespace: ns, body: svc("w-new", {}, { w2: "yes" }) });
     });
     expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(["ADDED w-existing", "ADDED w-new"]);
+  });
+
+  test("sendInitialEvents + bookmarks end the initial list with the initial-events-end bookmark; /watch/ prefix works", async () => {
+    await api.core.createNamespacedService({ namespace: ns, body: svc("w-init", {}, { w3: "yes" }) });
+    const q = "labelSelector=w3%3Dyes&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan";
+    const events = await collect(`${cluster.apiUrl}/api/v1/watch/namespaces/${ns}/services?${q}`, 2, async () => {});
+    expect(events[0]).toMatchObject({ type: "ADDED", object: { metadata: { name: "w-init" } } });
+    expect(events[1].type).toBe("BOOKMARK");
+    expect(events[1].object.metadata.annotations).toEqual({ "k8s.io/initial-events-end": "true" });
   });
 
   test("pods watch sees the phase and readiness changes of a new pod", async () => {

@@ -5,6 +5,8 @@
  * with the old selector unless old keys are nulled or `$patch: replace` is given — and lists of
  * objects merge by their merge key).
  */
+import { jsonEqual } from "./store.ts";
+
 type Json = any;
 
 export class PatchError extends Error {}
@@ -89,7 +91,7 @@ export function jsonPatch(target: Json, ops: Json): Json {
       case "move": { const v = removeAt(doc, String(op.from)); doc = addAt(doc, path, v, false); break; }
       case "copy": doc = addAt(doc, path, getAt(doc, String(op.from)), false); break;
       case "test":
-        if (JSON.stringify(getAt(doc, path)) !== JSON.stringify(op.value)) throw new PatchError(`testing value ${path} failed`);
+        if (!jsonEqual(getAt(doc, path), op.value)) throw new PatchError(`testing value ${path} failed`);
         break;
       default: throw new PatchError(`Unexpected kind: ${op?.op}`);
     }

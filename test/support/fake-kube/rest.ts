@@ -6,7 +6,7 @@ import type { Attributes, Authorizer, Identity } from "./rbac.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selectors.ts";
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, successStatus } from "./status.ts";
-import { apiVersionOf, type KubeObject, resourceByKind, type ResourceType, type Store } from "./store.ts";
+import { apiVersionOf, jsonEqual, type KubeObject, resourceByKind, type ResourceType, type Store } from "./store.ts";
 import type { Watches } from "./watch.ts";
 
 /** The object REST of one resource type: get/list/watch/create/update/patch/delete(-collection). */
@@ -172,7 +172,7 @@ function nextVersion(r: RestRequest, current: KubeObject, incoming: KubeObject):
 }
 
 function immutable(r: RestRequest, current: KubeObject, next: KubeObject): void {
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const same = jsonEqual;
   const fail = (field: string, msg = "field is immutable") => {
     throw invalid(r.rt, r.name!, [{ reason: "FieldValueInvalid", message: `Invalid value: ${msg}`, field }]);
   };

@@ -67,6 +67,7 @@ interface Route {
   namespace?: string;
   name?: string;
   subresource?: string;
+  watch: boolean;
 }
 
 function parsePath(path: string): Route | undefined {
@@ -75,13 +76,15 @@ function parsePath(path: string): Route | undefined {
   const group = m[2] ?? "";
   const version = m[1] ?? m[3]!;
   let segs = m[4]!.split("/").filter(Boolean).map(decodeURIComponent);
-  if (segs[0] === "watch") segs = segs.slice(1);
+  // The deprecated /watch/ path prefix means ?watch=true.
+  const watch = segs[0] === "watch";
+  if (watch) segs = segs.slice(1);
   if (segs[0] === "namespaces" && segs.length >= 3 && !["status", "finalize"].includes(segs[2]!)) {
     const [, namespace, resource, name, subresource] = segs;
-    return { group, version, resource: resource!, namespace, name, subresource };
+    return { group, version, resource: resource!, namespace, name, subresource, watch };
   }
   const [resource, name, subresource] = segs;
-  return { group, version, resource: resource!, name, subresource };
+  return { group, version, resource: resource!, name, subresource, watch };
 }
 
 function verbOf(method: string, route: Route, query: URLSearchParams): string {
@@ -119,6 +122,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const doc = req.method === "GET" ? discovery(url.pathname) : undefined;
     if (doc) return json(doc);
     const route = parsePath(url.pathname);
+    if (route?.watch) url.searchParams.set("watch", "true");
     const rt = route && findResource(route.group, route.version, route.resource);
     if (!route || !rt) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
     if (route.namespace && !rt.namespaced) throw new ApiError(404, "NotFound", "the server could not find the requested resource");

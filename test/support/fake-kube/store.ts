@@ -36,6 +36,17 @@ export const RESOURCES: ResourceType[] = [
   { group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false, status: false, verbs: ["create"] },
 ];
 
+/** Structural equality of JSON values, ignoring key order (clients reorder keys on round trips). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((v, i) => jsonEqual(v, (b as unknown[])[i]));
+  const ka = Object.keys(a).filter((k) => (a as any)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as any)[k] !== undefined);
+  return ka.length === kb.length && ka.every((k) => jsonEqual((a as any)[k], (b as any)[k]));
+}
+
 export function apiVersionOf(t: ResourceType): string {
   return t.group ? `${t.group}/${t.version}` : t.version;
 }
@@ -128,11 +139,11 @@ export class Store {
     o.kind = rt.kind;
     for (const f of ["uid", "creationTimestamp", "generation"]) o.metadata[f] = prev.metadata[f];
     if (prev.metadata.deletionTimestamp) o.metadata.deletionTimestamp = prev.metadata.deletionTimestamp;
-    if (JSON.stringify(prev.spec) !== JSON.stringify(o.spec)) o.metadata.generation = (prev.metadata.generation ?? 1) + 1;
+    if (!jsonEqual(prev.spec, o.spec)) o.metadata.generation = (prev.metadata.generation ?? 1) + 1;
     delete o.metadata.resourceVersion;
     const { resourceVersion: _, ...prevMeta } = prev.metadata;
     // A write that changes nothing keeps its resourceVersion and emits no event, as upstream.
-    if (JSON.stringify({ ...prev, metadata: prevMeta }) === JSON.stringify(o)) return structuredClone(prev);
+    if (jsonEqual({ ...prev, metadata: prevMeta }, o)) return structuredClone(prev);
     o.metadata.resourceVersion = String(++this.rv);
     this.table(rt).set(key, o);
     this.emit({ type: "MODIFIED", rt, object: o, prev, rv: this.rv });
