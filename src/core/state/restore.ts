@@ -51,7 +51,10 @@ export function dbOnly(m: Manifest): Manifest {
  * checkpoint + volume export of what the plan touches) → apply → verify. Any failure rolls back to
  * the restore point automatically; after success `undo` returns to it.
  */
-export async function restoreFromDir(sd: StateDeps, req: RestoreRequest): Promise<RestoreResult> {
+export async function restoreFromDir(outer: StateDeps, req: RestoreRequest): Promise<RestoreResult> {
+  // what gets replaced is the snapshot's own project: without a devx.yaml here, "every managed
+  // container on this machine" would sweep up other projects' containers
+  const sd = { ...outer, project: req.manifest.project ?? outer.project };
   const m = req.mode === "db-only" ? dbOnly(req.manifest) : req.manifest;
   const plan = await planApply(sd, m, { strict: true });
   sd.emit({ type: "info", message: `plan for ${req.source} (${m.mode}):\n${describePlan(plan).join("\n")}` });

@@ -1,5 +1,7 @@
 import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
+import { BUSYBOX_IMAGE } from "../../support/images.ts";
 import { pathToFileURL } from "node:url";
 import { criuAvailable, podmanAvailable } from "../../support/images.ts";
 import { testWith } from "../../support/require.ts";
@@ -87,7 +89,18 @@ full("full share through file://, then attach: no TTY without -y is a usage erro
   expect(await env.snapshot()).toEqual(state);
 
   env.wipe();
-  expect((await env.cli(["state", "attach", "-y", id])).code).toBe(0);
+  // attach from a directory without a devx.yaml while another project's container runs here: only
+  // the bundle's project is in scope, the bystander is neither replaced nor stopped
+  const bystander = `${env.project}x-other`;
+  env.sh(["podman", "run", "-d", "--name", bystander, "--label", "devx.managed=true", "--label", `devx.project=${env.project}x`, BUSYBOX_IMAGE, "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]);
+  try {
+    const elsewhere = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "no-project-"));
+    const before = env.sh(["podman", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", bystander]);
+    expect((await env.cli(["state", "attach", "-y", id], { cwd: elsewhere })).code).toBe(0);
+    expect(env.sh(["podman", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", bystander])).toBe(before);
+  } finally {
+    env.sh(["podman", "rm", "-f", "-t", "0", bystander]);
+  }
   expect(env.counter()).toBeGreaterThanOrEqual(5);
   expect((await env.snapshot()).volumes).toEqual(state.volumes);
 });
