@@ -22,6 +22,8 @@ export interface Exposure {
   live: boolean;
   ingress: boolean;
   dns: boolean;
+  /** under --dry-run: the API calls a real run would make, in order (nothing was changed) */
+  plan?: string[];
   /** "basic": a devx basic-auth Worker guards the host; "unknown" when the token cannot read Worker routes */
   auth: "none" | "basic" | "unknown";
 }
@@ -53,6 +55,7 @@ export interface ExposeInput {
   domain?: string;
   vmName?: string;
   basicAuth?: { user: string; password: string };
+  dryRun?: boolean;
 }
 
 const routePattern = (hostname: string) => `${hostname}/*`;
@@ -88,6 +91,14 @@ export async function expose(deps: Deps, input: ExposeInput, setup?: CloudflareS
   const rules = withoutCatchAll(conf.config?.ingress ?? []);
   const current = rules.find((r) => r.hostname === hostname);
   if (current && current.service !== service) throw new ConflictError(`${hostname} already routes to ${current.service}`, `run \`devx tunnel unexpose ${label}\` first`);
+  if (input.dryRun) {
+    const plan = [
+      ...(current ? [] : [`PUT /accounts/${s.accountId}/cfd_tunnel/${tunnel.id}/configurations (add ${hostname} → ${service}, keep ${rules.length} rule(s) and the 404 catch-all)`]),
+      ...(input.basicAuth ? [`PUT /accounts/${s.accountId}/workers/scripts/${workerNameFor(hostname)} (basic-auth Worker)`, `POST /zones/${zone.id}/workers/routes (${routePattern(hostname)})`] : []),
+      ...(ours ? [] : [`POST /zones/${zone.id}/dns_records (CNAME ${hostname} → ${cnameTarget(tunnel.id)}, proxied)`]),
+    ];
+    return { name: label, hostname, url: `https://${hostname}`, service, port: input.port, live: !!current && !!ours, ingress: !!current, dns: !!ours, auth: input.basicAuth ? "basic" : "unknown", plan };
+  }
   deps.emit({ type: "step", id: "ingress", title: `route ${hostname} → ${service}`, status: "started" });
   if (!current) await s.cf.putTunnelConfig(s.accountId, tunnel.id, { ...(conf.config ?? {}), ingress: [...rules, { hostname, service }, CATCH_ALL] });
   deps.emit({ type: "step", id: "ingress", title: `route ${hostname} → ${service}`, status: "done" });
@@ -125,7 +136,7 @@ export async function expose(deps: Deps, input: ExposeInput, setup?: CloudflareS
   return { name: label, hostname, url: `https://${hostname}`, service, port: input.port, live: true, ingress: true, dns: true, auth };
 }
 
-export async function unexpose(deps: Deps, input: { name: string; domain?: string; vmName?: string }, setup?: CloudflareSetup): Promise<{ hostname: string; removedIngress: boolean; removedDns: boolean }> {
+export async function unexpose(deps: Deps, input: { name: string; domain?: string; vmName?: string; dryRun?: boolean }, setup?: CloudflareSetup): Promise<{ hostname: string; removedIngress: boolean; removedDns: boolean; plan?: string[] }> {
   const s = setup ?? (await cloudflareSetup(deps, { name: input.vmName }));
   const zoneName = zoneOf(s, input.domain);
   const hostname = input.name.includes(".") ? input.name.toLowerCase() : `${input.name.toLowerCase()}.${zoneName}`;
@@ -133,6 +144,18 @@ export async function unexpose(deps: Deps, input: { name: string; domain?: strin
   const zone = await s.cf.findZone(zoneName);
   // the public name goes first, the guard last: the host is never reachable without its auth
   const records = (await s.cf.listDnsRecords(zone.id, { name: hostname })).filter((r) => r.name === hostname && r.content === cnameTarget(tunnel.id) && isOwned(r));
+  if (input.dryRun) {
+    const conf = await s.cf.getTunnelConfig(s.accountId, tunnel.id);
+    const routed = (conf.config?.ingress ?? []).some((r) => r.hostname === hostname);
+    const guards = ((await routesOrUndefined(s, zone.id)) ?? []).filter((r) => r.pattern === routePattern(hostname) && isDevxRoute(r));
+    if (!routed && records.length === 0) throw new NotFoundError(`${hostname} is not exposed through ${s.tunnelName}`, "run `devx tunnel list` to see what is");
+    const plan = [
+      ...records.map((r) => `DELETE /zones/${zone.id}/dns_records/${r.id} (CNAME ${hostname})`),
+      ...(routed ? [`PUT /accounts/${s.accountId}/cfd_tunnel/${tunnel.id}/configurations (without ${hostname})`] : []),
+      ...guards.flatMap((g) => [`DELETE /zones/${zone.id}/workers/routes/${g.id}`, `DELETE /accounts/${s.accountId}/workers/scripts/${g.script}`]),
+    ];
+    return { hostname, removedIngress: false, removedDns: false, plan };
+  }
   for (const r of records) await s.cf.deleteDnsRecord(zone.id, r.id);
   const conf = await s.cf.getTunnelConfig(s.accountId, tunnel.id);
   const rules = withoutCatchAll(conf.config?.ingress ?? []);

@@ -217,6 +217,10 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
       const code = await runCli(argv, { io, env, cwd: dir });
       return { code, out: io.stdout(), err: io.stderr() };
     };
+    const dry = await cli("tunnel", "expose", "5173", "--name", "vite", "--dry-run");
+    expect(dry.code).toBe(0);
+    expect(dry.out.split("\n").map((l) => l.split(" ")[0])).toEqual(["PUT", "POST", ""]);
+    expect([cf.records.size, cf.configs.size]).toEqual([0, 0]);
     const ex = await cli("tunnel", "expose", "5173", "--name", "vite");
     expect(ex).toMatchObject({ code: 0, out: "https://vite.example.dev\n" });
     env.DEVX_BASIC_AUTH_PASSWORD = "pw-from-env";
@@ -224,6 +228,9 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     expect(guarded).toMatchObject({ code: 0, out: "https://adm.example.dev\n" });
     expect(cf.workers.get("devx-auth-adm-example-dev")!.bindings[0]!.text).toBe(new Bun.CryptoHasher("sha256").update("root:pw-from-env").digest("hex"));
     expect((await cli("tunnel", "list")).out).toBe("https://adm.example.dev   http://localhost:9000   basic auth\nhttps://vite.example.dev  http://localhost:5173\n");
+    const dryUn = await cli("tunnel", "unexpose", "adm", "--dry-run");
+    expect(dryUn.out.split("\n").map((l) => l.split(" ").slice(0, 2).join(" ").replace(/\/[0-9a-f]{32}\/?.*$/, ""))).toEqual(["DELETE /zones", "PUT /accounts", "DELETE /zones", "DELETE /accounts", ""]);
+    expect(cf.workers.size).toBe(1);
     expect((await cli("tunnel", "unexpose", "adm")).code).toBe(0);
     const ls = await cli("tunnel", "list", "--json");
     expect(JSON.parse(ls.out).exposures.map((e: { url: string }) => e.url)).toEqual(["https://vite.example.dev"]);

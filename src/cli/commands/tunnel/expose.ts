@@ -35,8 +35,9 @@ export default defineCommand({
     }
     const { expose } = await import("../../../core/tunnel/ops.ts");
     const { noEmit } = await import("../../../events/types.ts");
-    const e = await expose(deps.global.json ? { ...deps, emit: noEmit } : deps, { port, name: opts.name, domain: opts.domain, basicAuth });
+    const e = await expose(deps.global.json ? { ...deps, emit: noEmit } : deps, { port, name: opts.name, domain: opts.domain, basicAuth, dryRun: deps.global.dryRun });
     if (deps.global.json) deps.io.out.write(JSON.stringify(e, null, 2) + "\n");
+    else if (e.plan) deps.io.out.write(e.plan.length ? `${e.plan.join("\n")}\n` : `${e.url} is already exposed\n`);
     else deps.io.out.write(`${e.url}\n`);
   },
 });

@@ -12,8 +12,9 @@ export default defineCommand({
   }),
   async run(opts, deps) {
     const { unexpose } = await import("../../../core/tunnel/ops.ts");
-    const r = await unexpose(deps, { name: opts.name, domain: opts.domain });
+    const r = await unexpose(deps, { name: opts.name, domain: opts.domain, dryRun: deps.global.dryRun });
     if (deps.global.json) deps.io.out.write(JSON.stringify(r, null, 2) + "\n");
+    else if (r.plan) deps.io.out.write(`${r.plan.join("\n")}\n`);
     else deps.io.out.write(`removed ${r.hostname}\n`);
   },
 });
