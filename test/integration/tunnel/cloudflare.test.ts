@@ -152,6 +152,14 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     expect([cf.records.size, cf.routes.size, cf.workers.size]).toEqual([0, 0, 0]);
   });
 
+  test("lists follow result_info across pages", async () => {
+    await using cf = await startFakeCloudflare();
+    const { s } = await withTunnel(cf);
+    for (let i = 0; i < 230; i++) cf.records.set(`r${i}`, { id: `r${i}`, zone_id: cf.zone.id, zone_name: cf.zone.name, name: `h${i}.example.dev`, type: "CNAME", content: "x.example.org", proxiable: true, proxied: true, ttl: 1, comment: null, tags: [], created_on: "", modified_on: "" });
+    expect((await s.cf.listDnsRecords(cf.zone.id, { type: "CNAME" })).length).toBe(230);
+    expect(cf.log.filter((l) => l.includes("/dns_records?")).map((l) => new URL(`http://x${l.split(" ")[1]}`).searchParams.get("page"))).toEqual(["1", "2", "3"]);
+  });
+
   test("gc removes devx records whose tunnel is gone and rules without a record; keeps live ones and foreign records", async () => {
     await using cf = await startFakeCloudflare();
     const { deps, s, tunnel } = await withTunnel(cf);
