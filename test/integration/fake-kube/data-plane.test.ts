@@ -142,6 +142,21 @@ describe("port-forward (WebSocket v4.channel.k8s.io) through the real client", (
     expect(Buffer.concat(errs).toString()).toContain("error forwarding port 9999 to pod echo");
   });
 
+  test("dropPortForwards cuts open forwards like a network loss; a new forward works", async () => {
+    const pf = new PortForward(api.kc);
+    const ws: any = await pf.portForward("default", "echo", [9000], new PassThrough(), null, new PassThrough());
+    const closed = new Promise<void>((resolve) => ws.addEventListener("close", () => resolve()));
+    expect(cluster.dropPortForwards()).toBe(1);
+    await closed;
+    const out = new PassThrough();
+    const input = new PassThrough();
+    const again: any = await pf.portForward("default", "echo", [9000], out, null, input);
+    const echoed = new Promise<string>((resolve) => out.once("data", (d) => resolve(String(d))));
+    input.write("ping");
+    expect(await echoed).toBe("ping");
+    again.close();
+  });
+
   test("port-forward to a missing pod fails the upgrade", async () => {
     const pf = new PortForward(api.kc);
     await expect(pf.portForward("default", "ghost", [80], new PassThrough(), null, new PassThrough())).rejects.toBeDefined();

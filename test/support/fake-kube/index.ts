@@ -50,6 +50,8 @@ export interface FakeCluster extends AsyncDisposable {
   deletePod(name: string, namespace?: string): Promise<void>;
   /** `127.0.0.1:<port>` of the service proxy for a Service port (by name or number). */
   serviceAddress(namespace: string, service: string, port: string | number): string;
+  /** Cuts every open port-forward WebSocket abruptly (a network drop); returns how many were open. */
+  dropPortForwards(): number;
   denyVerbs(rules: DenyRule[]): void;
   allowAll(): void;
   objects(kind: string, namespace?: string): KubeObject[];
@@ -178,6 +180,7 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
     },
     deletePod,
     serviceAddress: (ns, svc, port) => proxy.address(ns, svc, port),
+    dropPortForwards: () => api.dropPortForwards(),
     denyVerbs: (rules) => authz.deny(rules),
     allowAll: () => authz.allowAll(),
     objects: (kind, ns) => store.list(resourceByKind(kind), ns),

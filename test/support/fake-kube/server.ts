@@ -31,6 +31,8 @@ export interface ApiServerOptions {
 export interface ApiServer {
   port: number;
   url: string;
+  /** Cuts every open port-forward without a close handshake (network loss); returns how many. */
+  dropPortForwards(): number;
   stop(): Promise<void>;
 }
 
@@ -173,6 +175,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return undefined;
   };
 
+  const forwards = new Set<ServerWebSocket<PortForwardData>>();
   const wsBack = Bun.serve<PortForwardData>({
     hostname: "127.0.0.1",
     port: 0,
@@ -183,10 +186,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       closeOnBackpressureLimit: false,
       maxPayloadLength: 64 * 1024 * 1024,
       idleTimeout: 0,
-      open: (ws: ServerWebSocket<PortForwardData>) => portForwardOpen(ws),
+      open: (ws: ServerWebSocket<PortForwardData>) => {
+        forwards.add(ws);
+        portForwardOpen(ws);
+      },
       message: (ws: ServerWebSocket<PortForwardData>, msg) => portForwardMessage(ws, msg as Buffer),
       drain: (ws: ServerWebSocket<PortForwardData>) => portForwardDrain(ws),
-      close: (ws: ServerWebSocket<PortForwardData>) => portForwardClose(ws),
+      close: (ws: ServerWebSocket<PortForwardData>) => {
+        forwards.delete(ws);
+        portForwardClose(ws);
+      },
     },
   });
 
@@ -257,6 +266,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   return {
     port,
     url: `https://127.0.0.1:${port}`,
+    dropPortForwards() {
+      const all = [...forwards];
+      for (const ws of all) ws.terminate();
+      return all.length;
+    },
     async stop() {
       ctx.watches.closeAll();
       front.close();
