@@ -83,3 +83,20 @@ test("devx shell --dry-run with a devcontainer: the image through the runtime, h
   expect(plan.argv.slice(-2)).toEqual(["localhost/devx-test-busybox:1", "/bin/sh"]);
   expect(plan.argv.join(" ")).not.toContain("=");
 });
+
+test("a killed supervisor: `devx down` stops the process groups its record lists", async () => {
+  const d = mkdtempSync(join(dir, "killed-"));
+  cpSync(join(ROOT, "examples/quickstart/devx.yaml"), join(d, "devx.yaml"));
+  const up = await runBinary(["up", "--detach", "--json"], { cwd: d });
+  expect(up.code).toBe(0);
+  const { supervisor, nodes } = JSON.parse(up.stdout) as { supervisor: number; nodes: Array<{ pid: number }> };
+  process.kill(supervisor, "SIGKILL");
+  while (pidAlive(supervisor)) await Bun.sleep(10);
+  for (const n of nodes) expect(pidAlive(n.pid)).toBe(true);
+  const down = await runBinary(["down", "--json"], { cwd: d });
+  expect(down.code).toBe(0);
+  const r = JSON.parse(down.stdout) as { running: boolean; staleRemoved: boolean; leftovers: string[] };
+  expect(r).toMatchObject({ running: false, staleRemoved: true });
+  expect(r.leftovers.sort()).toEqual(nodes.map((n) => `process group ${n.pid}`).sort());
+  for (const n of nodes) expect(pidAlive(n.pid)).toBe(false);
+});

@@ -11,7 +11,10 @@ export default defineCommand({
     const { downUp } = await import("../../core/up/down.ts");
     const r = await downUp(deps);
     if (deps.global.json) deps.io.out.write(JSON.stringify(r) + "\n");
-    else if (!r.running) deps.io.err.write(`devx up is not running for ${r.project}${r.staleRemoved ? " (removed the record of a crashed run)" : ""}\n`);
+    else if (!r.running) {
+      deps.io.err.write(`devx up is not running for ${r.project}${r.staleRemoved ? " (removed the record of a crashed run)" : ""}\n`);
+      if (r.leftovers?.length) deps.io.err.write(`stopped what the crashed run left behind: ${r.leftovers.join(", ")}\n`);
+    }
     else deps.io.err.write(`stopped ${r.project} (supervisor pid ${r.pid}) in ${r.ms} ms\n`);
     return 0;
   },

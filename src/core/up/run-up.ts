@@ -8,7 +8,8 @@ import { describeCheck } from "./health.ts";
 import { logDir } from "./logs.ts";
 import type { PortChoice } from "./ports.ts";
 import { Supervisor, resolvePorts, type NodeStatus } from "./supervisor.ts";
-import { projectName, readUpSession, removeUpSession, serveControl, writeUpSession } from "./session.ts";
+import { projectName, readUpSession, removeUpSession, serveControl, writeUpSession, type UpSessionData } from "./session.ts";
+import { containerName } from "./runtimes/container.ts";
 import { statusTable } from "./format.ts";
 import { hostRuntime } from "./runtimes/host.ts";
 import type { NodeRuntime } from "./runtimes/types.ts";
@@ -117,6 +118,13 @@ function liveView(deps: Deps, base: Emit, status: () => NodeStatus[]): { emit: E
   };
 }
 
+function liveResources(nodes: NodeStatus[], project: string): { hostGroups: number[]; containers: string[] } {
+  return {
+    hostGroups: nodes.flatMap((n) => (n.runtime === "host" && n.pid !== undefined ? [n.pid] : [])),
+    containers: nodes.filter((n) => n.runtime === "container" && ["running", "healthy", "unhealthy", "starting"].includes(n.state)).map((n) => containerName(project, n.name)),
+  };
+}
+
 /** `devx up` in this process (foreground, or as the --detach supervisor). Returns the exit code. */
 export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   const { loaded, graph, project } = await loadGraph(deps, req.services);
@@ -140,7 +148,21 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   const dir = logDir(deps.paths.state, project);
   let statusOf: () => NodeStatus[] = () => [];
   const live = deps.io.err.isTTY && !deps.global.json && !req.supervisor ? liveView(deps, deps.emit, () => statusOf()) : undefined;
-  const emit = live?.emit ?? deps.emit;
+  const shown = live?.emit ?? deps.emit;
+  // The session record keeps the host process groups and container names current, so `devx down`
+  // can still clean up after a supervisor that was killed (SIGKILL, OOM) without stopping its nodes.
+  let recordTimer: ReturnType<typeof setTimeout> | undefined;
+  let session: UpSessionData | undefined;
+  const recordSoon = () => {
+    recordTimer ??= setTimeout(() => {
+      recordTimer = undefined;
+      if (session) void writeUpSession(deps.paths.state, { ...session, env: sup.exposedEnv(), ...liveResources(sup.status(), project) }).catch(() => {});
+    }, 50);
+  };
+  const emit: Emit = (e) => {
+    if (e.type === "state" && (e.state === "running" || e.state === "stopped" || e.state === "failed")) recordSoon();
+    shown(e);
+  };
   const sup = new Supervisor({
     graph,
     project,
@@ -160,17 +182,19 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   let requestDown!: () => void;
   const downRequested = new Promise<void>((r) => (requestDown = r));
   const ctl = serveControl(sup, { down: () => requestDown(), ready });
-  const session = { project, configPath: loaded.path, controlPort: ctl.port, token: ctl.token, logDir: dir, env: {}, detached: !!req.supervisor };
+  session = { project, configPath: loaded.path, controlPort: ctl.port, token: ctl.token, logDir: dir, env: {}, detached: !!req.supervisor, hostGroups: [], containers: [] };
   await writeUpSession(deps.paths.state, session);
   const onAbort = () => requestDown();
   deps.signal.addEventListener("abort", onAbort, { once: true });
 
   const teardown = async () => {
     deps.signal.removeEventListener("abort", onAbort);
+    session = undefined;
     emit({ type: "step", id: "down", title: `stopping ${graph.nodes.size} node(s)`, status: "started" });
     await sup.down();
     live?.stop();
     ctl.close();
+    if (recordTimer) clearTimeout(recordTimer);
     await removeUpSession(deps.paths.state, project);
     deps.emit({ type: "step", id: "down", title: "stopped everything", status: "done" });
   };
@@ -185,7 +209,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
     await teardown();
     return 130;
   }
-  await writeUpSession(deps.paths.state, { ...session, env: sup.exposedEnv() });
+  await writeUpSession(deps.paths.state, { ...session!, env: sup.exposedEnv(), ...liveResources(sup.status(), project) });
   const ms = Math.round(performance.now() - t0);
   emit({ type: "step", id: "up", title: `${graph.nodes.size} node(s) up in ${ms} ms`, status: "done" });
 

@@ -23,6 +23,10 @@ export interface UpSessionData {
   /** what dependents see: <NAME>_URL/_HOST/_PORT of every running node */
   env: Record<string, string>;
   detached: boolean;
+  /** process groups of running host nodes (for cleanup after a killed supervisor) */
+  hostGroups?: number[];
+  /** names of running container nodes */
+  containers?: string[];
 }
 
 /** The same project name the database and bridge capabilities label their resources with. */
