@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
-import { ConflictError, ProviderError, UnhealthyError, messageOf } from "../../errors.ts";
+import { CancelledError, ConflictError, ProviderError, UnhealthyError, messageOf } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
 import type { StateDeps } from "./context.ts";
 import { tarContentDigest } from "./digest.ts";
@@ -97,6 +97,8 @@ export async function applySnapshot(sd: StateDeps, dir: string, m: Manifest, pla
     const id = `${faultPrefix}:${step}`;
     sd.emit({ type: "step", id, title, status: "started" });
     try {
+      // Ctrl-C between steps fails the step, so the caller's rollback runs instead of leaving half a plan
+      if (sd.signal?.aborted) throw new CancelledError("cancelled", "the restore point is applied back automatically");
       await sd.fault?.(id);
       await fn();
     } catch (e) {

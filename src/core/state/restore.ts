@@ -118,7 +118,8 @@ async function rollback(sd: StateDeps, rpDir: string, cause: unknown): Promise<n
   const what = messageOf(cause);
   sd.emit({ type: "warning", message: `applying failed (${what}); rolling back to the restore point` });
   try {
-    await returnTo(sd, rpDir, "rollback");
+    // a Ctrl-C that stopped the apply must not stop the rollback too
+    await returnTo({ ...sd, signal: undefined }, rpDir, "rollback");
   } catch (e) {
     throw new DevxError(
       `applying failed (${what}) and rolling back failed too (${messageOf(e)})`,

@@ -56,3 +56,23 @@ full("a failure after the 2nd apply step (containers removed, volume not yet rep
 full("a failure after a container was already restored from the bundle rolls back", async () => {
   await failingAttach("rb5", "apply:5");
 });
+
+full("Ctrl-C during the apply stops at the next step and rolls back (the rollback itself is not cancelled)", async () => {
+  const env = makeEnv("rbc");
+  envs.push(env);
+  env.start();
+  await counterAtLeast(env, 5);
+  const shared = await env.cli(["state", "share", "--relay", pathToFileURL(join(env.dir, "relay")).href, "--json"]);
+  const { id } = JSON.parse(shared.out) as { id: string };
+  env.sh(["podman", "exec", env.db, "sh", "-c", "echo 'local work' > /data/known.txt"]);
+  const local = await env.snapshot();
+  const ctrlC = new AbortController();
+  const r = await env.cli(["state", "attach", "-y", id], {
+    signal: ctrlC.signal,
+    // the user presses Ctrl-C while the first container is being removed
+    faultPoint: (p) => void (p === "apply:1" && ctrlC.abort()),
+  });
+  expect(r.code).toBe(130);
+  expect(r.err).toContain("rolled back, nothing was changed");
+  expect(await env.snapshot()).toEqual(local);
+});
