@@ -89,7 +89,7 @@ function Screen({ version }: { version: string }) {
           {main}
         </Box>
       </Box>
-      <StatusBar state={state} paneId={source.id} />
+      <StatusBar state={state} paneId={source.id} actions={source.actions} />
     </Box>
   );
 }

@@ -50,13 +50,21 @@ export async function runDashboard(deps: Deps, commands: Command[]): Promise<num
 }
 
 async function loadHeader(deps: Deps): Promise<HeaderInfo> {
+  // the VM query runs beside the config read; a VM provider that is missing or slow only makes
+  // the VM field say so
+  const vm = import("../src/core/vm/index.ts")
+    .then(({ vmStatus }) => vmStatus(deps))
+    .then(
+      (s) => `${s.vm} ${s.state}`,
+      () => "n/a",
+    );
   try {
     const found = await deps.findConfig();
-    if (!found) return { vm: "n/a" };
+    if (!found) return { vm: await vm };
     const { basename } = await import("node:path");
-    return { project: found.config.name ?? basename(found.dir), provider: found.config.provider ?? "auto", vm: "n/a" };
+    return { project: found.config.name ?? basename(found.dir), provider: found.config.provider ?? "auto", vm: await vm };
   } catch (e) {
-    return { vm: "n/a", configError: e instanceof Error ? e.message : String(e) };
+    return { vm: await vm, configError: e instanceof Error ? e.message : String(e) };
   }
 }
 

@@ -27,8 +27,8 @@ export type PaneData =
 export interface RowAction {
   key: string;
   title: string;
-  /** the devx command line the action runs (shown before it runs, like the palette) */
-  command(row: Row): string[];
+  /** the devx command line the action runs, shown with its output like a palette command */
+  command(row: Row | undefined): string[];
 }
 
 export interface PaneSource {
@@ -38,6 +38,8 @@ export interface PaneSource {
   /** extra lines shown when a row is drilled into (e.g. a container's last log lines) */
   detail?(row: Row, signal: AbortSignal): Promise<string[]>;
   actions?: RowAction[];
+  /** how often to reload while visible, when it differs from the dashboard's default */
+  refreshMs?: number;
   /** sources that change without polling (the Logs pane) call fn on every change */
   subscribe?(fn: () => void): () => void;
 }

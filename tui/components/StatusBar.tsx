@@ -1,5 +1,6 @@
 import { Box, Text } from "ink";
 import type { UIState } from "../state/reducer.ts";
+import type { RowAction } from "../types.ts";
 
 const HINTS: Record<string, string> = {
   // most needed first: a narrow terminal cuts the end of the line
@@ -10,7 +11,7 @@ const HINTS: Record<string, string> = {
 };
 
 /** The last line: key hints, or the filter / command being typed. */
-export function StatusBar({ state, paneId }: { state: UIState; paneId: string }) {
+export function StatusBar({ state, paneId, actions = [] }: { state: UIState; paneId: string; actions?: RowAction[] }) {
   if (state.overlay === "filter") {
     return (
       <Box height={1} paddingX={1}>
@@ -35,7 +36,7 @@ export function StatusBar({ state, paneId }: { state: UIState; paneId: string })
   return (
     <Box height={1} paddingX={1}>
       <Text dimColor wrap="truncate">
-        {HINTS[mode]}
+        {mode === "normal" && actions.length ? HINTS.normal!.replace("? help  ", `? help  ${actions.map((a) => `${a.key} ${a.title}`).join("  ")}  `) : HINTS[mode]}
       </Text>
     </Box>
   );

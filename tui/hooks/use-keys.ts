@@ -71,10 +71,10 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   if (input === "G" || key.end) return dispatch({ type: "move", delta: Infinity, paneId, rows });
   if (key.leftArrow || input === "h") return dispatch({ type: "focus", focus: "sidebar" });
   if (key.rightArrow || input === "l" || key.tab) return dispatch({ type: "focus", focus: "table" });
-  if (key.return) {
-    const at = Math.min(s.cursor[paneId] ?? 0, rows - 1);
-    return dispatch({ type: "drill", paneId, rowId: shown[at]?.id });
-  }
+  const at = Math.min(s.cursor[paneId] ?? 0, rows - 1);
+  if (key.return) return dispatch({ type: "drill", paneId, rowId: shown[at]?.id });
+  const action = c.sources[s.pane]!.actions?.find((a) => a.key === input);
+  if (action) dispatch({ type: "run", line: action.command(shown[at]).map(quote).join(" ") });
 }
 
 const NO_KEY: Key = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };
@@ -86,6 +86,9 @@ function keyOf(ch: string): [string, Key] {
   if (ch === "\x7f" || ch === "\b") return ["", { ...NO_KEY, backspace: true }];
   return [ch, NO_KEY];
 }
+
+/** Quote a word for the palette line so that tokenize() gives it back unchanged. */
+const quote = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'"'"'`)}'`);
 
 export function useKeys(c: KeyContext): void {
   useInput((input, key) => {

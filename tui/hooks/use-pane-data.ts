@@ -49,7 +49,9 @@ export function usePaneData(source: PaneSource, refreshMs: number, reloadKey: nu
       }
     };
     void load();
-    const timer = refreshMs > 0 ? setInterval(() => void load(), refreshMs) : undefined;
+    // refreshMs 0 turns polling off (tests); a source may ask for a slower pace (remote APIs)
+    const every = refreshMs > 0 ? Math.max(refreshMs, source.refreshMs ?? 0) : 0;
+    const timer = every > 0 ? setInterval(() => void load(), every) : undefined;
     const unsubscribe = source.subscribe?.(() => void load());
     return () => {
       ac.abort();

@@ -1,8 +1,10 @@
+import type { Deps } from "../../src/cli/deps.ts";
 import type { Exec } from "../../src/platform/exec.ts";
 import type { PaneData, PaneSource, Row } from "../types.ts";
 import type { LogStore } from "./log-store.ts";
+import { bridgeSource, servicesSource, snapshotsSource, tunnelsSource, vmSource } from "./live.ts";
 
-/** What the default sources need from Deps (kept narrow so tests build it by hand). */
+/** What the containers pane needs from Deps (kept narrow so tests build it by hand). */
 export interface SourceDeps {
   exec: Exec;
 }
@@ -76,14 +78,14 @@ export function containersSource(deps: SourceDeps): PaneSource {
  * The panes, in sidebar order. A capability whose core function has not landed in this build is
  * a pane that says so: never fake rows.
  */
-export function defaultSources(deps: SourceDeps, logs: LogStore): PaneSource[] {
+export function defaultSources(deps: Deps, logs: LogStore): PaneSource[] {
   return [
-    unavailable("vms", "VMs", "VM management (devx vm)"),
+    vmSource(deps),
     containersSource(deps),
-    unavailable("tunnels", "Tunnels", "Tunnels (devx tunnel)"),
-    unavailable("bridge", "Bridge", "The Kubernetes bridge (devx bridge)"),
-    unavailable("snapshots", "Snapshots", "Environment snapshots (devx state)"),
-    unavailable("services", "Services", "The service graph (devx up)"),
+    tunnelsSource(deps),
+    bridgeSource(deps),
+    snapshotsSource(deps),
+    servicesSource(deps),
     unavailable("sessions", "Sessions", "Sandbox sessions (devx session)"),
     logsSource(logs),
   ];

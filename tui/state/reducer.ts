@@ -39,7 +39,9 @@ export type Intent =
   | { type: "erase"; paneId: string }
   | { type: "complete"; text: string }
   | { type: "history"; delta: number }
-  | { type: "submit" };
+  | { type: "submit" }
+  /** a pane action: runs a command line as if typed into the palette */
+  | { type: "run"; line: string };
 
 export function initialState(paneCount: number, pane = 0): UIState {
   return { pane, paneCount, focus: "sidebar", cursor: {}, filter: {}, overlay: "none", input: "", history: [], historyAt: 0 };
@@ -84,6 +86,8 @@ export function reduce(s: UIState, i: Intent): UIState {
       const at = clamp(s.historyAt + i.delta, 0, s.history.length);
       return { ...s, historyAt: at, input: s.history[at] ?? "" };
     }
+    case "run":
+      return { ...s, output: { line: i.line }, detail: undefined };
     case "submit": {
       if (s.overlay === "filter") return { ...s, overlay: "none", focus: "table" };
       // "devx config show" and "config show" are the same line

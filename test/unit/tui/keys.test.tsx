@@ -155,6 +155,19 @@ describe("command palette", () => {
   });
 });
 
+describe("pane actions", () => {
+  test("a pane's actions are listed in the status bar; their key runs the command for the row under the cursor", async () => {
+    const s = fakeSources();
+    const withActions = { ...s.containers, actions: [{ key: "s", title: "stop", command: (row?: { cells: Record<string, string> }) => ["db", "rm", row?.cells.name ?? "", "--note", "it's"] }] };
+    h = await renderApp({ sources: [s.vms, withActions], initialPane: "containers" });
+    const f = await h.until((x) => x.includes("shop-api"));
+    expect(f.split("\n").at(-1)).toContain("q quit  ? help  s stop  / filter");
+    await h.press(KEY.right, "j", "s");
+    await h.until((x) => x.includes("[exit 0]"));
+    expect(h.ran).toEqual([["db", "rm", "shop-redis", "--note", "it's"]]);
+  });
+});
+
 describe("help and quit", () => {
   test("? shows the keys; Esc closes it", async () => {
     h = await renderApp({ initialPane: "containers" });

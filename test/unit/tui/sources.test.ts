@@ -5,6 +5,10 @@ import { containersSource, defaultSources } from "../../../tui/sources/index.ts"
 import { LogStore } from "../../../tui/sources/log-store.ts";
 import { selfArgv, selfRunner } from "../../../tui/main.tsx";
 import { systemExec } from "../../../src/platform/exec.ts";
+import { createDeps } from "../../../src/cli/deps.ts";
+import { globalOptions } from "../../../src/cli/define.ts";
+import { memoryIO } from "../../../src/cli/io.ts";
+import * as v from "valibot";
 
 /** A strict exec stub: only the listed binaries exist, only the listed argv run, each must be used. */
 function stubExec(bins: string[], calls: Array<{ argv: string[]; stdout?: string; stderr?: string; code?: number }>) {
@@ -90,8 +94,8 @@ describe("containers data function", () => {
     expect(await containerLogTail({ exec }, "podman", "x", 5)).toEqual(["a", "b", "c"]);
   });
 
-  test("every pane of the product is in the sidebar, in order; unbuilt ones say so", async () => {
-    const sources = defaultSources({ exec: stubExec([], []).exec }, new LogStore());
+  test("every pane of the product is in the sidebar, in order; an unbuilt one says so", async () => {
+    const sources = defaultSources(createDeps(v.parse(globalOptions, {}), { exec: stubExec([], []).exec, io: memoryIO() }), new LogStore());
     expect(sources.map((s) => s.title)).toEqual(["VMs", "Containers & databases", "Tunnels", "Bridge", "Snapshots", "Services", "Sessions", "Logs"]);
     const sessions = await sources[6]!.load(new AbortController().signal);
     expect(sessions).toEqual({ kind: "unavailable", reason: "Sandbox sessions (devx session) is not available in this build" });
@@ -123,5 +127,48 @@ describe("palette runner", () => {
     }, ac.signal);
     expect(await p).not.toBe(0);
     expect(lines).toEqual(["ready"]);
+  });
+});
+
+describe("panes from the capabilities' core entry points (hermetic DEVX_HOME)", () => {
+  const mkDeps = (exec: Exec = stubExec([], []).exec) => createDeps(v.parse(globalOptions, {}), { exec, io: memoryIO(), cwd: process.env.DEVX_TEST_ROOT! });
+
+  test("VMs: without any VM provider, the load fails with the provider's hint (shown as an error row)", async () => {
+    const { vmSource } = await import("../../../tui/sources/live.ts");
+    const err = await vmSource(mkDeps()).load(new AbortController().signal).catch((e) => e);
+    expect(err.message).toContain("no VM provider found");
+    expect(err.hint).toContain("install one");
+  });
+
+  test("Bridge: a live connect session on this machine is a row with its forward and traffic", async () => {
+    const { writeSession, removeSession } = await import("../../../src/platform/sessions.ts");
+    const { bridgeSource } = await import("../../../tui/sources/live.ts");
+    const deps = mkDeps();
+    const forward = { service: "api", namespace: "shop", port: "http", servicePort: 80, host: "127.0.0.1", hostPort: 18080, state: "ready", connections: 3, active: 1, bytesIn: 2048, bytesOut: 512 };
+    await writeSession(deps.paths.state, "bridge", "tuitest", { mode: "connect", session: "tuitest", context: "dev", namespace: "shop", kube: {}, forwards: [forward], env: {} });
+    try {
+      const data = await bridgeSource(deps).load(new AbortController().signal);
+      if (data.kind !== "rows") throw new Error("expected rows");
+      expect(data.rows).toHaveLength(1);
+      expect(data.rows[0]!.cells).toMatchObject({ mode: "connect", target: "shop/api:80", host: "127.0.0.1:18080", state: "ready", traffic: "1/3 conns ↓2.0 KiB ↑512 B" });
+      expect(data.rows[0]!.tone).toBe("ok");
+    } finally {
+      await removeSession(deps.paths.state, "bridge", "tuitest");
+    }
+  });
+
+  test("Snapshots and Services: empty, each with a note saying how to get some", async () => {
+    const { snapshotsSource, servicesSource } = await import("../../../tui/sources/live.ts");
+    const deps = mkDeps();
+    expect(await snapshotsSource(deps).load(new AbortController().signal)).toMatchObject({ kind: "rows", rows: [], note: expect.stringContaining("devx db snapshot") });
+    expect(await servicesSource(deps).load(new AbortController().signal)).toMatchObject({ kind: "rows", rows: [], note: expect.stringContaining("devx up is not running") });
+  });
+
+  test("Tunnels: without a Cloudflare account the load fails with the config hint, and it polls slower", async () => {
+    const { tunnelsSource } = await import("../../../tui/sources/live.ts");
+    const src = tunnelsSource(mkDeps());
+    expect(src.refreshMs).toBeGreaterThanOrEqual(10_000);
+    const err = await src.load(new AbortController().signal).catch((e) => e);
+    expect(err.hint).toContain("account_id");
   });
 });

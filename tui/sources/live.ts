@@ -1,0 +1,178 @@
+import type { Deps } from "../../src/cli/deps.ts";
+import type { PaneData, PaneSource, Row } from "../types.ts";
+
+/**
+ * Panes backed by the capabilities' own dashboard entry points in src/core (each module is loaded
+ * when its pane is first shown, so the first frame never waits for an SDK).
+ */
+
+const gib = (mib?: number) => (mib === undefined ? "" : `${(mib / 1024).toFixed(mib % 1024 ? 1 : 0)} GiB`);
+const bytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`);
+const ago = (ms?: number) => {
+  if (ms === undefined) return "";
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+};
+
+export function vmSource(deps: Deps): PaneSource {
+  return {
+    id: "vms",
+    title: "VMs",
+    async load(): Promise<PaneData> {
+      const { vmStatus } = await import("../../src/core/vm/index.ts");
+      const s = await vmStatus(deps);
+      const tailnet = s.tailnet.ipv4 ? `${s.tailnet.state} ${s.tailnet.ipv4}` : s.tailnet.state;
+      return {
+        kind: "rows",
+        columns: [
+          { key: "name", title: "NAME", priority: 3 },
+          { key: "provider", title: "PROVIDER", priority: 2 },
+          { key: "state", title: "STATE", priority: 3 },
+          { key: "cpus", title: "CPUS" },
+          { key: "memory", title: "MEMORY" },
+          { key: "disk", title: "DISK" },
+          { key: "tailnet", title: "TAILNET", priority: 1 },
+          { key: "runtime", title: "RUNTIME" },
+        ],
+        rows: [
+          {
+            id: s.vm,
+            cells: { name: s.vm, provider: `${s.provider.name} ${s.provider.version}`.trim(), state: s.state, cpus: s.cpus === undefined ? "" : String(s.cpus), memory: gib(s.memoryMiB), disk: s.diskGiB === undefined ? "" : `${s.diskGiB} GiB`, tailnet, runtime: `${s.runtime.kind} ${s.runtime.endpoint}` },
+            tone: s.state === "running" ? "ok" : s.state === "starting" ? "warn" : s.state === "missing" || s.state === "unknown" ? "bad" : "dim",
+          },
+        ],
+        note: undefined,
+      };
+    },
+    actions: [
+      { key: "s", title: "start", command: () => ["vm", "start"] },
+      { key: "x", title: "stop", command: () => ["vm", "stop"] },
+      { key: "z", title: "sleep", command: () => ["vm", "sleep"] },
+    ],
+  };
+}
+
+export function tunnelsSource(deps: Deps): PaneSource {
+  return {
+    id: "tunnels",
+    title: "Tunnels",
+    // each load is several Cloudflare API calls: refresh slower than local panes
+    refreshMs: 15_000,
+    async load(): Promise<PaneData> {
+      const { listTunnels } = await import("../../src/core/tunnel/index.ts");
+      const r = await listTunnels(deps);
+      return {
+        kind: "rows",
+        columns: [
+          { key: "name", title: "NAME", priority: 2 },
+          { key: "url", title: "URL", priority: 3 },
+          { key: "service", title: "SERVICE", priority: 1 },
+          { key: "live", title: "LIVE" },
+          { key: "auth", title: "AUTH" },
+        ],
+        rows: r.exposures.map((e) => ({
+          id: e.hostname,
+          cells: { name: e.name, url: e.url, service: e.service ?? "", live: e.live ? "live" : e.ingress ? "no DNS" : "DNS only", auth: e.auth },
+          tone: e.live ? "ok" : "warn",
+        })),
+        note: r.tunnel ? `tunnel ${r.tunnel.name} (${r.tunnel.status ?? "unknown"}) exposes nothing: devx tunnel expose <port>` : "no devx tunnel for this VM yet: devx tunnel expose <port>",
+      };
+    },
+  };
+}
+
+export function bridgeSource(deps: Deps): PaneSource {
+  return {
+    id: "bridge",
+    title: "Bridge",
+    async load(): Promise<PaneData> {
+      const { bridgeStatus } = await import("../../src/core/bridge/status.ts");
+      const s = await bridgeStatus({ env: deps.env, cwd: deps.cwd, paths: deps.paths, emit: deps.emit, signal: deps.signal, findConfig: deps.findConfig });
+      const rows: Row[] = [
+        ...s.forwards.map((f): Row => ({
+          id: `f:${f.session}:${f.namespace}/${f.service}:${f.port}`,
+          cells: { mode: "connect", target: `${f.namespace}/${f.service}:${f.servicePort}`, host: `${f.host}:${f.hostPort}`, state: f.alive ? f.state : "dead", traffic: `${f.active}/${f.connections} conns ↓${bytes(f.bytesIn)} ↑${bytes(f.bytesOut)}`, session: f.session },
+          tone: !f.alive ? "bad" : f.state === "ready" ? "ok" : "warn",
+        })),
+        ...s.intercepts.map((i): Row => ({
+          id: `i:${i.session}`,
+          cells: { mode: i.mirror ? "mirror" : "intercept", target: `${i.namespace}/${i.service}`, host: i.ports.map((p) => `${p.name}→${p.hostPort}`).join(" "), state: i.alive ? `tunnel ${i.tunnel}, agent ${i.agentPhase ?? "?"}` : "dead", traffic: i.stats ? `${i.stats.active}/${i.stats.connections} conns ↓${bytes(i.stats.bytesIn)} ↑${bytes(i.stats.bytesOut)}` : "", session: i.session },
+          tone: !i.alive ? "bad" : i.tunnel === "up" ? "ok" : "warn",
+        })),
+      ];
+      return {
+        kind: "rows",
+        columns: [
+          { key: "mode", title: "MODE" },
+          { key: "target", title: "CLUSTER", priority: 3 },
+          { key: "host", title: "HOST", priority: 2 },
+          { key: "state", title: "STATE", priority: 2 },
+          { key: "traffic", title: "TRAFFIC" },
+        ],
+        rows,
+        note: "no bridge sessions on this machine: devx bridge connect, or devx bridge intercept <service>",
+      };
+    },
+  };
+}
+
+export function snapshotsSource(deps: Deps): PaneSource {
+  return {
+    id: "snapshots",
+    title: "Snapshots",
+    async load(): Promise<PaneData> {
+      const { listSnapshots } = await import("../../src/core/state/local.ts");
+      const s = await listSnapshots({ stateDir: deps.paths.state });
+      const when = (iso: string) => iso.replace("T", " ").slice(0, 19);
+      const rows: Row[] = [
+        ...s.checkpoints.map((c): Row => ({ id: `c:${c.name}`, cells: { kind: "checkpoint", name: c.name, created: when(c.created), mode: c.mode, size: bytes(c.bytes), contents: [...c.containers, ...c.volumes].join(", ") } })),
+        ...s.dbSnapshots.map((c): Row => ({ id: `d:${c.name}`, cells: { kind: "db snapshot", name: c.name, created: when(c.created), mode: c.mode, size: bytes(c.bytes), contents: c.volumes.join(", ") } })),
+        ...s.shares.map((c): Row => ({ id: `s:${c.relay}/${c.object}`, cells: { kind: "shared", name: `${c.relay}/${c.object}`, created: when(c.created), mode: c.mode, size: bytes(c.bytes), contents: [...c.containers, ...c.volumes].join(", ") } })),
+        ...s.restorePoints.map((r): Row => ({ id: `r:${r.name}`, cells: { kind: "restore point", name: r.name, created: when(r.created), mode: "", size: "", contents: `before ${r.source}` }, tone: "dim" })),
+      ];
+      return {
+        kind: "rows",
+        columns: [
+          { key: "kind", title: "KIND", priority: 2 },
+          { key: "name", title: "NAME", priority: 3 },
+          { key: "created", title: "CREATED", width: 19 },
+          { key: "mode", title: "MODE" },
+          { key: "size", title: "SIZE" },
+          { key: "contents", title: "CONTENTS" },
+        ],
+        rows,
+        note: "no snapshots on this machine: devx state (checkpoint), devx db snapshot, devx state share",
+      };
+    },
+  };
+}
+
+export function servicesSource(deps: Deps): PaneSource {
+  return {
+    id: "services",
+    title: "Services",
+    async load(): Promise<PaneData> {
+      const { servicesStatus } = await import("../../src/core/up/session.ts");
+      const s = await servicesStatus(deps);
+      return {
+        kind: "rows",
+        columns: [
+          { key: "name", title: "NAME", priority: 3 },
+          { key: "runtime", title: "RUNTIME" },
+          { key: "state", title: "STATE", priority: 2 },
+          { key: "health", title: "HEALTH", priority: 2 },
+          { key: "port", title: "PORT" },
+          { key: "restarts", title: "RESTARTS" },
+          { key: "uptime", title: "UPTIME" },
+          { key: "deps", title: "DEPENDS ON" },
+        ],
+        rows: s.nodes.map((n) => ({
+          id: n.name,
+          cells: { name: n.name, runtime: n.runtime, state: n.exitCode !== undefined && n.state === "failed" ? `failed (${n.exitCode})` : n.state, health: n.health, port: n.port ? String(n.port) : "", restarts: String(n.restarts), uptime: ago(n.uptimeMs), deps: n.dependsOn.map((d) => d.name).join(", ") },
+          tone: n.state === "failed" || n.health === "unhealthy" ? "bad" : n.state === "healthy" || (n.state === "running" && n.health !== "starting") || n.state === "completed" ? "ok" : n.state === "stopped" ? "dim" : "warn",
+        })),
+        note: s.running ? "devx up runs no nodes" : "devx up is not running for this project: start it with devx up --detach",
+      };
+    },
+  };
+}
