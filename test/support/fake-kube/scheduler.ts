@@ -146,7 +146,7 @@ export class Scheduler {
     });
   }
 
-  /** Readiness as the kubelet probes it, but every 50 ms until first success (tests wait on it). */
+  /** Readiness as the kubelet probes it (every periodSeconds), but every 50 ms until the first success (tests wait on it). */
   private startProbe(ns: string, name: string, ip: string, container: any, run: Running): void {
     const p = container.readinessProbe;
     const named = (port: unknown) => typeof port === "string" ? container.ports?.find((cp: any) => cp.name === port)?.containerPort : port;
@@ -173,7 +173,7 @@ export class Scheduler {
       if (ok && !ready) this.setReady(ns, name, (ready = true));
       failures = ok ? 0 : failures + 1;
       if (!ok && ready && failures >= (p.failureThreshold ?? 3)) this.setReady(ns, name, (ready = false));
-      if (this.running.get(`${ns}/${name}`) === run) run.probe = setTimeout(tick, ready ? 1000 : 50);
+      if (this.running.get(`${ns}/${name}`) === run) run.probe = setTimeout(tick, ready ? (p.periodSeconds ?? 10) * 1000 : 50);
     };
     run.probe = setTimeout(tick, 0);
   }
