@@ -24,7 +24,11 @@ export async function downUp(deps: Deps): Promise<{ project: string; running: bo
     // The channel is gone but the process lives: ask it the classic way.
     process.kill(rec.pid, "SIGTERM");
   }
-  while (pidAlive(rec.pid)) await deps.clock.sleep(20);
+  // Done when the supervisor removed its record (it does so after every node stopped) or died.
+  while (pidAlive(rec.pid) && (await readUpSession(deps, loaded))?.pid === rec.pid) await deps.clock.sleep(20);
+  // ...and give a detached supervisor the moment it needs to exit after that.
+  const until = Date.now() + 5000;
+  while (rec.pid !== process.pid && pidAlive(rec.pid) && Date.now() < until) await deps.clock.sleep(20);
   await removeUpSession(deps.paths.state, project);
   return { project, running: true, pid: rec.pid, ms: Math.round(performance.now() - t0) };
 }
