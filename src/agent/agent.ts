@@ -56,7 +56,8 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
 
   // Service ports: each connection goes to the CLI (intercept), or to an original pod with a copy to the CLI (mirror).
   for (const p of o.ports) {
-    const server = createServer({ noDelay: true } as never, (socket) => {
+    // half-open: a client that finishes sending still gets its reply (HTTP/1.0, `nc -q`, uploads)
+    const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       socket.setNoDelay(true);
       stats.conns++;
       (o.mirror ? mirrorConnection(socket, p) : forwardConnection(socket, p)).catch((e) => {
@@ -82,7 +83,7 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
   async function mirrorConnection(socket: Socket, p: { name: string; port: number }) {
     socket.pause();
     const target = await originalTarget(kube, o, p.name);
-    const upstream = connect(target.port, target.ip);
+    const upstream = connect({ port: target.port, host: target.ip, allowHalfOpen: true });
     upstream.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       upstream.once("connect", () => resolve());

@@ -66,7 +66,7 @@ const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.phase 
 
 async function listenOn(port: number, autoPort: boolean, emit: BridgeDeps["emit"], label: string): Promise<{ server: Server; port: number }> {
   for (let p = port, tries = 0; ; p++, tries++) {
-    const server = createServer();
+    const server = createServer({ allowHalfOpen: true });
     const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
       server.once("error", (e) => resolve(e as NodeJS.ErrnoException));
       server.listen(p, "127.0.0.1", () => resolve(undefined));

@@ -66,7 +66,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
       stream.abort(new Error(`no host port for ${h.name}`));
       return;
     }
-    const socket = connect(hostPort, "127.0.0.1");
+    const socket = connect({ port: hostPort, host: "127.0.0.1", allowHalfOpen: true });
     socket.setNoDelay(true);
     const ok = await new Promise<boolean>((resolve) => {
       socket.once("connect", () => resolve(true));

@@ -34,8 +34,9 @@ class DuplexMessageStream extends AbstractMessageStream {
   }
 
   sendData(data: Uint8ArrayList): SendResult {
-    let ok = true;
-    for (const buf of data) ok = this.socket.write(buf);
+    // one write per batch: a frame is a 12-byte header plus its payload, and over a port-forward
+    // every write becomes its own WebSocket message
+    const ok = this.socket.write(data.subarray());
     return { sentBytes: data.byteLength, canSendMore: ok };
   }
   sendReset(): void {

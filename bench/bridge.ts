@@ -1,0 +1,120 @@
+#!/usr/bin/env bun
+/**
+ * Bridge intercept benchmark on the fake cluster (loopback), the compiled binary as the agent.
+ * Every figure is printed next to a baseline measured in the same run, as a ratio:
+ *   - small HTTP requests (keep-alive, sequential): p50/p99 latency through the intercept vs direct
+ *     to the host app → added latency; requests/s with 16 concurrent clients, both ways;
+ *   - bulk: MB/s of a 1 GB upload through the intercept vs straight to the host sink;
+ *   - time from `intercept` to the first intercepted request, by phase.
+ * Targets (issue 4): added p50 < 0.5 ms, bulk ≥ 50% of direct, first request < 3 s.
+ *
+ *   bun bench/bridge.ts [--requests 2000] [--bulk-mb 1024]
+ */
+import { parseArgs } from "node:util";
+import { connect, createServer } from "node:net";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeCluster, echoPod } from "../test/support/fake-kube/index.ts";
+import { ensureBinary } from "../test/support/binary.ts";
+import { loadKube } from "../providers/kube/client.ts";
+import { runIntercept } from "../src/core/bridge/intercept.ts";
+
+const { values } = parseArgs({ options: { requests: { type: "string", default: "2000" }, "bulk-mb": { type: "string", default: "1024" } } });
+const N = Number(values.requests);
+const BULK = Number(values["bulk-mb"]) * 1024 * 1024;
+const IMAGE = "localhost/devx-agent:bench";
+
+const cluster = await startFakeCluster({ images: { [IMAGE]: ensureBinary() } });
+const kube = loadKube({ kubeconfig: cluster.kubeconfigPath });
+const state = mkdtempSync(join(tmpdir(), "devx-bench-"));
+const deps = { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, DEVX_AGENT_IMAGE: IMAGE }, cwd: process.cwd(), paths: { state }, emit: () => {}, signal: new AbortController().signal, findConfig: async () => undefined };
+
+// host side: a tiny HTTP app and a byte sink that answers with the count when the sender finishes
+const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ok") });
+const sink = createServer((s) => {
+  let n = 0;
+  // answers once everything arrived (the fake's service proxy does not carry half-closes)
+  s.on("data", (d) => {
+    n += d.length;
+    if (n >= BULK) s.end(`${n}\n`);
+  });
+});
+await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+const sinkPort = (sink.address() as { port: number }).port;
+
+await cluster.addAppPod({ name: "web-1", labels: { app: "web" }, ports: [{ name: "http", containerPort: 8080 }, { name: "bulk", containerPort: 9000 }] }, echoPod);
+await kube.core.createNamespacedService({ namespace: kube.namespace, body: { apiVersion: "v1", kind: "Service", metadata: { name: "web" }, spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }, { name: "bulk", port: 9000, targetPort: 9000, protocol: "TCP" }] } } });
+
+const t0 = performance.now();
+const h = await runIntercept(deps, { service: "web", ports: [`http:${app.port}`, `bulk:${sinkPort}`], graceMs: 30_000 });
+const svcHttp = `http://${cluster.serviceAddress(cluster.namespace, "web", "http")}/`;
+const first = await fetch(svcHttp).then((r) => r.text());
+const firstMs = performance.now() - t0;
+if (first !== "ok") throw new Error(`first request did not reach the host app: ${first}`);
+
+async function latencies(url: string): Promise<number[]> {
+  for (let i = 0; i < 100; i++) await (await fetch(url)).text(); // warm-up, keep-alive established
+  const out: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const s = performance.now();
+    await (await fetch(url)).text();
+    out.push(performance.now() - s);
+  }
+  return out.sort((a, b) => a - b);
+}
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+
+async function rps(url: string, concurrency = 16, total = N * 2): Promise<number> {
+  let left = total;
+  const s = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (left-- > 0) await (await fetch(url)).text();
+  }));
+  return total / ((performance.now() - s) / 1000);
+}
+
+async function upload(hostPort: string): Promise<number> {
+  const [host, port] = hostPort.split(":");
+  const chunk = Buffer.alloc(1024 * 1024, 7);
+  const s = performance.now();
+  const got = await new Promise<number>((resolve, reject) => {
+    const sock = connect(Number(port), host!);
+    let reply = "";
+    sock.on("data", (d) => (reply += d));
+    sock.on("end", () => resolve(Number(reply.trim())));
+    sock.on("error", reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < BULK) {
+        sent += chunk.length;
+        if (!sock.write(chunk)) return void sock.once("drain", pump);
+      }
+    };
+    sock.once("connect", pump);
+  });
+  if (got !== BULK) throw new Error(`sink received ${got} of ${BULK} bytes`);
+  return BULK / 1024 / 1024 / ((performance.now() - s) / 1000);
+}
+
+const directUrl = `http://127.0.0.1:${app.port}/`;
+const direct = await latencies(directUrl);
+const through = await latencies(svcHttp);
+const rpsDirect = await rps(directUrl);
+const rpsThrough = await rps(svcHttp);
+const bulkDirect = await upload(`127.0.0.1:${sinkPort}`);
+const bulkThrough = await upload(cluster.serviceAddress(cluster.namespace, "web", "bulk"));
+
+const f = (x: number) => x.toFixed(3);
+console.log(`bridge intercept benchmark (fake cluster on loopback; ${N} sequential keep-alive requests; ${BULK / 1024 / 1024} MiB upload)`);
+console.log(`latency p50: intercept ${f(pct(through, 50))} ms vs direct ${f(pct(direct, 50))} ms → added ${f(pct(through, 50) - pct(direct, 50))} ms (target < 0.5 ms), ratio ${(pct(through, 50) / pct(direct, 50)).toFixed(1)}×`);
+console.log(`latency p99: intercept ${f(pct(through, 99))} ms vs direct ${f(pct(direct, 99))} ms → added ${f(pct(through, 99) - pct(direct, 99))} ms, ratio ${(pct(through, 99) / pct(direct, 99)).toFixed(1)}×`);
+console.log(`requests/s (16 concurrent): intercept ${rpsThrough.toFixed(0)} vs direct ${rpsDirect.toFixed(0)} → ${((100 * rpsThrough) / rpsDirect).toFixed(1)}% of direct`);
+console.log(`bulk upload: intercept ${bulkThrough.toFixed(1)} MB/s vs direct ${bulkDirect.toFixed(1)} MB/s → ${((100 * bulkThrough) / bulkDirect).toFixed(1)}% of direct (target ≥ 50%)`);
+console.log(`intercept → first intercepted request: ${firstMs.toFixed(0)} ms (target < 3000 ms); phases: ${Object.entries(h.record.phases).map(([k, v]) => `${k} ${v} ms`).join(", ")}, first request ${(firstMs - (h.record.phases.total ?? 0)).toFixed(0)} ms`);
+
+await h.stop();
+app.stop(true);
+sink.close();
+await cluster.stop();
+process.exit(0);
