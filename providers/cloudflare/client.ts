@@ -160,6 +160,11 @@ export class CloudflareClient {
     await this.request("DELETE", `/accounts/${accountId}/cfd_tunnel/${tunnelId}`);
   }
 
+  /** drop stale connector connections (a deleted VM cannot close its own) so the tunnel can be deleted */
+  async cleanupTunnelConnections(accountId: string, tunnelId: string): Promise<void> {
+    await this.request("DELETE", `/accounts/${accountId}/cfd_tunnel/${tunnelId}/connections`);
+  }
+
   async getTunnelConfig(accountId: string, tunnelId: string): Promise<TunnelConfiguration> {
     return (await this.request<TunnelConfiguration>("GET", `/accounts/${accountId}/cfd_tunnel/${tunnelId}/configurations`)).result;
   }

@@ -149,7 +149,7 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
       return page(all.filter((z) => !q.get("name") || z.name === q.get("name")), q);
     }
 
-    if ((r = /^\/accounts\/([^/]+)\/cfd_tunnel(?:\/([^/]+))?(\/token|\/configurations)?$/.exec(path))) {
+    if ((r = /^\/accounts\/([^/]+)\/cfd_tunnel(?:\/([^/]+))?(\/token|\/configurations|\/connections)?$/.exec(path))) {
       const [, acc, id, sub] = r;
       if (acc !== accountId) return fail(403, 10000, "Authentication error");
       const write = m !== "GET";
@@ -175,6 +175,10 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
       }
       const t = tunnels.get(id);
       if (!t || t.deleted_at) return fail(404, 1003, "Tunnel not found");
+      if (sub === "/connections" && m === "DELETE") {
+        t.connections = [];
+        return envelope(null);
+      }
       if (sub === "/token" && m === "GET") return envelope(Buffer.from(JSON.stringify({ a: accountId, t: t.id, s: Buffer.from(hex()).toString("base64") })).toString("base64"));
       if (sub === "/configurations") {
         if (!t.remote_config) return fail(400, 1055, "This tunnel is locally managed; its configuration cannot be changed remotely");
@@ -201,6 +205,7 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
       }
       if (!sub && m === "GET") return envelope(t);
       if (!sub && m === "DELETE") {
+        if (t.connections.length) return fail(400, 1022, "Cannot delete tunnel because it has active connections. Clean up the connections first.");
         t.deleted_at = now();
         configs.delete(id);
         return envelope(t);

@@ -60,3 +60,29 @@ export async function ensureVmTunnel(s: Pick<CloudflareSetup, "cf" | "accountId"
 export async function findVmTunnel(s: CloudflareSetup): Promise<Tunnel | undefined> {
   return (await s.cf.listTunnels(s.accountId, s.tunnelName)).find((t) => t.name === s.tunnelName && !t.deleted_at);
 }
+
+/**
+ * Delete the VM's tunnel with the devx DNS records and basic-auth guards that point at it (used by
+ * `vm rm`). Records go first so no public name is left pointing at a dead tunnel.
+ */
+export async function removeVmTunnel(s: CloudflareSetup): Promise<{ tunnel?: string; records: string[] }> {
+  const tunnel = await findVmTunnel(s);
+  if (!tunnel) return { records: [] };
+  const removed: string[] = [];
+  if (s.zone) {
+    const zone = await s.cf.findZone(s.zone);
+    const records = (await s.cf.listDnsRecords(zone.id, { type: "CNAME" })).filter((r) => r.content === `${tunnel.id}.cfargotunnel.com` && (r.comment ?? "").startsWith(COMMENT_PREFIX));
+    for (const r of records) {
+      await s.cf.deleteDnsRecord(zone.id, r.id);
+      removed.push(r.name);
+    }
+    const routes = await s.cf.listWorkerRoutes(zone.id).catch(() => []);
+    for (const r of routes.filter((x) => (x.script ?? "").startsWith("devx-auth-") && removed.includes(x.pattern.replace(/\/\*$/, "")))) {
+      await s.cf.deleteWorkerRoute(zone.id, r.id);
+      await s.cf.deleteWorker(s.accountId, r.script!);
+    }
+  }
+  await s.cf.cleanupTunnelConnections(s.accountId, tunnel.id);
+  await s.cf.deleteTunnel(s.accountId, tunnel.id);
+  return { tunnel: tunnel.name, records: removed };
+}

@@ -4,7 +4,7 @@ import { commandLine, type VmOp } from "../../../providers/vm/commands.ts";
 import type { VmInfo, VmResources } from "../../../providers/vm/types.ts";
 import { parseTailscaleStatus, type TailnetStatus } from "../../../providers/tailscale/status.ts";
 import { CloudflareClient, DEFAULT_API } from "../../../providers/cloudflare/client.ts";
-import { accountIdOf, apiToken, ensureVmTunnel, tunnelNameFor } from "../tunnel/setup.ts";
+import { accountIdOf, apiToken, ensureVmTunnel, removeVmTunnel, tunnelNameFor } from "../tunnel/setup.ts";
 import { resolveVmContext, type VmContext, type VmFlags } from "./context.ts";
 import { machineInputs, renderNative, tailscaleAuthkey } from "./machine.ts";
 import { describe, executePlan, type PlanStep, type StepView } from "./plan.ts";
@@ -104,13 +104,28 @@ export async function vmStop(deps: Deps, opts: VmFlags & { sleep?: boolean }): P
   return run(ctx, deps, [{ kind: "exec", title: `${opts.sleep ? "sleep" : "stop"} VM ${ctx.name}`, argv: line(ctx, op) }], warnings, info.state === "stopped" ? `VM ${ctx.name} is already stopped` : undefined);
 }
 
-export async function vmRemove(deps: Deps, opts: VmFlags): Promise<PlanResult> {
+export async function vmRemove(deps: Deps, opts: VmFlags & { keepTunnel?: boolean }): Promise<PlanResult> {
   const ctx = await resolveVmContext(deps, opts);
   if (!ctx.provider.features.create.supported) throw new ProviderError(`${ctx.provider.displayName} cannot remove its VM from devx: ${ctx.provider.features.create.reason}`, "uninstall or reset it from its own settings");
   const info = await ctx.provider.status(deps.exec, ctx.name);
   requireExisting(ctx, info);
-  if (!deps.global.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}) and everything in it?`);
-  return run(ctx, deps, [{ kind: "exec", title: `remove VM ${ctx.name}`, argv: line(ctx, "remove") }]);
+  const steps: PlanStep[] = [{ kind: "exec", title: `remove VM ${ctx.name}`, argv: line(ctx, "remove") }];
+  const accountId = accountIdOf(ctx.vm, deps.env);
+  if (accountId && !opts.keepTunnel) {
+    const tunnelName = tunnelNameFor(ctx.name, deps.env);
+    const token = await apiToken(ctx.vm, deps.env);
+    steps.push({
+      kind: "api",
+      title: `delete Cloudflare tunnel ${tunnelName} and the devx DNS records pointing at it`,
+      request: `DELETE /zones/…/dns_records (devx CNAMEs → the tunnel), DELETE /accounts/${accountId}/cfd_tunnel/… (connections, then tunnel)`,
+      run: async () => {
+        const cf = new CloudflareClient(token, deps.env.DEVX_CLOUDFLARE_API || DEFAULT_API);
+        await removeVmTunnel({ cf, accountId, tunnelName, vmName: ctx.name, zone: ctx.vm.cloudflare?.zone });
+      },
+    });
+  }
+  if (!deps.global.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}) and everything in it${steps.length > 1 ? ", with its Cloudflare tunnel" : ""}?`);
+  return run(ctx, deps, steps);
 }
 
 export async function vmResize(deps: Deps, opts: VmFlags & Partial<VmResources>): Promise<PlanResult> {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { expose, gc, listTunnels, unexpose } from "../../../src/core/tunnel/ops.ts";
 import { cloudflareSetup, ensureVmTunnel, tunnelNameFor } from "../../../src/core/tunnel/setup.ts";
-import { vmInit } from "../../../src/core/vm/ops.ts";
+import { vmInit, vmRemove } from "../../../src/core/vm/ops.ts";
 import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../../src/errors.ts";
 import type { DevxConfig } from "../../../src/config/schema.ts";
 import { runCli } from "../../../src/cli/run.ts";
@@ -212,6 +212,26 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     expect(Buffer.from(secrets.contents.source.split(",")[1], "base64").toString()).toMatch(/^TUNNEL_TOKEN=[A-Za-z0-9+/=]{40,}\n$/);
     expect(ign.systemd.units.map((u: { name: string }) => u.name)).toContain("devx-cloudflared.service");
     expect(JSON.stringify(r)).not.toContain(cf.token);
+  });
+
+  test("vm rm also deletes the VM's tunnel (after its connections) and the devx records and guards pointing at it", async () => {
+    await using cf = await startFakeCloudflare();
+    const { deps, s, tunnel } = await withTunnel(cf);
+    await expose(deps, { port: 3000, name: "web", basicAuth: { user: "u", password: "p" } }, s);
+    await s.cf.createDnsRecord(cf.zone.id, { type: "CNAME", name: "blog.example.dev", content: "ghs.example.org", proxied: true, ttl: 1 });
+    cf.tunnels.get(tunnel.id)!.connections = [{ colo_name: "ams01", is_pending_reconnect: false }];
+    const stub = new ExecStub([
+      { argv: ["podman", "--version"], stdout: PODMAN.version },
+      { argv: ["podman", "machine", "inspect", "devx"], stdout: PODMAN.inspectRunning },
+      { argv: ["podman", "machine", "rm", "--force", "devx"] },
+    ], { podman: BINS.podman });
+    const config: DevxConfig = { vm: { provider: "podman", cloudflare: { account_id: cf.accountId, zone: cf.zone.name, api_token: "env:CF" } } };
+    const r = await vmRemove(testDeps(stub, { config, env: { CF: cf.token, DEVX_CLOUDFLARE_API: cf.url }, global: { yes: true } }).deps, {});
+    stub.verify();
+    expect(r.steps.map((x) => x.kind)).toEqual(["exec", "api"]);
+    expect(cf.tunnels.get(tunnel.id)!.deleted_at).not.toBeNull();
+    expect([...cf.records.values()].map((x) => x.name)).toEqual(["blog.example.dev"]);
+    expect([cf.routes.size, cf.workers.size]).toEqual([0, 0]);
   });
 
   test("the CLI: expose prints only the URL; list --json is one document; API errors exit with the permission code", async () => {
