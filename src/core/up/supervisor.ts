@@ -303,6 +303,7 @@ export class Supervisor {
     await s.loop;
     s.running = undefined;
     s.pid = undefined;
+    s.health = "none";
     if (s.state !== "pending" || r) this.set(s, "stopped");
     else s.state = "stopped";
     s.log.close();
