@@ -109,7 +109,7 @@ class Guard extends Component<{ children: ReactNode }, { error?: Error }> {
 function Crashed({ error }: { error: Error }) {
   const { quit } = useActions();
   // the screen that handled keys is gone: q and ctrl-c must still leave
-  useInput((input, key) => (input === "q" || (key.ctrl && input === "c") ? quit() : undefined));
+  useInput((input, key) => (input === "q" ? quit() : key.ctrl && input === "c" ? quit(130) : undefined));
   return (
     <Box flexDirection="column" padding={1}>
       <Text color="red">the dashboard hit a bug: {error.message}</Text>

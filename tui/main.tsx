@@ -15,9 +15,9 @@ export async function runDashboard(deps: Deps, commands: Command[]): Promise<num
     import("../src/version.ts"),
   ]);
   const logs = new LogStore();
-  // use-cases run from the dashboard report into the Logs pane, never onto the screen
-  const paneDeps: Deps = { ...deps, emit: logs.emit };
-  let cancelled = false;
+  // use-cases called by the panes report into the Logs pane, never onto the screen Ink owns
+  const paneDeps = dashboardDeps(deps, logs);
+  let code = 0;
   const instance = render(
     <App
       version={VERSION}
@@ -26,17 +26,20 @@ export async function runDashboard(deps: Deps, commands: Command[]): Promise<num
       sources={defaultSources(paneDeps, logs)}
       commands={commands.filter((c) => !c.hidden).map((c) => ({ path: c.path, summary: c.summary }))}
       run={selfRunner(deps)}
-      loadHeader={() => loadHeader(deps)}
+      loadHeader={() => loadHeader(paneDeps)}
       logs={logs}
       refreshMs={Number(deps.env.DEVX_TUI_REFRESH_MS) || 3000}
-      quit={() => instance.unmount()}
+      quit={(exitCode = 0) => {
+        code = exitCode;
+        instance.unmount();
+      }}
     />,
     // Ctrl-C arrives as a key in raw mode: the app handles it so that it quits like q
     { alternateScreen: true, exitOnCtrlC: false, patchConsole: true, maxFps: 30 },
   );
   // SIGINT/SIGTERM from outside the terminal (kill) abort deps.signal: leave the screen the same way
   const onAbort = () => {
-    cancelled = true;
+    code = 130;
     instance.unmount();
   };
   deps.signal.addEventListener("abort", onAbort, { once: true });
@@ -46,7 +49,36 @@ export async function runDashboard(deps: Deps, commands: Command[]): Promise<num
     deps.signal.removeEventListener("abort", onAbort);
     instance.cleanup();
   }
-  return cancelled ? 130 : 0;
+  return code;
+}
+
+/**
+ * Deps for code the panes call: its status output and events go to the Logs pane, it cannot
+ * prompt (the dashboard owns the keyboard), and it has nothing to read from stdin.
+ */
+function dashboardDeps(deps: Deps, logs: import("./sources/log-store.ts").LogStore): Deps {
+  const sink = (source: string, level: "info" | "warn") => {
+    let buf = "";
+    return {
+      write(s: string) {
+        buf += s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+        const lines = buf.split("\n");
+        buf = lines.pop()!;
+        for (const l of lines) if (l.trim()) logs.add(source, l, level);
+      },
+      isTTY: false,
+      columns: 100,
+    };
+  };
+  return {
+    ...deps,
+    io: { out: sink("stdout", "info"), err: sink("stderr", "warn"), stdinIsTTY: false, color: false, readLine: async () => null },
+    emit: logs.emit,
+    confirm: async (question) => {
+      const { UsageError } = await import("../src/errors.ts");
+      throw new UsageError(`${question.replace(/\?$/, "")}: the dashboard cannot ask`, "run it from the command palette with -y (:<command> -y)");
+    },
+  };
 }
 
 async function loadHeader(deps: Deps): Promise<HeaderInfo> {

@@ -125,3 +125,27 @@ test("dashboard in tmux: live panes, moving, filter, palette, resize, and the sc
   expect(shown.at(-2)).toBe("AFTER-0");
   expect(before.split("\n").slice(0, 2)).toEqual(s.split("\n").slice(0, 2));
 }, 60_000);
+
+test("Ctrl-C, and SIGTERM from outside, also restore the screen; both exit 130", async () => {
+  keys("clear", "Enter");
+  keys(`echo MARK2-${id}`, "Enter");
+  await until((s) => s.split("\n").some((l) => l === `MARK2-${id}`), "the shell");
+
+  keys(`${bin}; echo "CTRLC-$?"`, "Enter");
+  await until((x) => x.includes("project: "), "the dashboard");
+  keys("C-c");
+  let s = await until((x) => x.includes("CTRLC-130"), "the shell after Ctrl-C");
+  expect(s).toContain(`MARK2-${id}`);
+  expect(s).not.toContain("project:");
+
+  keys(`${bin}; echo "TERM-$?"`, "Enter");
+  await until((x) => x.includes("project: "), "the dashboard again");
+  const shell = tmux("display-message", "-p", "-t", session, "#{pane_pid}").trim();
+  // the dashboard is the shell's only child: signal exactly that process
+  const child = Bun.spawnSync(["pgrep", "-P", shell], { stdout: "pipe" }).stdout.toString().trim().split("\n")[0]!;
+  expect(child).toMatch(/^\d+$/);
+  process.kill(Number(child), "SIGTERM");
+  s = await until((x) => x.includes("TERM-130"), "the shell after SIGTERM");
+  expect(s).toContain(`MARK2-${id}`);
+  expect(s).not.toContain("project:");
+}, 60_000);

@@ -15,7 +15,7 @@ export interface KeyContext {
   page: number;
   commands: CommandInfo[];
   reload(): void;
-  quit(): void;
+  quit(exitCode?: number): void;
 }
 
 /** Printable text from a key event (Ink passes pasted text as one input). */
@@ -29,7 +29,7 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   const { dispatch } = c;
   const s = c.getState();
   const paneId = c.sources[s.pane]!.id;
-  if (key.ctrl && input === "c") return c.quit();
+  if (key.ctrl && input === "c") return c.quit(130);
 
   if (s.overlay === "filter" || s.overlay === "palette") {
     if (key.escape) return dispatch({ type: "close", paneId });

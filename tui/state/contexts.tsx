@@ -21,7 +21,8 @@ export interface ActionsValue {
   loadHeader(): Promise<HeaderInfo>;
   logs: LogStore;
   refreshMs: number;
-  quit(): void;
+  /** leave the dashboard; Ctrl-C leaves with 130 like any cancelled devx command */
+  quit(exitCode?: number): void;
 }
 
 export const UIStateContext = createContext<UIStateValue | null>(null);

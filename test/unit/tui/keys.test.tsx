@@ -186,6 +186,7 @@ describe("help and quit", () => {
     expect(h.quits).toBe(1);
     await h.press(KEY.ctrlC);
     expect(h.quits).toBe(2);
+    expect(h.codes).toEqual([undefined, 130]); // Ctrl-C leaves like any cancelled command
   });
 });
 

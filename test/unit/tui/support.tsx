@@ -63,6 +63,8 @@ export interface Harness {
   until(pred: (frame: string) => boolean, what?: string): Promise<string>;
   press(...keys: string[]): Promise<void>;
   quits: number;
+  /** exit codes passed to quit, in order */
+  codes: Array<number | undefined>;
   ran: string[][];
   logs: LogStore;
   unmount(): void;
@@ -74,6 +76,7 @@ export async function renderApp(opts: { sources?: PaneSource[]; header?: HeaderI
   const logs = new LogStore(500, () => Date.UTC(2026, 0, 1, 10, 0, 0));
   const h: Harness = {
     quits: 0,
+    codes: [],
     ran: [],
     logs,
     frame: () => inst.lastFrame() ?? "",
@@ -117,7 +120,10 @@ export async function renderApp(opts: { sources?: PaneSource[]; header?: HeaderI
     loadHeader: async () => opts.header ?? { project: "shop", provider: "podman", vm: "n/a" },
     logs,
     refreshMs: opts.refreshMs ?? 0,
-    quit: () => void h.quits++,
+    quit: (code?: number) => {
+      h.quits++;
+      h.codes.push(code);
+    },
     size: opts.size ?? { columns: WIDTH, rows: HEIGHT },
     initialPane: opts.initialPane,
   };
