@@ -139,7 +139,8 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
     }
   }
 
-  const ports = await resolvePorts(graph, deps.emit);
+  // under --dry-run --json the plan is the one document on stdout (shifts show as port ≠ configuredPort)
+  const ports = await resolvePorts(graph, deps.global.dryRun && deps.global.json ? () => {} : deps.emit);
   if (deps.global.dryRun) {
     printPlan(deps, buildPlan(graph, loaded, ports));
     return 0;

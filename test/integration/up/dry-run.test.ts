@@ -36,9 +36,7 @@ test("--dry-run prints the plan: order, resolved (shifted) ports, env with secre
     const io = memoryIO();
     const code = await main(["up", "--dry-run", "--json"], { io, cwd: dir });
     expect(code).toBe(0);
-    // stdout: the port warning as a JSON line, then the plan document
-    const out = io.stdout();
-    const { plan } = JSON.parse(out.slice(out.indexOf('{\n  "plan"')));
+    const { plan } = JSON.parse(io.stdout());
     expect(plan.order).toEqual(["api", "web"]);
     const api = plan.nodes[0];
     expect(api.configuredPort).toBe(taken);
@@ -55,7 +53,9 @@ test("--dry-run prints the plan: order, resolved (shifted) ports, env with secre
     });
     expect(io.stdout()).not.toContain("s3cr3t");
     expect(io.stdout()).not.toContain("hunter2");
-    expect(io.stdout()).toContain(`"message":"port ${taken} for api is busy; using ${api.port} instead"`);
+    const text = memoryIO();
+    expect(await main(["up", "--dry-run"], { io: text, cwd: dir })).toBe(0);
+    expect(text.stdout()).toContain(`api [host] port ${api.port} (configured ${taken} is busy)`);
   } finally {
     busy.close();
   }
