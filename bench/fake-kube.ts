@@ -2,7 +2,9 @@
  * What the fake cluster's data plane costs, so bridge benchmarks can tell its overhead from
  * devx's: MB/s of a bulk pod→client transfer through the service proxy and through the WebSocket
  * port-forward (real @kubernetes/client-node PortForward, TLS), each next to the same transfer
- * straight from the pod's socket, as a ratio. Best of interleaved rounds.
+ * straight from the pod's socket, as a ratio (best of interleaved rounds); and the p50/p99 latency
+ * the service proxy adds to small keep-alive HTTP requests, next to the same requests sent to the
+ * pod directly.
  *
  *   bun bench/fake-kube.ts [MiB per transfer = 256] [rounds = 3]
  */
@@ -66,8 +68,29 @@ for (let i = 0; i < rounds; i++) {
   best.proxy = Math.min(best.proxy, await tcpReceive(proxyHost!, Number(proxyPort)));
   best.portForward = Math.min(best.portForward, await portForwardReceive(pf, "bulk", 9000));
 }
+/** Sequential small GETs on one keep-alive connection; returns sorted latencies in ms. */
+async function latencies(addr: string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await (await fetch(`http://${addr}/x`)).arrayBuffer();
+    out.push(performance.now() - t);
+  }
+  return out.sort((a, b) => a - b);
+}
+await cluster.addAppPod({ name: "small", labels: { app: "small" }, ports: [{ containerPort: 8080 }], }, () => new Response("ok"));
+await api.core.createNamespacedService({ namespace: "default", body: { metadata: { name: "small" }, spec: { selector: { app: "small" }, ports: [{ port: 8080 }] } } });
+const smallPod = cluster.get("Pod", "default", "small")!.status.podIP;
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+await latencies(`${smallPod}:8080`, 200);
+await latencies(cluster.serviceAddress("default", "small", 8080), 200);
+const direct = await latencies(`${smallPod}:8080`, 3000);
+const proxied = await latencies(cluster.serviceAddress("default", "small", 8080), 3000);
+
 const mbps = (ms: number) => size / MiB / (ms / 1000);
 console.log(`transfer: ${size / MiB} MiB pod→client, best of ${rounds}`);
 console.log(`direct from pod socket : ${mbps(best.direct).toFixed(0)} MB/s (baseline)`);
 console.log(`service proxy          : ${mbps(best.proxy).toFixed(0)} MB/s = ${(best.direct / best.proxy).toFixed(2)} × direct`);
 console.log(`port-forward (WS, TLS) : ${mbps(best.portForward).toFixed(0)} MB/s = ${(best.direct / best.portForward).toFixed(2)} × direct`);
+console.log(`small GETs, keep-alive, 3000 each: direct p50 ${pct(direct, 0.5).toFixed(3)} ms p99 ${pct(direct, 0.99).toFixed(3)} ms (baseline)`);
+console.log(`  via service proxy: p50 ${pct(proxied, 0.5).toFixed(3)} ms p99 ${pct(proxied, 0.99).toFixed(3)} ms; added p50 ${(pct(proxied, 0.5) - pct(direct, 0.5)).toFixed(3)} ms = ${(pct(proxied, 0.5) / pct(direct, 0.5)).toFixed(2)} × direct`);

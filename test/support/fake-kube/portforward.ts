@@ -34,7 +34,7 @@ export function portForwardOpen(ws: ServerWebSocket<PortForwardData>): void {
     const portBytes = new Uint8Array([port & 0xff, port >> 8]);
     ws.sendBinary(frame(2 * i, portBytes));
     ws.sendBinary(frame(2 * i + 1, portBytes));
-    const sock = net.connect({ host: d.podIp, port });
+    const sock = net.connect({ host: d.podIp, port, noDelay: true });
     sock.on("data", (chunk: Buffer) => {
       if (d.closed) return;
       // -1: queued beyond the backpressure mark; pause the pod side until drain.

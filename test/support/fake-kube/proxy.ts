@@ -148,7 +148,9 @@ export class ServiceProxy {
         return;
       }
       this.connections.set(`${ns}/${name}`, (this.connections.get(`${ns}/${name}`) ?? 0) + 1);
-      const upstream = net.connect({ host: pod.status.podIP, port: target });
+      // No Nagle on either leg: a proxy must not add delay to small writes.
+      client.setNoDelay(true);
+      const upstream = net.connect({ host: pod.status.podIP, port: target, noDelay: true });
       sockets.add(upstream);
       upstream.on("close", () => sockets.delete(upstream));
       upstream.on("error", () => client.resetAndDestroy());

@@ -246,7 +246,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     };
     client.on("data", onData);
     const connectBack = (port: number, first: Buffer) => {
-      const backSide = net.connect({ host: "127.0.0.1", port }, () => {
+      client.setNoDelay(true);
+      const backSide = net.connect({ host: "127.0.0.1", port, noDelay: true }, () => {
         const local = backSide.localPort!;
         if (cn) byPort.set(local, { user: String(cn), groups: [...(org ? [org].flat().map(String) : []), "system:authenticated"] });
         backSide.on("close", () => byPort.delete(local));
