@@ -3,12 +3,12 @@ import { kcall, statusOf, type KubeClient } from "../../../providers/kube/client
 import { openPortForward } from "../../../providers/kube/port-forward.ts";
 import { watchList } from "../../../providers/kube/watch.ts";
 import { ConflictError, ProviderError, UnhealthyError, UsageError } from "../../errors.ts";
-import { removeSession, writeSession } from "../../platform/sessions.ts";
+import { listSessions, removeSession, writeSession } from "../../platform/sessions.ts";
 import { VERSION } from "../../version.ts";
 import { CONTROL_PORT, agentName, agentObjects, agentPorts, agentSelector, type AgentPort } from "./agent-spec.ts";
 import { bridgeSettings, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
 import { preflightIntercept } from "./preflight.ts";
-import { restoreSelector, swapSelector } from "./selector.ts";
+import { readAnnotation, restoreSelector, swapSelector } from "./selector.ts";
 import { startTunnel, type Tunnel, type TunnelStats } from "./tunnel.ts";
 
 /**
@@ -177,6 +177,11 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
     }
   };
 
+  // A CLI that died (kill -9, crash, laptop reboot) left its record; while its agent still holds the
+  // Service (within the grace period), running the same intercept again resumes that session.
+  const resumed = await resumable(deps, kube, namespace, req.service);
+  if (resumed) return attach(deps, kube, resumed, phase, t0);
+
   const svc = (await phase("preflight", `check ${namespace}/${req.service}`, () => preflightIntercept(kube, namespace, req.service, mirror))()) as V1Service;
   const ports = agentPorts(svc, await namedPortNumbers(kube, namespace, svc));
   const hostPorts = hostPortMap(ports, req.ports ?? []);
@@ -224,10 +229,7 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
       hostPorts,
       emit: deps.emit,
       dial: () => openPortForward(kube, namespace, record.agentPod!, CONTROL_PORT),
-      agentGone: async () => {
-        const p = await kube.core.readNamespacedPod({ name: record.agentPod!, namespace }).catch((e) => (statusOf(e) === 404 ? undefined : Promise.reject(e)));
-        return !p || p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
-      },
+      agentGone: () => agentGone(kube, namespace, record.agentPod!),
     });
     await phase("tunnel", "open the tunnel to the agent", () => tunnel!.ready)();
     await phase("swap", `point ${req.service} at the agent`, async () => {
@@ -294,4 +296,65 @@ export function startIntercept(deps: BridgeDeps, req: InterceptRequest): { ready
       await h?.stop();
     },
   };
+}
+
+type Phase = (id: string, title: string, fn: () => Promise<unknown>) => () => Promise<unknown>;
+
+async function resumable(deps: BridgeDeps, kube: KubeClient, namespace: string, service: string): Promise<InterceptRecord | undefined> {
+  const recs = await listSessions<InterceptRecord>(deps.paths.state, "bridge");
+  const rec = recs.find((r) => r.stale && r.data.mode === "intercept" && r.data.namespace === namespace && r.data.service === service && r.data.context === kube.context);
+  if (!rec) return undefined;
+  const svc = await kcall(`read Service ${service}`, () => kube.core.readNamespacedService({ name: service, namespace }));
+  if (readAnnotation(svc)?.session === rec.id && rec.data.agentPod) {
+    const pod = await kube.core.readNamespacedPod({ name: rec.data.agentPod, namespace }).catch(() => undefined);
+    if (pod && isReady(pod)) return rec.data;
+  }
+  // too late: the agent healed (or is gone); clear what the dead CLI left, then start afresh
+  await restoreSelector(kube, namespace, service, rec.id).catch(() => {});
+  await deleteAgentObjects(kube, namespace, rec.id).catch(() => {});
+  await removeSession(deps.paths.state, "bridge", rec.id);
+  return undefined;
+}
+
+/** Take over a live agent: the tunnel only (the agent and the selector swap are already in place). */
+async function attach(deps: BridgeDeps, kube: KubeClient, record: InterceptRecord, phase: Phase, t0: number): Promise<InterceptHandle> {
+  const { session, namespace } = record;
+  deps.emit({ type: "info", message: `resuming intercept session ${session} of ${namespace}/${record.service} (its agent is still running)` });
+  record.phases = { resumed: 1 };
+  await writeSession(deps.paths.state, "bridge", session, record);
+  const tunnel = startTunnel({
+    session,
+    version: VERSION,
+    hostPorts: Object.fromEntries(record.ports.map((p) => [p.name, p.hostPort])),
+    emit: deps.emit,
+    dial: () => openPortForward(kube, namespace, record.agentPod!, CONTROL_PORT),
+    agentGone: () => agentGone(kube, namespace, record.agentPod!),
+  });
+  const teardown = async () => {
+    clearInterval(statsTimer);
+    const errors: unknown[] = [];
+    await restoreSelector(kube, namespace, record.service, session).catch((e) => errors.push(e));
+    await tunnel.stop().catch(() => {});
+    await deleteAgentObjects(kube, namespace, session).catch((e) => errors.push(e));
+    await removeSession(deps.paths.state, "bridge", session);
+    if (errors.length) throw errors[0];
+  };
+  const statsTimer = setInterval(() => {
+    record.stats = tunnel.stats;
+    void writeSession(deps.paths.state, "bridge", session, record).catch(() => {});
+  }, 1000);
+  try {
+    await phase("tunnel", "reopen the tunnel to the agent", () => tunnel.ready)();
+  } catch (e) {
+    await teardown().catch(() => {});
+    throw e;
+  }
+  record.phases.total = Math.round(performance.now() - t0);
+  let stopping: Promise<void> | undefined;
+  return { session, record, ready: Promise.resolve(), env: {}, stats: () => tunnel.stats, ended: tunnel.ended, dropTunnel: () => tunnel.drop(), stop: () => (stopping ??= teardown()) };
+}
+
+async function agentGone(kube: KubeClient, namespace: string, pod: string): Promise<boolean> {
+  const p = await kube.core.readNamespacedPod({ name: pod, namespace }).catch((e) => (statusOf(e) === 404 ? undefined : Promise.reject(e)));
+  return !p || p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
 }

@@ -104,4 +104,33 @@ describe("bridge through the compiled binary", () => {
       app.stop(true);
     }
   }, 60_000);
+
+  test("a CLI that comes back within the grace period resumes the same intercept (same agent, same session)", async () => {
+    await cluster.addAppPod({ name: "back-1", labels: { app: "back" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "back", { app: "back" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const app = hostApp("laptop", await freePort());
+    const home = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "home-"));
+    const args = ["bridge", "intercept", "back", "--port", `http:${app.port}`, "--grace", "10s", "--json"];
+    const first = devx(args, home);
+    const second = { p: undefined as ReturnType<typeof devx> | undefined };
+    try {
+      const a = (await jsonLineWith(first.stdout, "session")) as { session: string };
+      first.kill("SIGKILL");
+      await first.exited;
+      second.p = devx(args, home);
+      const b = (await jsonLineWith(second.p.stdout, "session")) as { session: string; phases: Record<string, number> };
+      expect(b.session).toBe(a.session);
+      expect(b.phases.resumed).toBe(1);
+      expect((await viaService(cluster, "back", "http")).from).toBe("laptop");
+      expect(cluster.objects("Job").filter((j) => j.metadata.labels?.["devx.session"] === a.session)).toHaveLength(1);
+      second.p.kill("SIGTERM");
+      expect(await second.p.exited).toBe(0);
+      expect((await viaService(cluster, "back", "http")).pod).toBe("back-1");
+      expect(devxLeftovers(cluster)).toEqual([]);
+    } finally {
+      first.kill("SIGKILL");
+      second.p?.kill("SIGKILL");
+      app.stop(true);
+    }
+  }, 60_000);
 });
