@@ -176,6 +176,18 @@ describe("selectors", () => {
     expect(await names(sel)).toEqual(expected);
   });
 
+  test("limit/continue pages through a list", async () => {
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await api.core.listNamespacedService({ namespace: ns, labelSelector: "tier", limit: 2, _continue: token });
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((s) => s.metadata!.name!));
+      token = page.metadata?._continue;
+    } while (token);
+    expect(seen).toEqual(["sel-1", "sel-2", "sel-3"]);
+  });
+
   test("fieldSelector metadata.name and an unsupported field (400)", async () => {
     expect(await names(undefined, "metadata.name=sel-2")).toEqual(["sel-2"]);
     expect(await names("tier=web", "metadata.name!=sel-2")).toEqual(["sel-1"]);

@@ -95,7 +95,12 @@ function list(ctx: RestContext, r: RestRequest): Response {
   const all = ctx.store.list(r.rt, r.namespace).filter((o) => labels(o.metadata.labels) && fields(o));
   const limit = Number(r.query.get("limit") ?? 0);
   const token = r.query.get("continue");
-  const start = token ? Number(JSON.parse(Buffer.from(token, "base64url").toString()).offset) : 0;
+  let start = 0;
+  try {
+    start = token ? Number(JSON.parse(Buffer.from(token, "base64url").toString()).offset) : 0;
+  } catch {
+    throw badRequest("continue key is not valid: malformed token");
+  }
   const page = limit > 0 ? all.slice(start, start + limit) : all.slice(start);
   const more = limit > 0 && start + limit < all.length;
   const items = page.map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
