@@ -133,4 +133,41 @@ describe("bridge through the compiled binary", () => {
       app.stop(true);
     }
   }, 60_000);
+
+  test("connect --detach, `bridge env` export lines, disconnect clears them; denied verbs exit with the permission code", async () => {
+    await cluster.addAppPod({ name: "cat-1", labels: { app: "catalog" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "catalog-api", { app: "catalog" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const home = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "home-"));
+    const run = async (args: string[]) => {
+      const p = devx(args, home);
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      return { out, err, code };
+    };
+    const port = await freePort();
+    const c = await run(["bridge", "connect", "-t", `catalog-api:http:${port}`, "--detach", "--json"]);
+    expect(c.code).toBe(0);
+    const { pid } = JSON.parse(c.out) as { pid: number };
+    try {
+      const env = await run(["bridge", "env"]);
+      expect(env.out).toBe(`export BRIDGE_CATALOG_API_HOST='127.0.0.1'\nexport BRIDGE_CATALOG_API_PORT='${port}'\nexport BRIDGE_CATALOG_API_URL='http://127.0.0.1:${port}'\n`);
+      expect(((await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { pod: string }).pod).toBe("cat-1");
+      expect((await run(["bridge", "disconnect"])).code).toBe(0);
+      expect(pidAlive(pid)).toBe(false);
+      expect(JSON.parse((await run(["bridge", "env", "--json"])).out)).toEqual({});
+    } finally {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    cluster.denyVerbs([{ verb: "patch", group: "", resource: "services" }]);
+    try {
+      const denied = await run(["bridge", "intercept", "catalog-api"]);
+      expect(denied.code).toBe(6); // permission, src/cli/exit-codes.ts
+      expect(denied.err).toContain('patch services "catalog-api"');
+      expect(denied.err).toContain("devx bridge rbac");
+    } finally {
+      cluster.allowAll();
+    }
+    expect(devxLeftovers(cluster)).toEqual([]);
+  }, 60_000);
 });
