@@ -22,6 +22,12 @@ const KEY_FILES = [".ssh/id_ed25519.pub", ".ssh/id_ecdsa.pub", ".ssh/id_rsa.pub"
 // so devx adds it or `podman machine ssh` could not log in
 const PODMAN_MACHINE_KEY = ".local/share/containers/podman/machine/machine.pub";
 
+/** podman's own machine key (private half), which `podman machine ssh` logs in with */
+export function podmanMachineKey(env: Record<string, string | undefined>): { path: string; exists: boolean } {
+  const pub = join(env.HOME || homedir(), PODMAN_MACHINE_KEY);
+  return { path: pub.replace(/\.pub$/, ""), exists: existsSync(pub) };
+}
+
 export function sshKeys(ctx: Pick<VmContext, "vm" | "provider">, env: Record<string, string | undefined>): string[] {
   const home = env.HOME || homedir();
   const read = (p: string) => readFileSync(p, "utf8").trim();

@@ -6,7 +6,7 @@ import { parseTailscaleStatus, type TailnetStatus } from "../../../providers/tai
 import { CloudflareClient, DEFAULT_API } from "../../../providers/cloudflare/client.ts";
 import { accountIdOf, apiToken, ensureVmTunnel, removeVmTunnel, tunnelNameFor } from "../tunnel/setup.ts";
 import { resolveVmContext, type VmContext, type VmFlags } from "./context.ts";
-import { machineInputs, renderNative, tailscaleAuthkey } from "./machine.ts";
+import { machineInputs, podmanMachineKey, renderNative, sshKeys, tailscaleAuthkey } from "./machine.ts";
 import { describe, executePlan, type PlanStep, type StepView } from "./plan.ts";
 
 /**
@@ -80,7 +80,14 @@ export async function vmInit(deps: Deps, opts: InitOptions): Promise<PlanResult 
     });
   }
   const configPath = ctx.provider.configPath!(ctx.name, deps.paths.state, deps.env);
-  const render = (mask: boolean) => renderNative(ctx.provider, { ...inputs, ...secrets }, ctx.resources, mask);
+  if (ctx.provider.nativeConfig === "ignition") {
+    // podman only creates its machine key inside `machine init`, after devx wrote the Ignition
+    // config that must already carry it; a first-time user gets it generated here
+    const key = podmanMachineKey(deps.env);
+    if (!key.exists) steps.push({ kind: "exec", title: "create podman's machine ssh key", argv: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "podman-machine", "-f", key.path] });
+  }
+  // keys are read when the file is written, so a key made by an earlier step is included
+  const render = (mask: boolean) => renderNative(ctx.provider, { ...inputs, ...(mask ? {} : { sshKeys: sshKeys(ctx, deps.env) }), ...secrets }, ctx.resources, mask);
   steps.push({ kind: "write", title: `${ctx.provider.nativeConfig} machine configuration`, path: configPath, mode: 0o600, contents: () => render(false), masked: () => render(true) });
   steps.push({ kind: "exec", title: `create VM ${ctx.name}`, argv: line(ctx, "create", { resources: ctx.resources, configPath }) });
   if (!ctx.provider.createStarts) steps.push({ kind: "exec", title: `start VM ${ctx.name}`, argv: line(ctx, "start") });

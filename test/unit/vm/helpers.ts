@@ -12,9 +12,16 @@ import type { ExecStub } from "../../support/exec-stub.ts";
 export const BINS = { podman: "/usr/bin/podman", limactl: "/opt/homebrew/bin/limactl", colima: "/opt/homebrew/bin/colima", docker: "/usr/local/bin/docker", orb: "/usr/local/bin/orb" };
 
 /** A fresh home with an ed25519 public key, so machine configs carry a known key. */
-export function tempHome(): { home: string; key: string } {
+export const PODMAN_MACHINE_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPodmanMachineKeyPodmanMachineKeyPodmanMach podman-machine";
+
+/** `podmanKey: false` leaves out podman's machine key, as on a machine that never ran podman machine. */
+export function tempHome(opts: { podmanKey?: boolean } = {}): { home: string; key: string } {
   const home = join(process.env.DEVX_TEST_ROOT!, `home-${crypto.randomUUID().slice(0, 8)}`);
   mkdirSync(join(home, ".ssh"), { recursive: true });
+  if (opts.podmanKey !== false) {
+    mkdirSync(join(home, ".local/share/containers/podman/machine"), { recursive: true });
+    writeFileSync(join(home, ".local/share/containers/podman/machine/machine.pub"), PODMAN_MACHINE_PUB + "\n");
+  }
   const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk3b7lOXh0m5Nf4y0w5Qm2xJt0pU6jC2t0e8n1Q9a2b dev@laptop";
   writeFileSync(join(home, ".ssh", "id_ed25519.pub"), key + "\n");
   return { home, key };
