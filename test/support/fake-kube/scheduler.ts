@@ -175,7 +175,7 @@ export class Scheduler {
       if (!ok && ready && failures >= (p.failureThreshold ?? 3)) this.setReady(ns, name, (ready = false));
       if (this.running.get(`${ns}/${name}`) === run) run.probe = setTimeout(tick, ready ? (p.periodSeconds ?? 10) * 1000 : 50);
     };
-    run.probe = setTimeout(tick, 0);
+    run.probe = setTimeout(tick, (p.initialDelaySeconds ?? 0) * 1000);
   }
 
   private resolveEnv(pod: KubeObject, container: any, ip: string): Record<string, string> {
