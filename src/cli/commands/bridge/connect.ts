@@ -13,7 +13,7 @@ export default defineCommand({
     "come from bridge.targets in devx.yaml. Runs in the foreground with a live table; --detach leaves it running.",
   examples: ["devx bridge connect -t api -t postgres:5432:15432", "devx bridge connect -t api:http --auto-port --detach", "devx bridge connect -n staging --context prod-eu -t redis"],
   options: v.object({
-    target: list("service[:port[:host port]] to forward (repeatable)", { short: "t", placeholder: "svc[:port[:local]]" }),
+    target: list("service[:port[:host port]] to forward", { short: "t", placeholder: "svc[:port[:local]]" }),
     autoPort: flag("when a host port is busy, use the next free one (and say so) instead of failing"),
     detach: flag("keep running in the background; `devx bridge status` and `disconnect` act on it"),
     ...kubeFlags,

@@ -15,7 +15,7 @@ export default defineCommand({
   examples: ["devx bridge intercept api", "devx bridge intercept api --port http:3000 --port grpc:9090", "devx bridge intercept api --mirror --grace 10s --detach"],
   options: v.object({
     service: arg("the Service to intercept", { placeholder: "service" }),
-    port: list("Service port → host port, remote[:local] (repeatable; default: the same number)", { placeholder: "remote[:local]" }),
+    port: list("Service port → host port, remote[:local] (default: the same number)", { placeholder: "remote[:local]" }),
     mirror: flag("keep the Service's pods; receive a copy of each request (your replies are discarded)"),
     grace: option("how long the agent waits for a vanished CLI before restoring the Service (default bridge.grace_period, 30s)", { placeholder: "duration" }),
     detach: flag("keep running in the background; `devx bridge status` and `disconnect` act on it"),
