@@ -159,6 +159,19 @@ describe("bridge through the compiled binary", () => {
         process.kill(pid, "SIGKILL");
       } catch {}
     }
+    // foreground: the status table on stderr, stdout left clean; SIGTERM stops it with exit 0
+    const fg = devx(["bridge", "connect", "-t", `catalog-api:http:${port}`], home);
+    const reader = fg.stderr.getReader();
+    let err = "";
+    while (!/catalog-api:http\s+127\.0\.0\.1:\d+\s+cat-1\s+ready/.test(err)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`connect exited early: ${err}`);
+      err += new TextDecoder().decode(value);
+    }
+    expect(err).toMatch(/SERVICE\s+HOST\s+POD\s+STATE/);
+    fg.kill("SIGTERM");
+    expect(await fg.exited).toBe(0);
+    expect(await new Response(fg.stdout).text()).toBe("");
     cluster.denyVerbs([{ verb: "patch", group: "", resource: "services" }]);
     try {
       const denied = await run(["bridge", "intercept", "catalog-api"]);
