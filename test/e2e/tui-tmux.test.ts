@@ -51,7 +51,7 @@ beforeAll(() => {
     console.warn("SKIPPING the live-container part of the tmux test: podman is not available");
   }
   tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "32", "-c", dir, "-e", `DEVX_HOME=${join(dir, "home")}`, "bash --norc --noprofile");
-});
+}, 120_000);
 
 afterAll(() => {
   Bun.spawnSync(["tmux", "kill-session", "-t", session]);
