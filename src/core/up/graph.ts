@@ -1,7 +1,7 @@
 import { ConfigError, NotFoundError } from "../../errors.ts";
 import { closest } from "../../cli/suggest.ts";
 import { durationMs } from "../../config/duration.ts";
-import { dependencies, type DatabaseConfig, type DevxConfig, type HealthcheckConfig, type ServiceConfig } from "../../config/schema.ts";
+import { dependencies, type DatabaseConfig, type DevxConfig, type HealthcheckConfig, type ServiceConfig, type TunnelConfig } from "../../config/schema.ts";
 
 /**
  * The service graph: every database and service of devx.yaml as one node with its dependencies.
@@ -9,7 +9,7 @@ import { dependencies, type DatabaseConfig, type DevxConfig, type HealthcheckCon
  * names, port clashes and runtime-specific required keys.
  */
 export type Condition = "service_started" | "service_healthy" | "service_completed_successfully";
-export type RuntimeKind = "host" | "container" | "bridge" | "database";
+export type RuntimeKind = "host" | "container" | "bridge" | "database" | "tunnel";
 
 export interface RestartPolicy {
   policy: "no" | "always" | "on-failure";
@@ -19,10 +19,13 @@ export interface RestartPolicy {
 
 export interface NodeSpec {
   name: string;
-  kind: "service" | "database";
+  kind: "service" | "database" | "tunnel";
   runtime: RuntimeKind;
   service?: ServiceConfig;
   database?: DatabaseConfig;
+  tunnel?: TunnelConfig;
+  /** a tunnel without its own port exposes this node's resolved port */
+  portFrom?: string;
   deps: Array<{ name: string; condition: Condition }>;
   /** the configured host port (resolution may shift it) */
   port?: number;
@@ -41,7 +44,7 @@ export interface Graph {
 }
 
 /** Locates a key in devx.yaml, for messages ("devx.yaml:12:5"). */
-export type Locate = (section: "services" | "databases", name: string, key?: string) => string | undefined;
+export type Locate = (section: "services" | "databases" | "tunnels", name: string, key?: string) => string | undefined;
 
 export const ENGINE_PORTS: Record<string, number> = { postgres: 5432, redis: 6379, mysql: 3306, mongo: 27017 };
 
@@ -57,7 +60,7 @@ export function parseRestart(text: string | undefined): RestartPolicy {
 }
 
 export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: string[] } = {}): Graph {
-  const at = (section: "services" | "databases", name: string, key?: string) => {
+  const at = (section: "services" | "databases" | "tunnels", name: string, key?: string) => {
     const p = opts.locate?.(section, name, key);
     return p ? ` (${p})` : "";
   };
@@ -112,6 +115,34 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
         problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} depends on "${d.name}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
       }
     }
+  }
+
+  // Tunnels are nodes "tunnel/<name>" after the service they expose (healthy first), on its resolved port.
+  for (const t of config.tunnels ?? []) {
+    const name = `tunnel/${t.name}`;
+    if (nodes.has(name)) {
+      problems.push(`duplicate tunnel name "${t.name}"${at("tunnels", t.name)}`);
+      continue;
+    }
+    if (t.service !== undefined && !nodes.has(t.service)) {
+      const guess = closest(t.service, nodes.keys());
+      problems.push(`tunnel "${t.name}"${at("tunnels", t.name, "service")} exposes "${t.service}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
+      continue;
+    }
+    if (t.port === undefined && (t.service === undefined || nodes.get(t.service)!.port === undefined)) {
+      problems.push(`tunnel "${t.name}"${at("tunnels", t.name)} has no port: set port, or a service that has one`);
+      continue;
+    }
+    nodes.set(name, {
+      name,
+      kind: "tunnel",
+      runtime: "tunnel",
+      tunnel: t,
+      deps: t.service ? [{ name: t.service, condition: "service_healthy" }] : [],
+      portFrom: t.port === undefined ? t.service : undefined,
+      restart: { policy: "no" },
+      graceMs: 10_000,
+    });
   }
 
   const byPort = new Map<number, string>();

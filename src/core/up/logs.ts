@@ -118,9 +118,10 @@ export async function readLogs(dir: string, nodes: string[], filter: LogFilter =
  * Follows the files: new lines are handed to `emit` as they are appended (polling every 100 ms,
  * which also notices rotation: a file that shrank is read from the start).
  */
-export async function followLogs(dir: string, nodes: string[], filter: LogFilter, emit: (l: LogLine) => void, signal: AbortSignal): Promise<void> {
+export async function followLogs(dir: string, nodes: string[], filter: LogFilter, emit: (l: LogLine) => void, signal: AbortSignal, onFollowing?: () => void): Promise<void> {
   const offsets = new Map<string, number>();
   for (const n of nodes) offsets.set(n, await stat(join(dir, `${n}.log`)).then((s) => s.size, () => 0));
+  onFollowing?.();
   const partial = new Map<string, string>();
   while (!signal.aborted) {
     for (const n of nodes) {

@@ -21,7 +21,7 @@ export interface UpRequest {
   /** the child of --detach: output goes to a file, the session is marked detached */
   supervisor?: boolean;
   /** container/database/bridge runtimes, built lazily by the command */
-  runtimes?: Partial<Record<"container" | "database" | "bridge", NodeRuntime>>;
+  runtimes?: Partial<Record<"container" | "database" | "bridge" | "tunnel", NodeRuntime>>;
 }
 
 /** How the binary re-runs itself: the compiled executable, or `bun src/bin.ts` from a checkout. */
@@ -50,17 +50,21 @@ export interface PlanNode {
 /** The plan `--dry-run` prints: the same graph, order, ports and env the real run uses (secrets masked). */
 export function buildPlan(graph: Graph, loaded: LoadedConfig, ports: Map<string, PortChoice>): { order: string[]; levels: string[][]; nodes: PlanNode[] } {
   const exposed = new Map<string, Exposed>();
-  for (const n of graph.nodes.values()) exposed.set(n.name, serviceExposed(n, ports.get(n.name)?.port ?? n.port));
+  const portOf = (name: string): number | undefined => {
+    const n = graph.nodes.get(name)!;
+    return n.portFrom ? portOf(n.portFrom) : (ports.get(name)?.port ?? n.port);
+  };
+  for (const n of graph.nodes.values()) if (n.kind !== "tunnel") exposed.set(n.name, serviceExposed(n, portOf(n.name)));
   const nodes = graph.order.map((name) => {
     const n = graph.nodes.get(name)!;
-    const port = ports.get(name)?.port ?? n.port;
+    const port = portOf(name);
     return {
       name,
       kind: n.kind,
       runtime: n.runtime,
       dependsOn: n.deps,
       port,
-      configuredPort: n.port,
+      configuredPort: n.portFrom ? port : n.port,
       healthcheck: n.healthcheck ? describeCheck(n.healthcheck, port) : undefined,
       restart: n.service?.restart ?? "no",
       env: n.kind === "service" ? maskEnv(nodeEnv({ graph, node: n, projectEnv: loaded.config.env, exposed, port })) : {},

@@ -79,7 +79,7 @@ export function serveControl(sup: Supervisor, hooks: { down(): void; ready: Prom
         hooks.down();
         return Response.json({ ok: true });
       }
-      const m = /^\/nodes\/([a-z0-9-]+)\/(start|stop|restart)$/.exec(url.pathname);
+      const m = /^\/nodes\/([a-z0-9/-]+)\/(start|stop|restart)$/.exec(url.pathname);
       if (req.method === "POST" && m) {
         const [, name, action] = m;
         if (!sup.node(name!)) return Response.json({ ok: false, error: { message: `no node named ${name}` } }, { status: 404 });

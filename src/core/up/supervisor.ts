@@ -19,7 +19,7 @@ export type Health = "none" | "starting" | "healthy" | "unhealthy";
 
 export interface NodeStatus {
   name: string;
-  kind: "service" | "database";
+  kind: "service" | "database" | "tunnel";
   runtime: RuntimeKind;
   state: NodeState;
   health: Health;
@@ -188,6 +188,7 @@ export class Supervisor {
     }
     let backoff = this.o.backoff?.initialMs ?? 200;
     const maxBackoff = this.o.backoff?.maxMs ?? 10_000;
+    if (spec.portFrom) s.port = this.slots.get(spec.portFrom)?.port;
     while (!life.aborted) {
       this.set(s, "starting");
       const env = nodeEnv({ graph: this.o.graph, node: spec, projectEnv: this.o.projectEnv, exposed: this.exposed, port: s.port, extra: this.o.extraEnv });

@@ -29,7 +29,8 @@ test("Ctrl-C stops everything in reverse order: SIGTERM to each process group, S
       `    port: ${p2}`,
       "    depends_on: { base: { condition: service_healthy } }",
       "  - name: stubborn", // ignores SIGTERM: needs the SIGKILL after stop_grace_period
-      `    command: "trap '' TERM; echo ready; while :; do sleep 0.05; done"`,
+      `    command: "trap '' TERM; touch ${dir}/trapped; while :; do sleep 0.05; done"`,
+      `    healthcheck: { exec: "test -f ${dir}/trapped" }`,
       "    stop_grace_period: 300ms",
       "    depends_on: [spawner]",
     ].join("\n"),

@@ -86,3 +86,13 @@ describe("graph validation", () => {
     expect(g.levels).toEqual([["a"], ["b", "c"], ["d"]]);
   });
 });
+
+test("tunnels become nodes after the service they expose; unknown service and missing port are errors", () => {
+  const g = buildGraph(cfg({ services: [svc("web", { port: 3000 })], tunnels: [{ name: "web", service: "web" }, { name: "raw", port: 9000 }] }));
+  expect(g.nodes.get("tunnel/web")).toMatchObject({ kind: "tunnel", runtime: "tunnel", deps: [{ name: "web", condition: "service_healthy" }], portFrom: "web" });
+  expect(g.nodes.get("tunnel/raw")).toMatchObject({ deps: [], portFrom: undefined });
+  expect(g.levels).toEqual([["web", "tunnel/raw"], ["tunnel/web"]]);
+  const e = configError(() => buildGraph(cfg({ services: [svc("web"), svc("api", { port: 1 })], tunnels: [{ name: "a", service: "wbe" }, { name: "b", service: "web" }] })));
+  expect(e.message).toContain('tunnel "a" exposes "wbe", which is not defined (did you mean "web"?)');
+  expect(e.message).toContain('tunnel "b" has no port: set port, or a service that has one');
+});

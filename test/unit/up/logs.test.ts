@@ -48,7 +48,8 @@ test("follow prints lines as they are appended and stops on abort", async () => 
   log.write("before follow");
   let seen!: () => void;
   const twoSeen = new Promise<void>((r) => (seen = r));
-  const following = followLogs(dir, ["tail"], { grep: /keep/ }, (l) => (got.push(l), got.length === 2 && seen()), ctl.signal);
+  let following!: Promise<void>;
+  await new Promise<void>((ready) => (following = followLogs(dir, ["tail"], { grep: /keep/ }, (l) => (got.push(l), got.length === 2 && seen()), ctl.signal, ready)));
   log.write("keep 1");
   log.write("drop");
   log.write("keep 2");

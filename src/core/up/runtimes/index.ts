@@ -3,12 +3,13 @@ import type { ContainerRuntime } from "../../../../providers/runtime/types.ts";
 import type { NodeRuntime, Running, StartContext } from "./types.ts";
 import { containerRuntime } from "./container.ts";
 import { bridgeRuntime } from "./bridge.ts";
+import { tunnelRuntime } from "./tunnel.ts";
 
 /**
  * The non-host runtimes of `devx up`, built lazily from deps: the container runtime is detected
  * only when a container or database node starts, so a host-only project never needs podman.
  */
-export function upRuntimes(deps: Deps): Record<"container" | "database" | "bridge", NodeRuntime> {
+export function upRuntimes(deps: Deps): Record<"container" | "database" | "bridge" | "tunnel", NodeRuntime> {
   let rt: Promise<ContainerRuntime> | undefined;
   const runtime = () =>
     (rt ??= (async () => {
@@ -29,5 +30,6 @@ export function upRuntimes(deps: Deps): Record<"container" | "database" | "bridg
       },
     },
     bridge: bridgeRuntime(deps),
+    tunnel: tunnelRuntime(deps),
   };
 }
