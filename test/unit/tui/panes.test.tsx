@@ -97,6 +97,22 @@ describe("each pane at a fixed width, colours off", () => {
     expect(f).not.toContain("more");
   });
 
+  test("a render bug in a pane shows as a message (not a torn-down terminal) and q still quits", async () => {
+    const { fakeSource } = await import("./support.tsx");
+    const broken = fakeSource("broken", "Broken", () => ({ kind: "rows", columns: undefined as never, rows: [{ id: "1", cells: {} }] }));
+    const quiet = console.error;
+    console.error = () => {}; // React reports the caught error on the console
+    try {
+      h = await renderApp({ sources: [broken] });
+      const f = await h.until((x) => x.includes("the dashboard hit a bug"));
+      expect(f).toContain("hint: press q to quit");
+      await h.press("q");
+      expect(h.quits).toBe(1);
+    } finally {
+      console.error = quiet;
+    }
+  });
+
   test("a narrow terminal truncates cells with … instead of wrapping", async () => {
     h = await renderApp({ initialPane: "containers", size: { columns: 70, rows: 12 } });
     const f = await h.until((x) => x.includes("shop-p"));
