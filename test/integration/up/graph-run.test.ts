@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { UnhealthyError } from "../../../src/errors.ts";
@@ -148,4 +148,41 @@ describe("devx up scheduler over host processes", () => {
     expect(crash.events.filter((x) => x.e.type === "state" && x.e.state === "starting")).toHaveLength(3);
     expect(livingInGroups(new Set([...pids(), ...crash.pids()]))).toEqual([]);
   });
+});
+
+test("after healthy: retries consecutive failures mark a node unhealthy (said aloud), recovery marks it healthy; restart: always reruns a clean exit", async () => {
+  const site = webRoot();
+  const p = await freePort();
+  const { sup, events } = await supervise(
+    {
+      services: [
+        { name: "web", command: httpd(site), port: p, healthcheck: { http: "/", interval: "50ms", retries: 2 } },
+        { name: "ticker", command: "exit 0", restart: "always" },
+      ],
+    },
+    { backoff: { initialMs: 20, maxMs: 40 } },
+  );
+  const next = (pred: (e: (typeof events)[number]["e"]) => boolean) =>
+    new Promise<void>((resolve) => {
+      const start = events.length;
+      const check = () => (events.slice(start).some((x) => pred(x.e)) ? resolve() : setTimeout(check, 10));
+      check();
+    });
+  try {
+    await sup.up();
+    const unhealthy = next((e) => e.type === "state" && e.node === "web" && e.state === "unhealthy");
+    rmSync(join(site, "www", "index.html"));
+    await unhealthy;
+    expect(sup.node("web")!.health).toBe("unhealthy");
+    expect(events.some((x) => x.e.type === "warning" && x.e.message === `web became unhealthy (http 127.0.0.1:${p}/)`)).toBe(true);
+    const healthy = next((e) => e.type === "state" && e.node === "web" && e.state === "healthy");
+    writeFileSync(join(site, "www", "index.html"), "back\n");
+    await healthy;
+    expect(sup.node("web")!.health).toBe("healthy");
+    await next((e) => e.type === "state" && e.node === "ticker" && e.state === "starting" && (e.detail?.restarts as number) >= 2);
+    expect(sup.node("ticker")!.restarts).toBeGreaterThanOrEqual(2);
+  } finally {
+    await sup.down();
+    rmSync(site, { recursive: true, force: true });
+  }
 });
