@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../support/binary.ts";
 import { ensureBusyboxImage, podmanAvailable } from "../support/images.ts";
+import { required, testWith } from "../support/require.ts";
 
 /**
  * The compiled binary in a real terminal (tmux): the dashboard opens on the alternate screen,
@@ -15,6 +16,8 @@ const session = `devx-tui-${id}`;
 const project = `tuitest-${id}`;
 const container = `devx-tui-${id}-web`;
 const withPodman = podmanAvailable();
+const hasTmux = !!Bun.which("tmux");
+const tmuxTest = testWith("tmux", hasTmux);
 let dir = "";
 let bin = "";
 
@@ -39,6 +42,8 @@ async function until(pred: (s: string) => boolean, what: string, ms = 10_000): P
 }
 
 beforeAll(() => {
+  if (!hasTmux) return;
+  if (!withPodman && required("podman")) throw new Error("podman is required (DEVX_TEST_REQUIRE) for the live Containers pane but not available");
   // (the beforeAll may build the binary and the busybox image: both cached after the first run)
   bin = ensureBinary();
   dir = mkdtempSync(join(tmpdir(), "devx-tui-"));
@@ -54,12 +59,13 @@ beforeAll(() => {
 }, 120_000);
 
 afterAll(() => {
+  if (!hasTmux) return;
   Bun.spawnSync(["tmux", "kill-session", "-t", session]);
   if (withPodman) Bun.spawnSync(["podman", "rm", "-f", "-t", "0", container], { stdout: "ignore", stderr: "ignore" });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test("dashboard in tmux: live panes, moving, filter, palette, resize, and the screen restored on q", async () => {
+tmuxTest("dashboard in tmux: live panes, moving, filter, palette, resize, and the screen restored on q", async () => {
   keys(`echo BEFORE-${id}`, "Enter");
   const before = await until((s) => s.split("\n").some((l) => l === `BEFORE-${id}`), "the shell");
   keys(`${bin}; echo "AFTER-$?"`, "Enter");
@@ -126,7 +132,7 @@ test("dashboard in tmux: live panes, moving, filter, palette, resize, and the sc
   expect(before.split("\n").slice(0, 2)).toEqual(s.split("\n").slice(0, 2));
 }, 60_000);
 
-test("Ctrl-C, and SIGTERM from outside, also restore the screen; both exit 130", async () => {
+tmuxTest("Ctrl-C, and SIGTERM from outside, also restore the screen; both exit 130", async () => {
   keys("clear", "Enter");
   keys(`echo MARK2-${id}`, "Enter");
   await until((s) => s.split("\n").some((l) => l === `MARK2-${id}`), "the shell");
