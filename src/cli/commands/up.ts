@@ -4,13 +4,15 @@ import { defineCommand, flag, variadicArg } from "../define.ts";
 export default defineCommand({
   path: ["up"],
   group: "Orchestration & state",
-  summary: "start the service graph: databases, host and container services, bridge nodes",
+  summary: "start the service graph: databases, host and container services, bridge and tunnel nodes",
   description:
-    "Reads databases and services from devx.yaml and starts them as one dependency graph: each node starts as soon\n" +
+    "Reads databases, services and tunnels from devx.yaml and starts them as one dependency graph: each node starts as soon\n" +
     "as its own depends_on conditions (service_started, service_healthy, service_completed_successfully) are met.\n" +
     "Host services run in their own process group with <DEP>_URL/_HOST/_PORT, DATABASE_URL and PORT injected; a\n" +
     "busy port is shifted to a free one (and said so). Health checks (http, tcp, exec; tcp by default for a node\n" +
-    "with a port) are probed every 25 ms until healthy, then every interval. Ctrl-C or `devx down` stops everything\n" +
+    "with a port) are probed every 25 ms until healthy, then every interval (defaults: interval 2s, timeout 1s,\n" +
+    "retries 15: a node gets start_period + interval × retries to become healthy). A tunnel exposes its service's\n" +
+    "resolved port once that service is healthy. Ctrl-C or `devx down` stops everything\n" +
     "in reverse dependency order (SIGTERM, SIGKILL after stop_grace_period). Exit code 12 when a node does not\n" +
     "become healthy; everything started is stopped first.",
   examples: [

@@ -13,7 +13,8 @@ export function hostRuntime(exec: Exec): NodeRuntime {
       const s = ctx.node.service!;
       const argv = Array.isArray(s.command) ? s.command : ["sh", "-c", s.command!];
       const cwd = resolve(ctx.baseDir, s.cwd ?? ".");
-      const proc = exec.spawn(argv, { cwd, env: ctx.env, stdin: "ignore" });
+      // the supervisor's own marker must not make a service's `devx up` think it is a supervisor
+      const proc = exec.spawn(argv, { cwd, env: { ...ctx.env, DEVX_UP_SUPERVISOR: undefined }, stdin: "ignore" });
       const pumps = Promise.all([
         pumpLines(proc.stdout, (l) => ctx.line(l, "stdout")).catch(() => {}),
         pumpLines(proc.stderr, (l) => ctx.line(l, "stderr")).catch(() => {}),
