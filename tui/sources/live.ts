@@ -41,7 +41,6 @@ export function vmSource(deps: Deps): PaneSource {
             tone: s.state === "running" ? "ok" : s.state === "starting" ? "warn" : s.state === "missing" || s.state === "unknown" ? "bad" : "dim",
           },
         ],
-        note: undefined,
       };
     },
     actions: [
