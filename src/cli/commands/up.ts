@@ -10,7 +10,7 @@ export default defineCommand({
     "as its own depends_on conditions (service_started, service_healthy, service_completed_successfully) are met.\n" +
     "Host services run in their own process group with <DEP>_URL/_HOST/_PORT, DATABASE_URL and PORT injected; a\n" +
     "busy port is shifted to a free one (and said so). Health checks (http, tcp, exec; tcp by default for a node\n" +
-    "with a port) are probed every 25 ms until healthy, then every interval (defaults: interval 2s, timeout 1s,\n" +
+    "with a port) are probed every 10 ms (exec: 25 ms) until healthy, then every interval (defaults: interval 2s, timeout 1s,\n" +
     "retries 15: a node gets start_period + interval × retries to become healthy). A tunnel exposes its service's\n" +
     "resolved port once that service is healthy. Ctrl-C or `devx down` stops everything\n" +
     "in reverse dependency order (SIGTERM, SIGKILL after stop_grace_period). Exit code 12 when a node does not\n" +

@@ -3,12 +3,14 @@ import { durationMs } from "../../config/duration.ts";
 import type { HealthcheckConfig } from "../../config/schema.ts";
 
 /**
- * Health checks (http, tcp, exec). During startup a check is probed every FAST_MS so readiness is
- * noticed within 50 ms of becoming true; once healthy it backs off to the configured interval.
+ * Health checks (http, tcp, exec). During startup a tcp/http check is probed every FAST_MS (a refused
+ * connect costs microseconds) and an exec check every EXEC_FAST_MS (each is a process), so readiness
+ * is noticed well within 50 ms of becoming true; once healthy it backs off to the configured interval.
  * Startup budget: start_period + interval × retries (a failure "counts" once per interval, as in
  * compose, not once per fast probe). After healthy, `retries` consecutive failures → unhealthy.
  */
-export const FAST_MS = 25;
+export const FAST_MS = 10;
+export const EXEC_FAST_MS = 25;
 
 export interface HealthTiming {
   intervalMs: number;
@@ -101,13 +103,13 @@ const wait = (ms: number, signal: AbortSignal) =>
  * Probes fast until healthy; false when the startup budget is spent (or the signal aborts, e.g.
  * the process exited).
  */
-export async function waitHealthy(probe: Probe, timing: HealthTiming, signal: AbortSignal, now: () => number = Date.now): Promise<boolean> {
+export async function waitHealthy(probe: Probe, timing: HealthTiming, signal: AbortSignal, now: () => number = Date.now, everyMs = FAST_MS): Promise<boolean> {
   const deadline = now() + timing.startPeriodMs + timing.intervalMs * timing.retries;
   while (!signal.aborted) {
     const t0 = now();
     if (await probe(signal)) return !signal.aborted;
     if (now() >= deadline) return false;
-    await wait(Math.max(0, FAST_MS - (now() - t0)), signal);
+    await wait(Math.max(0, everyMs - (now() - t0)), signal);
   }
   return false;
 }

@@ -3,7 +3,7 @@ import { UnhealthyError } from "../../errors.ts";
 import type { Emit } from "../../events/types.ts";
 import { dependents, type Condition, type Graph, type NodeSpec, type RuntimeKind } from "./graph.ts";
 import { nodeEnv, serviceExposed, type Exposed } from "./env.ts";
-import { describeCheck, makeProbe, timingOf, waitHealthy, watchHealth } from "./health.ts";
+import { EXEC_FAST_MS, FAST_MS, describeCheck, makeProbe, timingOf, waitHealthy, watchHealth } from "./health.ts";
 import { NodeLog } from "./logs.ts";
 import { resolvePort, type PortChoice } from "./ports.ts";
 import type { NodeRuntime, Running } from "./runtimes/types.ts";
@@ -270,7 +270,7 @@ export class Supervisor {
     const timing = timingOf(hc);
     const probe = makeProbe(hc, { port: s.port, configuredPort: s.spec.port, timeoutMs: timing.timeoutMs, runExec: (argv, t) => running.exec(argv, t) });
     s.health = "starting";
-    const ok = await waitHealthy(probe, timing, attempt);
+    const ok = await waitHealthy(probe, timing, attempt, Date.now, hc.exec !== undefined ? EXEC_FAST_MS : FAST_MS);
     if (attempt.aborted) return;
     if (!ok) {
       s.health = "unhealthy";
