@@ -50,7 +50,7 @@ describe("devx up scheduler over host processes", () => {
     try {
       await sup.up();
       expect(when("after-fast", "healthy")!).toBeLessThan(when("slow", "healthy")!);
-      // Ready 600 ms after start (sleep) + process start; noticed by a 25 ms probe.
+      // Ready 600 ms after start (sleep) + process start; noticed by a 10 ms probe.
       expect(when("slow", "healthy")! - t0).toBeGreaterThanOrEqual(600);
       expect(when("slow", "healthy")! - t0).toBeLessThan(600 + 150);
       expect(when("after-slow", "starting")! - when("slow", "healthy")!).toBeLessThan(50);
