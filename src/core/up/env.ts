@@ -21,6 +21,11 @@ export function maskEnv(env: Record<string, string>): Record<string, string> {
   return out;
 }
 
+/** Would this entry leak a secret if it appeared in argv or a log? */
+export function isSecretEntry(key: string, value: string): boolean {
+  return SECRET_KEY.test(key) || maskUrlPassword(value) !== value;
+}
+
 export function maskUrlPassword(value: string): string {
   return value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):([^@/\s]+)@/gi, "$1:****@");
 }

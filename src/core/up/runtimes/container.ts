@@ -1,5 +1,6 @@
 import type { ContainerRuntime } from "../../../../providers/runtime/types.ts";
 import { devxLabels, LABEL } from "../../labels.ts";
+import { isSecretEntry } from "../env.ts";
 import type { NodeRuntime, Running, StartContext } from "./types.ts";
 
 export function containerName(project: string, node: string): string {
@@ -20,13 +21,18 @@ export function containerRuntime(runtime: () => Promise<ContainerRuntime>): Node
       // A container left by a crashed run would hold the name.
       await rt.remove(name, { force: true }).catch(() => {});
       const containerPort = s.container_port ?? s.port;
-      const env = { ...ctx.env };
+      // Secret-looking entries (…PASSWORD, a URL with a password) reach the container through the
+      // runtime's environment (`-e NAME`), never its argv.
+      const env: Record<string, string> = {};
+      const secretEnv: Record<string, string> = {};
+      for (const [k, v] of Object.entries(ctx.env)) (isSecretEntry(k, v) ? secretEnv : env)[k] = v;
       if (containerPort !== undefined) env.PORT = String(containerPort);
       await rt.run({
         name,
         image: s.image!,
         command: s.command === undefined ? undefined : Array.isArray(s.command) ? s.command : ["sh", "-c", s.command],
         env,
+        secretEnv,
         labels: devxLabels(ctx.project, "service", { [LABEL.service]: ctx.node.name }),
         ports: ctx.port !== undefined && containerPort !== undefined ? [{ hostIp: "127.0.0.1", hostPort: ctx.port, containerPort }] : [],
         volumes: (s.volumes ?? []).flatMap((v) => {
