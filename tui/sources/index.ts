@@ -1,13 +1,11 @@
 import type { Deps } from "../../src/cli/deps.ts";
-import type { Exec } from "../../src/platform/exec.ts";
+import type { ContainerRuntime } from "../../src/core/dashboard/containers.ts";
 import type { PaneData, PaneSource, Row } from "../types.ts";
 import type { LogStore } from "./log-store.ts";
 import { bridgeSource, servicesSource, snapshotsSource, tunnelsSource, vmSource } from "./live.ts";
 
 /** What the containers pane needs from Deps (kept narrow so tests build it by hand). */
-export interface SourceDeps {
-  exec: Exec;
-}
+export type SourceDeps = Pick<Deps, "exec" | "env" | "paths" | "findConfig">;
 
 const unavailable = (id: string, title: string, capability: string): PaneSource => ({
   id,
@@ -40,13 +38,14 @@ export function logsSource(store: LogStore): PaneSource {
 }
 
 export function containersSource(deps: SourceDeps): PaneSource {
-  let runtime = "podman";
+  let runtime: ContainerRuntime | undefined;
   return {
     id: "containers",
     title: "Containers & databases",
-    async load(signal) {
+    async load() {
       const { listDevxContainers } = await import("../../src/core/dashboard/containers.ts");
-      const listing = await listDevxContainers(deps, { signal });
+      const preferred = (await deps.findConfig().catch(() => undefined))?.config.provider;
+      const listing = await listDevxContainers(deps, { preferred });
       runtime = listing.runtime;
       return {
         kind: "rows",
@@ -60,15 +59,16 @@ export function containersSource(deps: SourceDeps): PaneSource {
         ],
         rows: listing.containers.map((c) => ({
           id: c.id,
-          cells: { name: c.name, kind: c.kind, project: c.project, state: c.status || c.state, ports: c.ports, image: c.image, id: c.id },
+          cells: { name: c.name, kind: c.kind, project: c.project, state: c.state, ports: c.ports, image: c.image, id: c.id, volumes: c.volumes, created: c.createdAt ?? "" },
           tone: c.state === "running" ? "ok" : c.state === "exited" || c.state === "stopped" ? "dim" : "warn",
         })),
-        note: listing.containers.length === 0 ? `no containers labelled devx.managed=true in ${listing.runtime}` : undefined,
+        note: listing.containers.length === 0 ? `no containers labelled devx.managed=true in ${listing.runtimeName}` : undefined,
       };
     },
     async detail(row) {
+      if (!runtime) return [];
       const { containerLogTail } = await import("../../src/core/dashboard/containers.ts");
-      const lines = await containerLogTail(deps, runtime, row.id, 50);
+      const lines = await containerLogTail(runtime, row.id, 50);
       return ["last log lines:", ...(lines.length ? lines.map((l) => `  ${l}`) : ["  (none)"])];
     },
   };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Exec, ExecResult } from "../../../src/platform/exec.ts";
-import { containerLogTail, listDevxContainers } from "../../../src/core/dashboard/containers.ts";
+import { listDevxContainers } from "../../../src/core/dashboard/containers.ts";
 import { containersSource, defaultSources } from "../../../tui/sources/index.ts";
 import { LogStore } from "../../../tui/sources/log-store.ts";
 import { selfArgv, selfRunner } from "../../../tui/main.tsx";
@@ -10,92 +10,83 @@ import { globalOptions } from "../../../src/cli/define.ts";
 import { memoryIO } from "../../../src/cli/io.ts";
 import * as v from "valibot";
 
-/** A strict exec stub: only the listed binaries exist, only the listed argv run, each must be used. */
+/**
+ * A strict exec stub: only the listed binaries exist, only the listed argv run (run or spawn), and
+ * each must be used.
+ */
 function stubExec(bins: string[], calls: Array<{ argv: string[]; stdout?: string; stderr?: string; code?: number }>) {
   const pending = [...calls];
+  const take = (argv: string[]) => {
+    const i = pending.findIndex((c) => JSON.stringify(c.argv) === JSON.stringify(argv));
+    if (i < 0) throw new Error(`unexpected command: ${argv.join(" ")}`);
+    return pending.splice(i, 1)[0]!;
+  };
+  const stream = (s = "") => new Response(s).body as ReadableStream<Uint8Array>;
   const exec: Exec = {
     which: (b) => (bins.includes(b) ? `/usr/bin/${b}` : null),
     async run(argv): Promise<ExecResult> {
-      const i = pending.findIndex((c) => JSON.stringify(c.argv) === JSON.stringify(argv));
-      if (i < 0) throw new Error(`unexpected command: ${argv.join(" ")}`);
-      const [c] = pending.splice(i, 1);
-      return { argv, code: c!.code ?? 0, stdout: c!.stdout ?? "", stderr: c!.stderr ?? "", timedOut: false };
+      const c = take(argv);
+      return { argv, code: c.code ?? 0, stdout: c.stdout ?? "", stderr: c.stderr ?? "", timedOut: false };
     },
-    spawn() {
-      throw new Error("unexpected spawn");
+    spawn(argv) {
+      const c = take(argv);
+      return { pid: 1, stdin: undefined, stdout: stream(c.stdout), stderr: stream(c.stderr), exited: Promise.resolve(c.code ?? 0), kill() {} };
     },
   };
   return { exec, done: () => expect(pending.map((c) => c.argv.join(" "))).toEqual([]) };
 }
 
-// recorded from `podman ps -a --format json --filter label=devx.managed=true` (podman 4.3)
-const PODMAN_PS = JSON.stringify([
-  {
-    Id: "6172539bc58fcde1469bd19a34a72f6796bc63fa371e7d198185dbdb4fbab342",
-    Image: "localhost/devx-test-busybox:1",
-    Labels: { "devx.kind": "service", "devx.managed": "true", "devx.project": "shop" },
-    Names: ["shop-web"],
-    Ports: [{ host_ip: "127.0.0.1", container_port: 80, host_port: 18942, range: 1, protocol: "tcp" }],
-    State: "running",
-    Status: "Up 2 minutes",
-    Created: 1795426277,
-  },
-  { Id: "aaaaaaaaaaaaaaaa", Image: "docker.io/library/postgres:16", Labels: { "devx.kind": "database", "devx.managed": "true", "devx.project": "shop" }, Names: ["shop-db"], Ports: null, State: "exited", Status: "Exited (0) 1 minute ago", Created: 1795426000 },
-]);
-const PS = ["podman", "ps", "-a", "--format", "json", "--filter", "label=devx.managed=true"];
+const deps = (exec: Exec) => createDeps(v.parse(globalOptions, {}), { exec, io: memoryIO(), cwd: process.env.DEVX_TEST_ROOT! });
 
-describe("containers data function", () => {
-  test("podman: devx-labelled containers by name, with kind, project, ports", async () => {
-    const { exec, done } = stubExec(["podman"], [{ argv: PS, stdout: PODMAN_PS }]);
-    const l = await listDevxContainers({ exec });
+// recorded from podman 4.3 (`podman container inspect`, trimmed to the fields devx reads)
+const WEB = { Id: "e1649d33ecb71f6a62a023819ffb39b8dd0e616833dd8b33ed18532dd54d3776", Name: "shop-web", ImageName: "localhost/devx-test-busybox:1", Created: "2026-11-23T10:32:04.839457342Z", State: { Status: "running", Running: true }, Config: { Labels: { "devx.kind": "service", "devx.managed": "true", "devx.project": "shop" }, Image: "localhost/devx-test-busybox:1" }, HostConfig: { PortBindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "18942" }] } }, Mounts: [] };
+const DB = { Id: "af7f092205ffb60a54fba389008c2ec7179b1949da06b9c93046ce326c0e6f41", Name: "shop-db", ImageName: "localhost/devx-test-postgres:15", Created: "2026-11-23T10:30:00Z", State: { Status: "exited", Running: false }, Config: { Labels: { "devx.kind": "database", "devx.managed": "true", "devx.project": "shop" } }, HostConfig: { PortBindings: {} }, Mounts: [{ Type: "volume", Name: "shop-db-data", Destination: "/var/lib/postgresql/data" }] };
+const PS = ["podman", "ps", "-q", "--no-trunc", "-a", "--filter", "label=devx.managed=true"];
+const INSPECT = ["podman", "container", "inspect", WEB.Id, DB.Id];
+
+describe("containers data function (through the runtime adapter)", () => {
+  test("podman: devx-labelled containers by name, with kind, project, ports, volumes", async () => {
+    const { exec, done } = stubExec(["podman"], [
+      { argv: PS, stdout: `${WEB.Id}\n${DB.Id}\n` },
+      { argv: INSPECT, stdout: JSON.stringify([WEB, DB]) },
+    ]);
+    const l = await listDevxContainers(deps(exec));
     done();
-    expect(l.runtime).toBe("podman");
-    expect(l.containers.map((c) => [c.name, c.kind, c.project, c.state, c.ports, c.id])).toEqual([
-      ["shop-db", "database", "shop", "exited", "", "aaaaaaaaaaaa"],
-      ["shop-web", "service", "shop", "running", "127.0.0.1:18942->80/tcp", "6172539bc58f"],
+    expect(l.runtimeName).toBe("podman");
+    expect(l.containers.map((c) => [c.name, c.kind, c.project, c.state, c.ports, c.volumes, c.id])).toEqual([
+      ["shop-db", "database", "shop", "exited", "", "shop-db-data:/var/lib/postgresql/data", "af7f092205ff"],
+      ["shop-web", "service", "shop", "running", "127.0.0.1:18942->80/tcp", "", "e1649d33ecb7"],
     ]);
   });
 
-  test("docker when podman is absent (one JSON object per line, labels as k=v,k=v)", async () => {
-    const line = JSON.stringify({ ID: "0123456789abcdef", Names: "shop-redis", Image: "redis:7", State: "running", Status: "Up 1 second", Labels: "devx.managed=true,devx.kind=database,devx.project=shop", Ports: "127.0.0.1:6379->6379/tcp" });
-    const { exec, done } = stubExec(["docker"], [{ argv: ["docker", "ps", "-a", "--format", "{{json .}}", "--filter", "label=devx.managed=true"], stdout: line + "\n" }]);
-    const l = await listDevxContainers({ exec });
-    done();
-    expect(l.containers[0]).toMatchObject({ name: "shop-redis", kind: "database", project: "shop", ports: "127.0.0.1:6379->6379/tcp" });
-  });
-
   test("no runtime, or a failing one: a ProviderError with a hint", async () => {
-    await expect(listDevxContainers({ exec: stubExec([], []).exec })).rejects.toMatchObject({ kind: "provider", message: "no container runtime found (podman or docker)" });
+    await expect(listDevxContainers(deps(stubExec([], []).exec))).rejects.toMatchObject({ kind: "provider" });
     const { exec } = stubExec(["podman"], [{ argv: PS, code: 125, stderr: "Error: cannot connect to the service" }]);
-    const err = await listDevxContainers({ exec }).catch((e) => e);
+    const err = await listDevxContainers(deps(exec)).catch((e) => e);
     expect(err.kind).toBe("provider");
     expect(err.message).toContain("cannot connect to the service");
-    expect(err.hint).toContain("podman ps");
+    expect(err.hint).toBeTruthy();
   });
 
   test("the pane: rows from the listing, drill-in shows the log tail from the same runtime", async () => {
     const { exec, done } = stubExec(["podman"], [
-      { argv: PS, stdout: PODMAN_PS },
-      { argv: ["podman", "logs", "--tail", "50", "6172539bc58f"], stdout: "listening on :80\n" },
+      { argv: PS, stdout: `${WEB.Id}\n${DB.Id}\n` },
+      { argv: INSPECT, stdout: JSON.stringify([WEB, DB]) },
+      { argv: ["podman", "logs", "--tail", "50", "e1649d33ecb7"], stdout: "listening on :80\nready\n" },
     ]);
-    const src = containersSource({ exec });
+    const src = containersSource(deps(exec));
     const data = await src.load(new AbortController().signal);
     if (data.kind !== "rows") throw new Error("expected rows");
     expect(data.rows.map((r) => [r.cells.name, r.tone])).toEqual([
       ["shop-db", "dim"],
       ["shop-web", "ok"],
     ]);
-    expect(await src.detail!(data.rows[1]!, new AbortController().signal)).toEqual(["last log lines:", "  listening on :80"]);
+    expect(await src.detail!(data.rows[1]!, new AbortController().signal)).toEqual(["last log lines:", "  listening on :80", "  ready"]);
     done();
   });
 
-  test("log tail keeps stdout then stderr lines", async () => {
-    const { exec } = stubExec(["podman"], [{ argv: ["podman", "logs", "--tail", "5", "x"], stdout: "a\nb\n", stderr: "c\n" }]);
-    expect(await containerLogTail({ exec }, "podman", "x", 5)).toEqual(["a", "b", "c"]);
-  });
-
   test("every pane of the product is in the sidebar, in order; an unbuilt one says so", async () => {
-    const sources = defaultSources(createDeps(v.parse(globalOptions, {}), { exec: stubExec([], []).exec, io: memoryIO() }), new LogStore());
+    const sources = defaultSources(deps(stubExec([], []).exec), new LogStore());
     expect(sources.map((s) => s.title)).toEqual(["VMs", "Containers & databases", "Tunnels", "Bridge", "Snapshots", "Services", "Sessions", "Logs"]);
     const sessions = await sources[6]!.load(new AbortController().signal);
     expect(sessions).toEqual({ kind: "unavailable", reason: "Sandbox sessions (devx session) is not available in this build" });
@@ -131,7 +122,7 @@ describe("palette runner", () => {
 });
 
 describe("panes from the capabilities' core entry points (hermetic DEVX_HOME)", () => {
-  const mkDeps = (exec: Exec = stubExec([], []).exec) => createDeps(v.parse(globalOptions, {}), { exec, io: memoryIO(), cwd: process.env.DEVX_TEST_ROOT! });
+  const mkDeps = (exec: Exec = stubExec([], []).exec) => deps(exec);
 
   test("VMs: without any VM provider, the load fails with the provider's hint (shown as an error row)", async () => {
     const { vmSource } = await import("../../../tui/sources/live.ts");
