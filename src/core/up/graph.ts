@@ -110,7 +110,9 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
   for (const n of nodes.values()) {
     for (const d of n.deps) {
       if (d.name === n.name) problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} depends on itself`);
-      else if (!nodes.has(d.name)) {
+      else if (d.condition === "service_completed_successfully" && nodes.get(d.name)?.restart.policy === "always") {
+        problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} waits for "${d.name}" to complete, but ${d.name} has restart: always and never completes`);
+      } else if (!nodes.has(d.name)) {
         const guess = closest(d.name, nodes.keys());
         problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} depends on "${d.name}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
       }

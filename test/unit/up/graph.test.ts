@@ -38,7 +38,7 @@ describe("graph validation", () => {
       buildGraph(
         cfg({
           databases: [{ engine: "redis" }],
-          services: [svc("redis"), svc("a", { port: 8080 }), svc("b", { port: 8080 }), svc("c", { depends_on: ["c"] }), { name: "d" }],
+          services: [svc("redis"), svc("a", { port: 8080 }), svc("b", { port: 8080 }), svc("c", { depends_on: ["c"] }), { name: "d" }, svc("e", { restart: "always" }), svc("f", { depends_on: { e: { condition: "service_completed_successfully" } } })],
         }),
       ),
     );
@@ -46,6 +46,7 @@ describe("graph validation", () => {
     expect(e.message).toContain('port 8080 is configured for both "a" and "b"');
     expect(e.message).toContain('service "c" depends on itself');
     expect(e.message).toContain('service "d" runs on the host but has no command');
+    expect(e.message).toContain('service "f" waits for "e" to complete, but e has restart: always and never completes');
   });
 
   test("messages carry the devx.yaml position", () => {
