@@ -1,18 +1,15 @@
 import { afterAll, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runBinary } from "../support/binary.ts";
 import { pidAlive } from "../../src/platform/atomic.ts";
+import { testWith } from "../support/require.ts";
+import { podmanAvailable } from "../support/images.ts";
+import { dbTestImage, DB_IMAGE_BUILD_TIMEOUT_MS } from "../support/db-images.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "devx-quickstart-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const exampleProcesses = () =>
-  Bun.spawnSync(["ps", "-eo", "pid=,stat=,args="], { stdout: "pipe" })
-    .stdout.toString()
-    .split("\n")
-    .filter((l) => l.includes(`example-service`) && l.includes(dir) === false && !/\sZ/.test(l));
 
 test("the README command: the compiled binary brings the quick start up healthy, prints the status, and stops it", async () => {
   const r = await runBinary(["up", "-f", "examples/quickstart/devx.yaml", "--exit-when-healthy"], { cwd: ROOT });
@@ -100,3 +97,19 @@ test("a killed supervisor: `devx down` stops the process groups its record lists
   expect(r.leftovers.sort()).toEqual(nodes.map((n) => `process group ${n.pid}`).sort());
   for (const n of nodes) expect(pidAlive(n.pid)).toBe(false);
 });
+
+testWith("podman", podmanAvailable())(
+  "the with-redis profile: a redis container node (offline test image in place of docker.io's) healthy by `redis-cli ping` inside it, removed after",
+  async () => {
+    const image = await dbTestImage("redis");
+    const d = mkdtempSync(join(dir, "redis-"));
+    writeFileSync(join(d, "devx.yaml"), readFileSync(join(ROOT, "examples/quickstart/devx.yaml"), "utf8").replace("docker.io/library/redis:7-alpine", image).replace("name: quickstart", `name: qs-redis-${process.pid}`));
+    const r = await runBinary(["up", "--profile", "with-redis", "--exit-when-healthy"], { cwd: d });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\nredis +container +healthy +healthy +\d+/);
+    expect(r.stderr).toContain("✓ 3 node(s) up in");
+    const left = Bun.spawnSync(["podman", "ps", "-aq", "--filter", `label=devx.project=qs-redis-${process.pid}`], { stdout: "pipe" }).stdout.toString().trim();
+    expect(left).toBe("");
+  },
+  DB_IMAGE_BUILD_TIMEOUT_MS,
+);
