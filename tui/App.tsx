@@ -1,5 +1,5 @@
 import { Box, Text, useInput, useWindowSize } from "ink";
-import { Component, useMemo, useRef, useState, type ReactNode } from "react";
+import { Component, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { Header } from "./components/Header.tsx";
 import { Sidebar } from "./components/Sidebar.tsx";
 import { StatusBar } from "./components/StatusBar.tsx";
@@ -56,6 +56,12 @@ function Screen({ version }: { version: string }) {
   const pane = usePaneData(source, actions.refreshMs, reloadKey);
   const header = useHeader(actions.loadHeader, reloadKey);
   const run = useCommand(state.output, actions.run, actions.logs);
+  // back from a command or an action: what it changed shows at once
+  const hadOutput = useRef(false);
+  useEffect(() => {
+    if (hadOutput.current && !state.output) setReloadKey((k) => k + 1);
+    hadOutput.current = !!state.output;
+  }, [state.output]);
 
   const all = pane.status === "ready" && pane.data.kind === "rows" ? pane.data.rows : [];
   const loaded = useRef(new Map<string, Row[]>());

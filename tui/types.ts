@@ -24,11 +24,17 @@ export type PaneData =
   /** the capability is not in this build, or cannot work here: said plainly, no rows */
   | { kind: "unavailable"; reason: string };
 
+/** Output lines of an in-process action; throws a DevxError (its message and hint are shown). */
+export type ActionTask = (onLine: (line: string) => void, signal: AbortSignal) => Promise<void>;
+
+/** A key on a pane: either a devx command line, or a core use-case called in-process. */
 export interface RowAction {
   key: string;
   title: string;
   /** the devx command line the action runs, shown with its output like a palette command */
-  command(row: Row | undefined): string[];
+  command?(row: Row | undefined): string[];
+  /** a use-case with no command of its own (e.g. restarting one node of `devx up`); undefined when the row does not allow it */
+  task?(row: Row | undefined): { label: string; run: ActionTask } | undefined;
 }
 
 export interface PaneSource {

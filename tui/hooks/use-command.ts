@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { tokenize } from "../palette.ts";
-import type { CommandRunner } from "../types.ts";
+import { isDevxError } from "../../src/errors.ts";
+import type { ActionTask, CommandRunner } from "../types.ts";
 import type { LogStore } from "../sources/log-store.ts";
 
 export interface CommandRun {
@@ -16,7 +17,7 @@ const MAX_LINES = 2000;
  * Runs the palette's command line while its output is on screen. Leaving the output (Esc) or
  * quitting aborts a command still running, so nothing outlives the view that started it.
  */
-export function useCommand(output: { line: string } | undefined, run: CommandRunner, logs: LogStore): CommandRun | undefined {
+export function useCommand(output: { line: string; task?: ActionTask } | undefined, run: CommandRunner, logs: LogStore): CommandRun | undefined {
   const [current, setCurrent] = useState<CommandRun>();
 
   useEffect(() => {
@@ -35,14 +36,21 @@ export function useCommand(output: { line: string } | undefined, run: CommandRun
       if (!ac.signal.aborted) setCurrent({ line, lines });
     };
     logs.add("palette", `devx ${line}`);
-    run(
-      tokenize(line),
-      (text, stream) => {
-        lines = [...lines, { text, stream }].slice(-MAX_LINES);
-        pending ??= setTimeout(flush, 16);
-      },
-      ac.signal,
-    ).then(
+    const onLine = (text: string, stream: "stdout" | "stderr") => {
+      lines = [...lines, { text, stream }].slice(-MAX_LINES);
+      pending ??= setTimeout(flush, 16);
+    };
+    const started = output.task
+      ? output.task((l) => onLine(l, "stdout"), ac.signal).then(
+          () => 0,
+          (e: unknown) => {
+            onLine(e instanceof Error ? e.message : String(e), "stderr");
+            if (isDevxError(e) && e.hint) onLine(`hint: ${e.hint}`, "stderr");
+            return 1;
+          },
+        )
+      : run(tokenize(line), onLine, ac.signal);
+    started.then(
       (code) => {
         if (pending) clearTimeout(pending);
         logs.add("palette", `devx ${line}: exit ${code}`, code === 0 ? "info" : "error");

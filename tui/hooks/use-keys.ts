@@ -74,7 +74,9 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   const at = Math.min(s.cursor[paneId] ?? 0, rows - 1);
   if (key.return) return dispatch({ type: "drill", paneId, rowId: shown[at]?.id });
   const action = c.sources[s.pane]!.actions?.find((a) => a.key === input);
-  if (action) dispatch({ type: "run", line: action.command(shown[at]).map(quote).join(" ") });
+  if (action?.command) return dispatch({ type: "run", line: action.command(shown[at]).map(quote).join(" ") });
+  const task = action?.task?.(shown[at]);
+  if (task) dispatch({ type: "run", line: task.label, task: task.run });
 }
 
 const NO_KEY: Key = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };

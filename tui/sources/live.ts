@@ -173,5 +173,18 @@ export function servicesSource(deps: Deps): PaneSource {
         note: s.running ? "devx up runs no nodes" : "devx up is not running for this project: start it with devx up --detach",
       };
     },
+    actions: (["restart", "stop", "start"] as const).map((verb) => ({
+      key: verb === "restart" ? "R" : verb === "stop" ? "x" : "s",
+      title: verb,
+      task: (row?: Row) =>
+        row && {
+          label: `${verb} ${row.cells.name} (devx up node)`,
+          run: async (onLine: (l: string) => void) => {
+            const { nodeAction } = await import("../../src/core/up/session.ts");
+            const n = await nodeAction(deps, row.id, verb);
+            onLine(n ? `${n.name}: ${n.state}${n.health !== "none" ? `, ${n.health}` : ""}` : `${row.id}: ${verb} sent`);
+          },
+        },
+    })),
   };
 }

@@ -20,7 +20,7 @@ export interface UIState {
   /** drilled-into row (pane id + row id), shown instead of the table */
   detail?: { pane: string; row: string };
   /** the palette's last command line; its output is shown until Esc */
-  output?: { line: string };
+  output?: { line: string; task?: import("../types.ts").ActionTask };
   history: string[];
   /** position while browsing history with ↑/↓ in the palette (history.length = the new line) */
   historyAt: number;
@@ -41,7 +41,7 @@ export type Intent =
   | { type: "history"; delta: number }
   | { type: "submit" }
   /** a pane action: runs a command line as if typed into the palette */
-  | { type: "run"; line: string };
+  | { type: "run"; line: string; task?: import("../types.ts").ActionTask };
 
 export function initialState(paneCount: number, pane = 0): UIState {
   return { pane, paneCount, focus: "sidebar", cursor: {}, filter: {}, overlay: "none", input: "", history: [], historyAt: 0 };
@@ -87,7 +87,7 @@ export function reduce(s: UIState, i: Intent): UIState {
       return { ...s, historyAt: at, input: s.history[at] ?? "" };
     }
     case "run":
-      return { ...s, output: { line: i.line }, detail: undefined };
+      return { ...s, output: { line: i.line, task: i.task }, detail: undefined };
     case "submit": {
       if (s.overlay === "filter") return { ...s, overlay: "none", focus: "table" };
       // "devx config show" and "config show" are the same line

@@ -168,6 +168,35 @@ describe("pane actions", () => {
   });
 });
 
+describe("pane tasks (use-cases with no command of their own)", () => {
+  test("the task runs for the row under the cursor, its lines or its error and hint are shown; back on the pane it reloads", async () => {
+    const { ConflictError } = await import("../../../src/errors.ts");
+    const s = fakeSources();
+    const calls: string[] = [];
+    const withTask = {
+      ...s.containers,
+      actions: [
+        { key: "R", title: "restart", task: (row?: { id: string; cells: Record<string, string> }) => row && { label: `restart ${row.cells.name}`, run: async (onLine: (l: string) => void) => { calls.push(row.id); onLine(`${row.cells.name}: healthy`); } } },
+        { key: "x", title: "stop", task: () => ({ label: "stop", run: async () => { throw new ConflictError("node is already stopping", "wait for it, then start it"); } }) },
+      ],
+    };
+    h = await renderApp({ sources: [s.vms, withTask], initialPane: "containers" });
+    await h.until((x) => x.includes("shop-api"));
+    await h.press(KEY.right, "G", "R");
+    let f = await h.until((x) => x.includes("[exit 0]"));
+    expect(calls).toEqual(["c3"]);
+    expect(f).toContain("$ devx restart shop-api");
+    expect(f).toContain("shop-api: healthy");
+    const loads = s.containers.loads; // the spread copy shares load() with the original
+    await h.press(KEY.esc);
+    await h.until(() => s.containers.loads > loads, "a reload after the action");
+    await h.press("x");
+    f = await h.until((x) => x.includes("[exit 1]"));
+    expect(f).toContain("node is already stopping");
+    expect(f).toContain("hint: wait for it, then start it");
+  });
+});
+
 describe("help and quit", () => {
   test("? shows the keys; Esc closes it", async () => {
     h = await renderApp({ initialPane: "containers" });
