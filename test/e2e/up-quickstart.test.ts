@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, runBinary } from "../support/binary.ts";
+import { ROOT, ensureBinary, runBinary } from "../support/binary.ts";
 import { pidAlive } from "../../src/platform/atomic.ts";
 import { testWith } from "../support/require.ts";
 import { podmanAvailable } from "../support/images.ts";
@@ -113,3 +113,16 @@ testWith("podman", podmanAvailable())(
   },
   DB_IMAGE_BUILD_TIMEOUT_MS,
 );
+
+test("on a terminal, foreground up draws a live status table that is redrawn in place under the log lines", async () => {
+  const bin = ensureBinary();
+  // `script` gives the binary a pseudo-terminal (util-linux, essential on Debian)
+  const p = Bun.spawn(["script", "-qec", `${bin} up -f examples/quickstart/devx.yaml --exit-when-healthy`, "/dev/null"], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", TERM: "xterm" } });
+  const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  expect(code).toBe(0);
+  expect(out).toContain("NAME    RUNTIME  STATE");
+  // cursor up over the 3 table lines, clear, redraw: the table stays at the bottom
+  expect(out).toContain("\x1b[3A\x1b[J");
+  expect(out).toMatch(/\x1b\[3A\x1b\[J(worker|api) +\| (worker|api) listening/);
+  expect(out).not.toMatch(/^worker: starting/m);
+});
