@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { create as tarCreate, Unpack, type ReadEntry } from "tar";
 import type { Relay } from "../../../providers/relay/types.ts";
-import { IntegrityError } from "../../errors.ts";
+import { IntegrityError, isDevxError, messageOf } from "../../errors.ts";
 import { createDecryptStream, createEncryptStream } from "./bundle/crypto.ts";
 import { progressTap } from "./capture.ts";
 import type { StateDeps } from "./context.ts";
@@ -56,11 +56,13 @@ export async function uploadBundle(sd: StateDeps, relay: Relay, object: string, 
 export async function downloadBundle(sd: StateDeps, relay: Relay, object: string, dir: string, passphrase: string): Promise<Manifest> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  let unpack: Unpack | undefined;
+  let unpackClosed: Promise<void> | undefined;
   try {
     const { body, size } = await relay.get(object, { signal: sd.signal });
     let first: string | undefined;
     let bad: string | undefined;
-    const unpack = new Unpack({
+    const u = (unpack = new Unpack({
       cwd: dir,
       strict: true,
       // only the shapes a bundle can hold: no links, no directories outside containers/ and volumes/
@@ -71,15 +73,26 @@ export async function downloadBundle(sd: StateDeps, relay: Relay, object: string
         if (!ok) bad ??= path;
         return ok && !bad;
       },
-    });
-    const unpackDone = new Promise<void>((resolve, reject) => {
-      unpack.on("close", () => resolve());
-      unpack.on("error", reject);
+    }));
+    let unpackError: unknown;
+    // settles on close or on the first error: after an error the unpacker may never close
+    unpackClosed = new Promise<void>((resolve) => {
+      u.on("close", () => resolve());
+      // the listener stays for the unpacker's whole life: a write still in flight when the download
+      // fails must not surface as an unhandled error after the staging dir is gone
+      u.on("error", (e: unknown) => {
+        unpackError ??= e;
+        resolve();
+      });
     });
     await pipeline(body, progressTap(sd, "download", "download", size), createDecryptStream(passphrase) as Transform, createGunzip(), async function (source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) if (!unpack.write(chunk)) await once(unpack, "drain");
-      unpack.end();
-      await unpackDone;
+      for await (const chunk of source) {
+        if (unpackError) throw unpackError;
+        if (!u.write(chunk)) await Promise.race([once(u, "drain"), unpackClosed]);
+      }
+      u.end();
+      await unpackClosed;
+      if (unpackError) throw unpackError;
     });
     if (bad) throw new IntegrityError(`the bundle holds an unexpected entry '${bad}'`, TAMPER);
     if (first !== MANIFEST_FILE) throw new IntegrityError("the bundle does not start with its manifest", TAMPER);
@@ -87,8 +100,14 @@ export async function downloadBundle(sd: StateDeps, relay: Relay, object: string
     await checkFiles(dir, m);
     return m;
   } catch (e) {
+    if (unpack && unpackClosed) {
+      // stop the unpacker and let its pending writes settle before the staging dir goes
+      unpack.abort(e instanceof Error ? e : new Error(String(e)));
+      await Promise.race([unpackClosed, new Promise((r) => setTimeout(r, 2000).unref?.())]);
+    }
     await rm(dir, { recursive: true, force: true });
-    throw e;
+    if (isDevxError(e) || (e instanceof Error && e.name === "AbortError")) throw e;
+    throw new IntegrityError(`the bundle's content cannot be unpacked: ${messageOf(e)}`, TAMPER, { cause: e });
   }
 }
 
