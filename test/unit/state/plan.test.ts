@@ -1,0 +1,56 @@
+import { expect, test } from "bun:test";
+import type { ContainerInfo, ContainerRuntime, VolumeInfo } from "../../../providers/runtime/types.ts";
+import { planApply } from "../../../src/core/state/apply.ts";
+import type { StateDeps } from "../../../src/core/state/context.ts";
+import type { Manifest } from "../../../src/core/state/manifest.ts";
+import { ConflictError, ProviderError } from "../../../src/errors.ts";
+
+/** A runtime that answers the read-only calls planning makes and fails on anything else. */
+function readOnlyRuntime(containers: ContainerInfo[], volumes: VolumeInfo[], images: string[]): ContainerRuntime {
+  const matches = (labels: Record<string, string>, want?: Record<string, string>) => Object.entries(want ?? {}).every(([k, v]) => labels[k] === v);
+  const base = {
+    displayName: "podman",
+    listContainers: async (f: { labels?: Record<string, string>; all?: boolean } = {}) => containers.filter((c) => (f.all || c.state === "running") && matches(c.labels, f.labels)),
+    listVolumes: async (f: { labels?: Record<string, string> } = {}) => volumes.filter((v) => matches(v.labels, f.labels)),
+    inspectContainer: async (n: string) => containers.find((c) => c.name === n),
+    imageExists: async (i: string) => images.includes(i),
+  };
+  return new Proxy(base, {
+    get: (t, k) => (k in t ? (t as Record<string | symbol, unknown>)[k] : k === "checkpointer" ? undefined : () => Promise.reject(new Error(`planning must not call ${String(k)}`))),
+  }) as unknown as ContainerRuntime;
+}
+
+const H = "b".repeat(64);
+const managed = (project: string, kind = "service") => ({ "devx.managed": "true", "devx.project": project, "devx.kind": kind });
+const ctr = (name: string, state: string, labels: Record<string, string>, volumes: string[] = [], image = "img:1"): ContainerInfo => ({ id: name, name, image, state, labels, ports: [], volumes: volumes.map((v) => ({ name: v, destination: `/${v}` })) });
+const bundle: Manifest = {
+  formatVersion: 1, kind: "share", name: "x", created: "", mode: "full", host: { os: "linux", arch: "x64" }, runtime: { name: "podman", version: "4" }, project: "shop",
+  containers: [{ name: "shop-api", image: "img:1", labels: managed("shop"), ports: [], volumes: [{ name: "shop-data", destination: "/d" }], archive: { file: "containers/shop-api.tar.zst", size: 1, sha256: H } }],
+  volumes: [{ name: "shop-data", labels: managed("shop", "database"), file: "volumes/shop-data.tar", size: 1, sha256: H, contentDigest: H }],
+};
+const sd = (rt: ContainerRuntime): StateDeps => ({ runtime: rt, stateDir: "/nonexistent", emit: () => {}, now: () => new Date(), project: "shop", openRelay: () => Promise.reject(new Error("no relay")) });
+
+test("full plan: replaces the project's running containers, pauses other users of the volumes, leaves other projects alone", async () => {
+  const rt = readOnlyRuntime(
+    [ctr("shop-api", "running", managed("shop")), ctr("shop-worker", "running", managed("shop")), ctr("other-db", "running", managed("other")), ctr("adminer", "running", {}, ["shop-data"], "adminer:4")],
+    [{ name: "shop-data", labels: managed("shop", "database") }],
+    ["img:1"],
+  );
+  const plan = await planApply(sd(rt), bundle, { strict: true });
+  expect(plan.replace.map((c) => c.name)).toEqual(["shop-api", "shop-worker"]);
+  expect(plan.pause.map((c) => c.name)).toEqual(["adminer"]);
+  expect(plan.volumes).toEqual([{ name: "shop-data", exists: true, bytes: 1, emptyWith: "adminer:4" }]);
+  expect(plan.restore.map((c) => c.name)).toEqual(["shop-api"]);
+  expect(plan.start).toEqual(["adminer"]);
+});
+
+test("strict planning refuses, before any change, a stopped container in the way and a missing image", async () => {
+  const stopped = readOnlyRuntime([ctr("shop-api", "exited", managed("shop"))], [], ["img:1"]);
+  await expect(planApply(sd(stopped), bundle, { strict: true })).rejects.toThrow(ConflictError);
+  const noImage = readOnlyRuntime([], [], []);
+  const err = await planApply(sd(noImage), bundle, { strict: true }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ProviderError);
+  expect((err as ProviderError).hint).toContain("--db-only");
+  // a rollback (not strict) removes what is in the way: it is what the failed apply created
+  expect((await planApply(sd(stopped), bundle, { strict: false })).replace.map((c) => c.name)).toEqual(["shop-api"]);
+});
