@@ -34,8 +34,10 @@ export class NodeLog {
   }
 
   write(line: string, stream: "stdout" | "stderr" | "devx" = "stdout"): void {
-    this.tail.push(line);
-    if (this.tail.length > this.keep) this.tail.shift();
+    if (stream !== "devx") {
+      this.tail.push(line);
+      if (this.tail.length > this.keep) this.tail.shift();
+    }
     const rec = `${new Date().toISOString()}\t${stream}\t${line}\n`;
     if (this.size + rec.length > this.cap && this.size > 0) this.rotate();
     this.size += writeSync(this.fd, rec);
@@ -159,5 +161,6 @@ const PALETTE = ["36", "33", "35", "32", "34", "91", "96", "93"];
 /** "api    | text", coloured per node (stable colour by position). */
 export function formatLogLine(l: LogLine, width: number, color: boolean, index: number): string {
   const head = l.node.padEnd(width);
-  return `${color ? `\x1b[${PALETTE[index % PALETTE.length]}m${head}\x1b[0m` : head} | ${l.text}`;
+  const text = l.stream === "devx" ? `[devx] ${l.text}` : l.text;
+  return `${color ? `\x1b[${PALETTE[index % PALETTE.length]}m${head}\x1b[0m` : head} | ${text}`;
 }

@@ -6,6 +6,7 @@ import { NetworkError, NotFoundError } from "../../errors.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { readSession, removeSession, writeSession, type SessionRecord } from "../../platform/sessions.ts";
 import type { NodeStatus, Supervisor } from "./supervisor.ts";
+import { followLogs, logDir, readLogs, type LogLine } from "./logs.ts";
 
 /**
  * Every running `devx up` (foreground or --detach) records itself as session kind "up", id = the
@@ -127,4 +128,16 @@ export async function nodeAction(deps: Deps, name: string, action: "start" | "st
   const rec = await requireUp(deps);
   const r = await control<{ ok: boolean; node?: NodeStatus; error?: { message: string } }>(rec.data, "POST", `/nodes/${name}/${action}`, 120_000);
   return r.node;
+}
+
+/**
+ * For the dashboard ("Enter opens that node's live log"): the node's stored lines, then new ones as
+ * they are written, until the signal aborts.
+ */
+export async function followNodeLog(deps: Deps, node: string, onLine: (l: LogLine) => void, signal: AbortSignal, opts: { tail?: number } = {}): Promise<void> {
+  const loaded = await deps.config();
+  const dir = logDir(deps.paths.state, projectName(loaded));
+  const stored = await readLogs(dir, [node]);
+  for (const l of opts.tail === undefined ? stored : stored.slice(-opts.tail)) onLine(l);
+  await followLogs(dir, [node], {}, onLine, signal);
 }

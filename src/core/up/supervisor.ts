@@ -218,6 +218,7 @@ export class Supervisor {
       s.alive = true;
       s.pid = running.pid;
       s.startedAt = Date.now();
+      s.log.write(`started${running.pid ? ` (pid ${running.pid})` : ""}${s.port !== undefined ? ` on port ${s.port}` : ""}`, "devx");
       this.exposed.set(spec.name, running.exposed ?? serviceExposed(spec, s.port));
       this.set(s, "running");
       s.started.resolve();
@@ -227,6 +228,7 @@ export class Supervisor {
       const code = await exitedEarly;
       s.alive = false;
       s.pid = undefined;
+      s.log.write(life.aborted ? `stopped (exit code ${code})` : `exited with code ${code}`, "devx");
       if (life.aborted) return;
       s.exitCode = code;
       const pol = spec.restart;

@@ -8,7 +8,7 @@ import { createDeps } from "../../../src/cli/deps.ts";
 import { globalOptions } from "../../../src/cli/define.ts";
 import * as v from "valibot";
 import type { DevxEvent } from "../../../src/events/types.ts";
-import { nodeAction, servicesStatus } from "../../../src/core/up/session.ts";
+import { followNodeLog, nodeAction, servicesStatus } from "../../../src/core/up/session.ts";
 import { downUp } from "../../../src/core/up/down.ts";
 import { freePort, httpd, livingInGroups, webRoot } from "./helpers.ts";
 
@@ -50,6 +50,12 @@ test("the dashboard's functions: servicesStatus, stop/start/restart one node thr
   expect(restarted!.pid).not.toBe(firstPid);
   expect((await fetch(`http://127.0.0.1:${p2}/`)).status).toBe(200);
   await expect(nodeAction(client, "nope", "stop")).rejects.toThrow("not found");
+
+  // the stored lines include devx's own ("started (pid …) on port …")
+  const lines: string[] = [];
+  const logCtl = new AbortController();
+  await followNodeLog(client, "api", (l) => (lines.push(`${l.stream}: ${l.text}`), logCtl.abort()), logCtl.signal, { tail: 5 }).catch(() => {});
+  expect(lines[0]).toMatch(new RegExp(`^devx: started \\(pid \\d+\\) on port ${p2}$`));
 
   const down = await downUp(client);
   expect(down).toMatchObject({ project: "ctl", running: true });
