@@ -20,4 +20,4 @@ bun install --frozen-lockfile
 bun run build
 
 [ -n "${DEVX_SETUP_ONLY:-}" ] && exit 0
-exec ./dist/devx doctor
+exec ./dist/devx up -f examples/quickstart/devx.yaml --exit-when-healthy
