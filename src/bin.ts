@@ -1,4 +1,12 @@
-import { main } from "./cli/main.ts";
+import { VERSION } from "./version.ts";
+
+// `--version` is answered here, before the CLI chunk loads, so it costs what a hello-world binary
+// costs. main() answers it too, for in-process callers.
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version")) {
+  process.stdout.write(`devx ${VERSION}\n`);
+  process.exit(0);
+}
 
 // The only process.exit() in devx. Ctrl-C aborts the running command through deps.signal so that
 // it can clean up; a second Ctrl-C exits at once with 130.
@@ -11,5 +19,6 @@ process.on("SIGINT", () => {
 });
 process.on("SIGTERM", () => controller.abort(new DOMException("terminated", "AbortError")));
 
-const code = await main(process.argv.slice(2), { signal: controller.signal });
+const { main } = await import("./cli/main.ts");
+const code = await main(argv, { signal: controller.signal });
 process.exit(interrupted && code === 0 ? 130 : code);
