@@ -314,6 +314,7 @@ export class Supervisor {
 
   /** Stops everything, dependents before their dependencies; resolves when nothing runs. */
   async down(): Promise<void> {
+    this.held.clear();
     if (this.stopping) return this.downDone;
     this.stopping = true;
     this.startup.abort();
@@ -333,9 +334,20 @@ export class Supervisor {
   }
   private downDone: Promise<void> = Promise.resolve();
 
-  /** Resolves when every node has ended on its own or been stopped. */
+  /** nodes stopped or restarted on request (dashboard, control channel): they may start again */
+  private held = new Set<string>();
+
+  /**
+   * Resolves when every node has ended on its own. A node stopped or restarted on request does
+   * not end the run: its loop is replaced when it starts again, so wait for the new loop.
+   */
   async settled(): Promise<void> {
-    await Promise.all([...this.slots.values()].map((s) => s.loop));
+    for (;;) {
+      const loops = [...this.slots.values()].map((s) => s.loop);
+      await Promise.all(loops);
+      if (this.held.size === 0 && [...this.slots.values()].every((s, i) => s.loop === loops[i])) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   node(name: string): NodeStatus | undefined {
@@ -344,6 +356,7 @@ export class Supervisor {
 
   async stopNode(name: string): Promise<void> {
     const s = this.slots.get(name)!;
+    this.held.add(name);
     await this.stopSlot(s);
   }
 
@@ -354,6 +367,7 @@ export class Supervisor {
     s.log = new NodeLog(join(this.o.logDir, `${name}.log`));
     s.healthy = new Deferred();
     s.loop = this.runNode(s, false);
+    this.held.delete(name);
     await Promise.race([s.healthy.promise, s.loop]);
   }
 

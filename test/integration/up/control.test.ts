@@ -65,3 +65,23 @@ test("the dashboard's functions: servicesStatus, stop/start/restart one node thr
   expect(groups.size).toBe(4);
   expect(livingInGroups(groups)).toEqual([]);
 }, 30_000);
+
+test("stopping or restarting the only node on request does not end the run", async () => {
+  const solo = mkdtempSync(join(tmpdir(), "devx-up-solo-"));
+  const port = await freePort();
+  writeFileSync(join(solo, "devx.yaml"), ["name: solo", "services:", "  - name: web", `    command: ${JSON.stringify(httpd(www))}`, `    port: ${port}`].join("\n"));
+  let ready!: () => void;
+  const isUp = new Promise<void>((r) => (ready = r));
+  const running = main(["up"], { io: memoryIO(), cwd: solo, emit: (e) => void (e.type === "step" && e.id === "up" && e.status === "done" && ready()) });
+  await isUp;
+  const client = createDeps(v.parse(globalOptions, {}), { io: memoryIO(), cwd: solo });
+  expect(await nodeAction(client, "web", "restart")).toMatchObject({ name: "web", state: "healthy" });
+  expect(await nodeAction(client, "web", "stop")).toMatchObject({ name: "web", state: "stopped" });
+  await Bun.sleep(300);
+  expect((await servicesStatus(client)).running).toBe(true);
+  expect(await nodeAction(client, "web", "start")).toMatchObject({ name: "web", state: "healthy" });
+  expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+  await downUp(client);
+  expect(await running).toBe(0);
+  rmSync(solo, { recursive: true, force: true });
+}, 30_000);
