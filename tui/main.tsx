@@ -35,7 +35,9 @@ export async function runDashboard(deps: Deps, commands: Command[]): Promise<num
       }}
     />,
     // Ctrl-C arrives as a key in raw mode: the app handles it so that it quits like q
-    { alternateScreen: true, exitOnCtrlC: false, patchConsole: true, maxFps: 30 },
+    // interactive: the dashboard only opens when stdin and stdout are terminals; Ink would otherwise
+    // turn itself non-interactive whenever CI is set in the environment and draw nothing until exit
+    { alternateScreen: true, interactive: true, exitOnCtrlC: false, patchConsole: true, maxFps: 30 },
   );
   // SIGINT/SIGTERM from outside the terminal (kill) abort deps.signal: leave the screen the same way
   const onAbort = () => {
