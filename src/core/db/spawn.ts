@@ -1,4 +1,5 @@
-import { createServer } from "node:net";
+import { portFree } from "../../platform/ports.ts";
+import { sleepUnlessAborted } from "../../platform/clock.ts";
 import { CancelledError, ConflictError, NotFoundError, ProviderError, UnhealthyError, UsageError } from "../../errors.ts";
 import { devxLabels, LABEL } from "../labels.ts";
 import type { DatabaseConfig } from "../../config/schema.ts";
@@ -65,14 +66,6 @@ export function resolveDb(ctx: DbContext, req: SpawnRequest): ResolvedDb {
     volume: cfg?.volume ?? `${containerName(ctx.project, name)}-data`,
     env,
   };
-}
-
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => srv.close(() => resolve(true)));
-  });
 }
 
 async function choosePort(ctx: DbContext, db: ResolvedDb): Promise<number> {
@@ -155,18 +148,6 @@ async function logTail(ctx: DbContext, container: string, lines = 15): Promise<s
   return out.length ? `\n${out.map((l) => `  | ${l}`).join("\n")}` : "";
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /**
  * Poll the engine's probes inside the container until they all pass. A container that exits
  * fails at once with its last log lines; so does the timeout, naming the probe that never passed.
@@ -194,6 +175,6 @@ export async function waitReady(ctx: DbContext, db: Pick<ResolvedDb, "name" | "c
     if (Date.now() > deadline) {
       throw new UnhealthyError(`${db.name} was not ready after ${Math.round(timeoutMs / 1000)} s (${last})${await logTail(ctx, db.container)}`, `see \`devx db logs ${db.name}\`, or wait longer with --timeout`);
     }
-    await abortableSleep(ctx.pollMs ?? 200, ctx.signal);
+    await sleepUnlessAborted(ctx.pollMs ?? 200, ctx.signal);
   }
 }

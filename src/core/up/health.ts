@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { sleepUnlessAborted } from "../../platform/clock.ts";
 import { durationMs } from "../../config/duration.ts";
 import type { HealthcheckConfig } from "../../config/schema.ts";
 
@@ -87,18 +88,6 @@ export function tcpOpen(port: number, timeoutMs: number, signal?: AbortSignal): 
   });
 }
 
-const wait = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-
 /**
  * Probes fast until healthy; false when the startup budget is spent (or the signal aborts, e.g.
  * the process exited).
@@ -109,7 +98,7 @@ export async function waitHealthy(probe: Probe, timing: HealthTiming, signal: Ab
     const t0 = now();
     if (await probe(signal)) return !signal.aborted;
     if (now() >= deadline) return false;
-    await wait(Math.max(0, everyMs - (now() - t0)), signal);
+    await sleepUnlessAborted(Math.max(0, everyMs - (now() - t0)), signal);
   }
   return false;
 }
@@ -122,7 +111,7 @@ export async function watchHealth(probe: Probe, timing: HealthTiming, signal: Ab
   let failures = 0;
   let healthy = true;
   while (!signal.aborted) {
-    await wait(timing.intervalMs, signal);
+    await sleepUnlessAborted(timing.intervalMs, signal);
     if (signal.aborted) return;
     const ok = await probe(signal);
     if (signal.aborted) return;

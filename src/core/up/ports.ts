@@ -1,31 +1,12 @@
-import { createServer } from "node:net";
+import { portFree, ephemeralPort } from "../../platform/ports.ts";
+
+export { portFree, ephemeralPort };
 
 /**
  * Host port resolution. A node's configured port is used when it is free on 127.0.0.1; a busy one
  * shifts to the next free port (a few above, then any), and the caller says so aloud. The resolved
  * port is the one its health check, its dependents' env and tunnels use.
  */
-export function portFree(port: number, host = "127.0.0.1"): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A port the OS considers free right now. */
-export function ephemeralPort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen({ port: 0, host, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export interface PortChoice {
   port: number;
   /** the configured port when it was busy */
