@@ -1,10 +1,12 @@
 import { VERSION } from "./version.ts";
 
 // `--version` is answered here, before the CLI chunk loads, so it costs what a hello-world binary
-// costs. main() answers it too, for in-process callers.
+// costs. main() answers it too, for in-process callers. console.log, not process.stdout.write:
+// touching process.stdout builds Node's stream wrapper, which alone tripled this path (7 → 24 ms,
+// bench/startup.ts).
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version")) {
-  process.stdout.write(`devx ${VERSION}\n`);
+  console.log(`devx ${VERSION}`);
   process.exit(0);
 }
 
