@@ -74,7 +74,7 @@ function dashboardDeps(deps: Deps, logs: import("./sources/log-store.ts").LogSto
   };
   return {
     ...deps,
-    io: { out: sink("stdout", "info"), err: sink("stderr", "warn"), stdinIsTTY: false, color: false, readLine: async () => null },
+    io: { out: sink("stdout", "info"), err: sink("stderr", "warn"), stdinIsTTY: false, color: false, readLine: async () => null, readStdin: async () => null },
     emit: logs.emit,
     confirm: async (question) => {
       const { UsageError } = await import("../src/errors.ts");

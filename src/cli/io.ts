@@ -13,6 +13,8 @@ export interface IO {
   color: boolean;
   /** read one line from the terminal; null when stdin is not a TTY or closed */
   readLine(prompt: string): Promise<string | null>;
+  /** all of stdin when it is not a terminal (secrets piped in rather than put in argv); null on a TTY */
+  readStdin(): Promise<string | null>;
 }
 
 export function processIO(noColor: boolean, env: Record<string, string | undefined> = process.env): IO {
@@ -42,11 +44,15 @@ export function processIO(noColor: boolean, env: Record<string, string | undefin
         rl.once("close", () => resolve(null));
       });
     },
+    async readStdin() {
+      if (process.stdin.isTTY) return null;
+      return await Bun.stdin.text();
+    },
   };
 }
 
 /** A captured IO for tests. */
-export function memoryIO(opts: { tty?: boolean; answers?: string[] } = {}): IO & { stdout(): string; stderr(): string } {
+export function memoryIO(opts: { tty?: boolean; answers?: string[]; stdin?: string } = {}): IO & { stdout(): string; stderr(): string } {
   let out = "";
   let err = "";
   const answers = [...(opts.answers ?? [])];
@@ -58,6 +64,9 @@ export function memoryIO(opts: { tty?: boolean; answers?: string[] } = {}): IO &
     async readLine(prompt) {
       err += prompt;
       return opts.tty ? (answers.shift() ?? null) : null;
+    },
+    async readStdin() {
+      return opts.tty ? null : (opts.stdin ?? "");
     },
     stdout: () => out,
     stderr: () => err,

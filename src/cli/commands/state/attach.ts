@@ -1,5 +1,7 @@
 import * as v from "valibot";
-import { arg, defineCommand, flag } from "../../define.ts";
+import { defineCommand, flag, optionalArg } from "../../define.ts";
+import { UsageError } from "../../../errors.ts";
+import type { Deps } from "../../deps.ts";
 
 export default defineCommand({
   path: ["state", "attach"],
@@ -10,10 +12,12 @@ export default defineCommand({
     "touched. Then shows the plan (containers stopped, replaced, started; volumes replaced), asks to confirm (-y\n" +
     "without a terminal), takes a restore point, applies and verifies. Any failure rolls back to the restore point;\n" +
     "`devx state undo` returns to it after success. Exit codes: 10 wrong passphrase, 9 tampered, 11 truncated,\n" +
-    "8 relay unreachable, 2 malformed share ID.",
-  examples: ["devx state attach 's3://team-bucket/devx/mfrggzdfmztwq2lknnwg23tpoa.devx:radar-muscular-duller-encounter'", "devx state attach --dry-run '<share-id>'", "devx state attach -y --db-only '<share-id>'"],
+    "8 relay unreachable, 2 malformed share ID.\n" +
+    "The share ID holds the passphrase: to keep it out of the process list (argv), pass `-` and pipe it on stdin,\n" +
+    "or leave the argument out and set DEVX_SHARE_ID.",
+  examples: ["devx state attach 's3://team-bucket/devx/mfrggzdfmztwq2lknnwg23tpoa.devx:radar-muscular-duller-encounter'", "devx state attach --dry-run '<share-id>'", "devx state attach -y --db-only '<share-id>'", "pbpaste | devx state attach -y -"],
   options: v.object({
-    shareId: arg("the share ID printed by `devx state share`", { placeholder: "share-id" }),
+    shareId: optionalArg("the share ID printed by `devx state share`; `-` reads it from stdin (default: $DEVX_SHARE_ID)", { placeholder: "share-id" }),
     dbOnly: flag("apply the database volumes only, even from a full bundle"),
   }),
   async run(opts, deps) {
@@ -21,7 +25,8 @@ export default defineCommand({
     const { attach } = await import("../../../core/state/share.ts");
     const { describePlan } = await import("../../../core/state/apply.ts");
     const sd = await stateDeps(deps);
-    const r = await attach(sd, { shareId: opts.shareId, dbOnly: opts.dbOnly, dryRun: deps.global.dryRun, confirm: deps.confirm });
+    const shareId = await resolveShareId(opts.shareId, deps);
+    const r = await attach(sd, { shareId, dbOnly: opts.dbOnly, dryRun: deps.global.dryRun, confirm: deps.confirm });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify({ applied: r.applied, mode: r.mode, source: { created: r.manifest.created, host: r.manifest.host, project: r.manifest.project }, plan: r.plan, restorePoint: r.restorePoint }, null, 2) + "\n");
       return 0;
@@ -31,3 +36,17 @@ export default defineCommand({
     return 0;
   },
 });
+
+/** The share ID from the argument, stdin (`-`, first non-empty line) or $DEVX_SHARE_ID, in that order. */
+async function resolveShareId(arg: string | undefined, deps: Deps): Promise<string> {
+  if (arg && arg !== "-") return arg;
+  if (arg === "-") {
+    const text = (await deps.io.readStdin()) ?? (await deps.io.readLine("share ID: "));
+    const line = text?.split("\n").map((l) => l.trim()).find((l) => l.length > 0);
+    if (!line) throw new UsageError("no share ID on stdin", "pipe the share ID printed by `devx state share` into `devx state attach -`");
+    return line;
+  }
+  const env = deps.env.DEVX_SHARE_ID?.trim();
+  if (env) return env;
+  throw new UsageError("missing share ID", "pass the share ID printed by `devx state share`, pipe it with `-`, or set DEVX_SHARE_ID");
+}

@@ -35,7 +35,7 @@ export default defineCommand({
       deps.io.out.write(JSON.stringify(r, null, 2) + "\n");
       return 0;
     }
-    deps.io.out.write(`share ID (${r.mode}, ${(r.bytes / 1e6).toFixed(1)} MB):\n  ${r.id}\n\nyour teammate runs:\n  devx state attach '${r.id}'\n`);
+    deps.io.out.write(`share ID (${r.mode}, ${(r.bytes / 1e6).toFixed(1)} MB):\n  ${r.id}\n\nyour teammate runs:\n  devx state attach '${r.id}'\n(or, to keep the passphrase out of the process list: paste it into \`devx state attach -\`)\n`);
     deps.io.err.write("The ID contains the passphrase: send it over a private channel.\n");
     return 0;
   },
