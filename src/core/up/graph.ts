@@ -92,7 +92,12 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
     if (s.runtime === "host" && !s.command) problems.push(`service "${s.name}"${at("services", s.name)} runs on the host but has no command`);
     if (s.runtime === "container" && !s.image) problems.push(`service "${s.name}"${at("services", s.name)} is a container but has no image`);
     if (s.runtime === "bridge" && !s.bridge) problems.push(`service "${s.name}"${at("services", s.name)} is a bridge node but has no bridge: section`);
-    const port = s.port ?? (s.runtime === "bridge" ? s.bridge?.local_port : undefined);
+    const intercept = s.runtime === "bridge" && s.bridge?.mode === "intercept";
+    // an intercept's port is where the Service's traffic is delivered (another node's port, usually), not one it binds
+    const port = intercept ? (s.bridge?.local_port ?? s.port) : (s.port ?? (s.runtime === "bridge" ? s.bridge?.local_port : undefined));
+    if (intercept && port !== undefined && s.bridge?.port === undefined) {
+      problems.push(`service "${s.name}"${at("services", s.name, "bridge")} delivers to local port ${port} but names no Service port: set bridge.port (the cluster Service port to intercept)`);
+    }
     const hc = s.healthcheck ?? (port !== undefined && s.runtime !== "bridge" ? { tcp: true } : undefined);
     nodes.set(s.name, {
       name: s.name,
@@ -149,7 +154,7 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
 
   const byPort = new Map<number, string>();
   for (const n of nodes.values()) {
-    if (n.port === undefined) continue;
+    if (n.port === undefined || (n.runtime === "bridge" && n.service?.bridge?.mode === "intercept")) continue;
     const other = byPort.get(n.port);
     if (other) problems.push(`port ${n.port} is configured for both "${other}" and "${n.name}"${at(n.kind === "service" ? "services" : "databases", n.name, "port")}`);
     else byPort.set(n.port, n.name);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { echoPod, type FakeCluster } from "../../support/fake-kube/index.ts";
-import { bridgeCluster, createService } from "../bridge/harness.ts";
+import { AGENT_IMAGE, bridgeCluster, createService, devxLeftovers, viaService } from "../bridge/harness.ts";
 import { main } from "../../../src/cli/main.ts";
 import { memoryIO } from "../../../src/cli/io.ts";
 import type { DevxEvent } from "../../../src/events/types.ts";
@@ -68,3 +68,45 @@ test("a bridge connect node (fake cluster): healthy when the forward is live, it
   const groups = new Set(events.flatMap((x) => (x.e.type === "state" && typeof x.e.detail?.pid === "number" ? [x.e.detail.pid as number] : [])));
   expect(livingInGroups(groups)).toEqual([]);
 }, 60_000);
+
+test("a bridge intercept node (fake cluster): the Service's traffic reaches the local app node while up runs, the real pod again after, nothing left behind", async () => {
+  const local = await freePort();
+  const app = `Bun.serve({ hostname: "127.0.0.1", port: ${local}, fetch: () => Response.json({ from: "laptop" }) })`;
+  writeFileSync(
+    join(dir, "devx.yaml"),
+    [
+      "name: upintercept",
+      "services:",
+      "  - name: api-local",
+      `    command: ${JSON.stringify([process.execPath, "-e", app])}`,
+      `    port: ${local}`,
+      "    healthcheck: { tcp: true }",
+      "  - name: api",
+      "    runtime: bridge",
+      `    bridge: { mode: intercept, service: api, port: 80, local_port: ${local} }`,
+      "    depends_on: { api-local: { condition: service_healthy } }",
+    ].join("\n"),
+  );
+  expect(await viaService(cluster, "api", 80)).toMatchObject({ pod: "api-1" });
+  const ctl = new AbortController();
+  const events: DevxEvent[] = [];
+  let during: { from?: string; pod?: string } | undefined;
+  const emit = (e: DevxEvent) => {
+    events.push(e);
+    if (e.type === "step" && e.id === "up" && e.status === "done") {
+      void viaService(cluster, "api", 80)
+        .then((j) => (during = j))
+        .finally(() => ctl.abort(new DOMException("cancelled", "AbortError")));
+    }
+  };
+  const io = memoryIO();
+  const code = await main(["up"], { io, emit, signal: ctl.signal, cwd: dir, env: { ...process.env, KUBECONFIG: kubeconfig, DEVX_AGENT_IMAGE: AGENT_IMAGE } });
+  expect(io.stderr()).toBe("");
+  expect(code).toBe(130);
+  expect(during).toEqual({ from: "laptop" });
+  // teardown restored the selector and removed the agent
+  expect(await viaService(cluster, "api", 80)).toMatchObject({ pod: "api-1" });
+  expect(devxLeftovers(cluster)).toEqual([]);
+  const order = events.flatMap((e) => (e.type === "state" && e.state === "stopped" ? [e.node] : []));
+  expect(order).toEqual(["api", "api-local"]);
+}, 90_000);

@@ -49,6 +49,18 @@ describe("graph validation", () => {
     expect(e.message).toContain('service "f" waits for "e" to complete, but e has restart: always and never completes');
   });
 
+  test("an intercept node delivers to another node's port (no clash), but must name the Service port", () => {
+    const bridge = (extra: Record<string, unknown>) => ({ name: "api", runtime: "bridge", bridge: { mode: "intercept", service: "api", ...extra }, depends_on: ["app"] });
+    const g = buildGraph(cfg({ services: [svc("app", { port: 7300 }), bridge({ port: 80, local_port: 7300 })] }));
+    expect(g.nodes.get("api")!.port).toBe(7300);
+    expect(g.nodes.get("api")!.healthcheck).toBeUndefined();
+    // a connect node binds its local port, so the same port twice is still a clash
+    const clash = configError(() => buildGraph(cfg({ services: [svc("app", { port: 7300 }), { name: "db", runtime: "bridge", bridge: { mode: "connect", service: "db", local_port: 7300 } }] })));
+    expect(clash.message).toContain('port 7300 is configured for both "app" and "db"');
+    const e = configError(() => buildGraph(cfg({ services: [svc("app", { port: 7300 }), bridge({ local_port: 7300 })] })));
+    expect(e.message).toContain('service "api" delivers to local port 7300 but names no Service port: set bridge.port');
+  });
+
   test("messages carry the devx.yaml position", () => {
     const dir = mkdtempSync(join(tmpdir(), "devx-graph-"));
     const file = join(dir, "devx.yaml");

@@ -18,7 +18,7 @@ export function bridgeRuntime(deps: BridgeDeps): NodeRuntime {
       const started =
         b.mode === "connect"
           ? startConnect(bdeps, [{ service: b.service, port: b.port === undefined ? undefined : String(b.port), local: b.local_port ?? ctx.port }], sel)
-          : startIntercept(bdeps, { ...sel, service: b.service, ports: b.port !== undefined && ctx.port !== undefined ? [`${b.port}:${ctx.port}`] : undefined, mirror: b.mirror });
+          : startIntercept(bdeps, { ...sel, service: b.service, ports: b.port !== undefined ? [ctx.port !== undefined ? `${b.port}:${ctx.port}` : String(b.port)] : undefined, mirror: b.mirror });
       await started.ready;
       let stopped!: () => void;
       const exited = new Promise<number>((r) => (stopped = () => r(0)));
