@@ -7,7 +7,7 @@ import { PaneView } from "./components/PaneView.tsx";
 import { DetailView } from "./components/DetailView.tsx";
 import { HelpView, OutputView, PaletteView } from "./components/Overlays.tsx";
 import { usePaneData } from "./hooks/use-pane-data.ts";
-import { useKeys } from "./hooks/use-keys.ts";
+import { followUps, useKeys } from "./hooks/use-keys.ts";
 import { useHeader } from "./hooks/use-header.ts";
 import { useCommand } from "./hooks/use-command.ts";
 import { useDetail } from "./hooks/use-detail.ts";
@@ -55,7 +55,9 @@ function Screen({ version }: { version: string }) {
   const source = actions.sources[state.pane]!;
   const pane = usePaneData(source, actions.refreshMs, reloadKey);
   const header = useHeader(actions.loadHeader, reloadKey);
-  const run = useCommand(state.output, actions.run, actions.logs);
+  const [run, note] = useCommand(state.output, actions.run, actions.logs);
+  const runRef = useRef(run);
+  runRef.current = run;
   // back from a command or an action: what it changed shows at once
   const hadOutput = useRef(false);
   useEffect(() => {
@@ -76,7 +78,13 @@ function Screen({ version }: { version: string }) {
   const bodyHeight = Math.max(3, size.rows - 4);
   const sidebar = sidebarWidth(size.columns);
   const mainWidth = Math.max(20, size.columns - sidebar - 4);
-  useKeys({ getState, dispatch, sources: actions.sources, rowsOf: (id) => loaded.current.get(id) ?? [], page: Math.max(1, bodyHeight - 2), commands: actions.commands, reload: () => setReloadKey((k) => k + 1), quit: actions.quit });
+  useKeys({ getState, dispatch, sources: actions.sources, rowsOf: (id) => loaded.current.get(id) ?? [], page: Math.max(1, bodyHeight - 2), commands: actions.commands, reload: () => setReloadKey((k) => k + 1), quit: actions.quit,
+    finished: () => {
+      const r = runRef.current;
+      return r && r.code !== undefined ? { code: r.code, lines: r.lines.map((l) => l.text) } : undefined;
+    },
+    note,
+  });
 
   let main: ReactNode;
   if (state.overlay === "help") main = <HelpView width={mainWidth} />;
@@ -95,7 +103,7 @@ function Screen({ version }: { version: string }) {
           {main}
         </Box>
       </Box>
-      <StatusBar state={state} paneId={source.id} actions={source.actions} />
+      <StatusBar state={state} paneId={source.id} actions={source.actions} followUps={state.output && run?.code !== undefined ? followUps(state.output, { code: run.code, lines: run.lines.map((l) => l.text) }) : undefined} />
     </Box>
   );
 }

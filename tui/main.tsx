@@ -115,8 +115,9 @@ export function selfArgv(): string[] {
  * Its stdin is closed and its output is not a TTY, so it never prompts (destructive commands need -y).
  */
 export function selfRunner(deps: Pick<Deps, "exec">, self: string[] = selfArgv()): CommandRunner {
-  return async (args, onLine, signal) => {
-    const child = deps.exec.spawn([...self, ...args], { stdin: "ignore", env: { NO_COLOR: "1", FORCE_COLOR: "0" } });
+  return async (args, onLine, signal, env) => {
+    // env carries what must not be in argv (a share ID holds its passphrase)
+    const child = deps.exec.spawn([...self, ...args], { stdin: "ignore", env: { ...env, NO_COLOR: "1", FORCE_COLOR: "0" } });
     const onAbort = () => child.kill("SIGTERM");
     signal.addEventListener("abort", onAbort, { once: true });
     const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {

@@ -20,21 +20,52 @@ export interface Row {
 }
 
 export type PaneData =
-  | { kind: "rows"; columns: Column[]; rows: Row[]; note?: string }
+  /** badge: a warning shown beside the pane's title (e.g. orphans found in the cluster) */
+  | { kind: "rows"; columns: Column[]; rows: Row[]; note?: string; badge?: string }
   /** the capability is not in this build, or cannot work here: said plainly, no rows */
   | { kind: "unavailable"; reason: string };
 
 /** Output lines of an in-process action; throws a DevxError (its message and hint are shown). */
 export type ActionTask = (onLine: (line: string) => void, signal: AbortSignal) => Promise<void>;
 
+/**
+ * A devx command line with what the palette line cannot carry: secrets for the child's
+ * environment (never its argv) and the text shown in their place.
+ */
+export interface CommandSpec {
+  args: string[];
+  env?: Record<string, string>;
+  /** what the output view shows as the command line (default: the args) */
+  label?: string;
+}
+
+/** What a finished command offers next: a key on its output view. */
+export interface FollowUp {
+  key: string;
+  title: string;
+  /** runs another command line in the same output view */
+  command?: CommandSpec;
+  /** something the dashboard does itself (e.g. copy to the clipboard); returns a line to show */
+  effect?(): string;
+}
+
+export interface FinishedRun {
+  code: number;
+  lines: string[];
+}
+
 /** A key on a pane: either a devx command line, or a core use-case called in-process. */
 export interface RowAction {
   key: string;
   title: string;
+  /** ask for a line of text first (the text is passed to command/task); secret input is shown masked */
+  prompt?: { title: string; secret?: boolean };
   /** the devx command line the action runs, shown with its output like a palette command */
-  command?(row: Row | undefined): string[];
+  command?(row: Row | undefined, text?: string): string[] | CommandSpec | undefined;
   /** a use-case with no command of its own (e.g. restarting one node of `devx up`); undefined when the row does not allow it */
-  task?(row: Row | undefined): { label: string; run: ActionTask } | undefined;
+  task?(row: Row | undefined, text?: string): { label: string; run: ActionTask } | undefined;
+  /** keys offered once the command finished (a `--dry-run` that succeeded always offers y: apply) */
+  then?(run: FinishedRun): FollowUp[];
 }
 
 export interface PaneSource {
@@ -66,5 +97,5 @@ export interface LogEntry {
   level: "info" | "warn" | "error";
 }
 
-/** Runs a devx command line for the palette, streaming its output. */
-export type CommandRunner = (args: string[], onLine: (line: string, stream: "stdout" | "stderr") => void, signal: AbortSignal) => Promise<number>;
+/** Runs a devx command line for the palette, streaming its output; env is added to the child's. */
+export type CommandRunner = (args: string[], onLine: (line: string, stream: "stdout" | "stderr") => void, signal: AbortSignal, env?: Record<string, string>) => Promise<number>;

@@ -12,6 +12,7 @@ const KEYS: Array<[string, string]> = [
   [":", "command palette: runs any devx command, e.g. :doctor or :config show"],
   ["g G  pgup pgdn", "first / last row, page up / down"],
   ["r", "reload this pane now (panes also refresh every few seconds)"],
+  ["y", "after a --dry-run plan that succeeded: apply it (pane keys: status bar)"],
   ["?", "this help"],
   ["q  ctrl-c", "quit"],
 ];

@@ -26,6 +26,7 @@ export function PaneView(p: PaneViewProps) {
       <Box height={1}>
         <Text bold>{p.title}</Text>
         {count ? <Text dimColor> ({count})</Text> : null}
+        {p.state.status === "ready" && p.state.data.kind === "rows" && p.state.data.badge ? <Text color="yellow"> ⚠ {p.state.data.badge}</Text> : null}
         {p.filter ? <Text color="yellow"> filter: {p.filter}</Text> : null}
       </Box>
       <PaneBody {...p} height={p.height - 1} />

@@ -1,6 +1,6 @@
 import { Box, Text } from "ink";
 import type { UIState } from "../state/reducer.ts";
-import type { RowAction } from "../types.ts";
+import type { FollowUp, RowAction } from "../types.ts";
 
 const HINTS: Record<string, string> = {
   // most needed first: a narrow terminal cuts the end of the line
@@ -11,7 +11,17 @@ const HINTS: Record<string, string> = {
 };
 
 /** The last line: key hints, or the filter / command being typed. */
-export function StatusBar({ state, paneId, actions = [] }: { state: UIState; paneId: string; actions?: RowAction[] }) {
+export function StatusBar({ state, paneId, actions = [], followUps = [] }: { state: UIState; paneId: string; actions?: RowAction[]; followUps?: FollowUp[] }) {
+  if (state.overlay === "prompt" && state.prompt) {
+    return (
+      <Box height={1} paddingX={1}>
+        <Text color="yellow">{state.prompt.title}: </Text>
+        <Text>{state.prompt.secret ? "•".repeat(state.input.length) : state.input}</Text>
+        <Text inverse> </Text>
+        <Text dimColor>  ⏎ ok  esc cancel</Text>
+      </Box>
+    );
+  }
   if (state.overlay === "filter") {
     return (
       <Box height={1} paddingX={1}>
@@ -36,7 +46,11 @@ export function StatusBar({ state, paneId, actions = [] }: { state: UIState; pan
   return (
     <Box height={1} paddingX={1}>
       <Text dimColor wrap="truncate">
-        {mode === "normal" && actions.length ? HINTS.normal!.replace("? help  ", `? help  ${actions.map((a) => `${a.key} ${a.title}`).join("  ")}  `) : HINTS[mode]}
+        {mode === "normal" && actions.length
+          ? HINTS.normal!.replace("? help  ", `? help  ${actions.map((a) => `${a.key} ${a.title}`).join("  ")}  `)
+          : mode === "output" && followUps.length
+            ? `${followUps.map((f) => `${f.key} ${f.title}`).join("  ")}  ${HINTS.output}`
+            : HINTS[mode]}
       </Text>
     </Box>
   );

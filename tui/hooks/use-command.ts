@@ -1,7 +1,8 @@
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { tokenize } from "../palette.ts";
 import { isDevxError } from "../../src/errors.ts";
-import type { ActionTask, CommandRunner } from "../types.ts";
+import type { CommandRunner } from "../types.ts";
+import type { OutputSpec } from "../state/reducer.ts";
 import type { LogStore } from "../sources/log-store.ts";
 
 export interface CommandRun {
@@ -17,8 +18,10 @@ const MAX_LINES = 2000;
  * Runs the palette's command line while its output is on screen. Leaving the output (Esc) or
  * quitting aborts a command still running, so nothing outlives the view that started it.
  */
-export function useCommand(output: { line: string; task?: ActionTask } | undefined, run: CommandRunner, logs: LogStore): CommandRun | undefined {
+export function useCommand(output: OutputSpec | undefined, run: CommandRunner, logs: LogStore): [CommandRun | undefined, (line: string) => void] {
   const [current, setCurrent] = useState<CommandRun>();
+  // a line from the dashboard itself (a follow-up's effect), after the command's output
+  const note = useCallback((text: string) => setCurrent((c) => c && { ...c, lines: [...c.lines, { text, stream: "stdout" as const }].slice(-MAX_LINES) }), []);
 
   useEffect(() => {
     if (output === undefined) {
@@ -49,7 +52,7 @@ export function useCommand(output: { line: string; task?: ActionTask } | undefin
             return 1;
           },
         )
-      : run(tokenize(line), onLine, ac.signal);
+      : run(output.command?.args ?? tokenize(line), onLine, ac.signal, output.command?.env);
     started.then(
       (code) => {
         if (pending) clearTimeout(pending);
@@ -69,5 +72,5 @@ export function useCommand(output: { line: string; task?: ActionTask } | undefin
     };
   }, [output]); // the object, not the text: running the same line again is a new run
 
-  return current;
+  return [current, note];
 }

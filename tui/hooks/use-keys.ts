@@ -1,8 +1,8 @@
 import { useInput, type Key } from "ink";
 import { filterRows } from "../layout.ts";
-import { complete, type CommandInfo } from "../palette.ts";
-import type { Intent, UIState } from "../state/reducer.ts";
-import type { PaneSource, Row } from "../types.ts";
+import { complete, tokenize, type CommandInfo } from "../palette.ts";
+import type { Intent, OutputSpec, UIState } from "../state/reducer.ts";
+import type { FinishedRun, FollowUp, PaneSource, Row, RowAction } from "../types.ts";
 
 export interface KeyContext {
   /** the latest state, including what earlier keys of the same chunk did */
@@ -16,6 +16,37 @@ export interface KeyContext {
   commands: CommandInfo[];
   reload(): void;
   quit(exitCode?: number): void;
+  /** the command shown in the output view, once it has finished (for its follow-up keys) */
+  finished?(): FinishedRun | undefined;
+  /** a line added to the output view (what a follow-up's effect did) */
+  note?(line: string): void;
+}
+
+/**
+ * Keys a finished command offers: its action's own, and `y` to apply a `--dry-run` that
+ * succeeded (the same command without --dry-run, with -y: the plan was the confirmation).
+ */
+export function followUps(output: OutputSpec, run: FinishedRun): FollowUp[] {
+  const out = [...(output.then?.(run) ?? [])];
+  const args = output.command?.args ?? tokenize(output.line);
+  if (run.code === 0 && args.includes("--dry-run") && !out.some((f) => f.key === "y")) {
+    const applied = [...args.filter((a) => a !== "--dry-run"), "-y"];
+    const label = output.command?.label ? `${output.command.label.replace(/ --dry-run\b/, "")} -y` : applied.map(quote).join(" ");
+    out.push({ key: "y", title: "apply", command: { args: applied, env: output.command?.env, label } });
+  }
+  return out;
+}
+
+/** Starts a pane action (with the text its prompt asked for). */
+function start(action: RowAction, row: Row | undefined, text: string | undefined, dispatch: (i: Intent) => void): void {
+  if (action.command) {
+    const c = action.command(row, text);
+    if (!c) return;
+    const spec = Array.isArray(c) ? { args: c } : c;
+    return dispatch({ type: "run", line: spec.label ?? spec.args.map(quote).join(" "), command: spec, then: action.then });
+  }
+  const task = action.task?.(row, text);
+  if (task) dispatch({ type: "run", line: task.label, task: task.run });
 }
 
 /** Printable text from a key event (Ink passes pasted text as one input). */
@@ -43,6 +74,19 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
     if (printable(input, key)) dispatch({ type: "type", text: input, paneId });
     return;
   }
+  if (s.overlay === "prompt" && s.prompt) {
+    if (key.escape) return dispatch({ type: "close", paneId });
+    if (key.backspace || key.delete) return dispatch({ type: "erase", paneId });
+    if (key.return) {
+      const p = s.prompt;
+      const text = s.input.trim();
+      const action = c.sources.find((x) => x.id === p.paneId)?.actions?.find((a) => a.key === p.key);
+      if (!text || !action) return dispatch({ type: "close", paneId });
+      return start(action, c.rowsOf(p.paneId).find((r) => r.id === p.rowId), text, dispatch);
+    }
+    if (printable(input, key)) dispatch({ type: "type", text: input, paneId });
+    return;
+  }
   if (s.overlay === "help") {
     if (key.escape || input === "?" || input === "q") dispatch({ type: "close", paneId });
     return;
@@ -58,7 +102,14 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   if (input === "r") return c.reload();
   if (key.escape) return dispatch({ type: "back", paneId });
   if (/^[1-9]$/.test(input)) return dispatch({ type: "select-pane", index: Number(input) - 1 });
-  if (s.output || s.detail) return; // the output and detail views only answer Esc (and the global keys)
+  if (s.output) {
+    const run = c.finished?.();
+    const f = run && followUps(s.output, run).find((x) => x.key === input);
+    if (f?.command) dispatch({ type: "run", line: f.command.label ?? f.command.args.map(quote).join(" "), command: f.command, then: s.output.then });
+    else if (f?.effect) c.note?.(f.effect());
+    return; // otherwise the output view only answers Esc (and the global keys)
+  }
+  if (s.detail) return;
 
   // the rows as shown (after the filter), so the cursor and drill match the screen
   const shown = filterRows(c.rowsOf(paneId), s.filter[paneId] ?? "");
@@ -74,9 +125,9 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   const at = Math.min(s.cursor[paneId] ?? 0, rows - 1);
   if (key.return) return dispatch({ type: "drill", paneId, rowId: shown[at]?.id });
   const action = c.sources[s.pane]!.actions?.find((a) => a.key === input);
-  if (action?.command) return dispatch({ type: "run", line: action.command(shown[at]).map(quote).join(" ") });
-  const task = action?.task?.(shown[at]);
-  if (task) dispatch({ type: "run", line: task.label, task: task.run });
+  if (!action) return;
+  if (action.prompt) return dispatch({ type: "prompt", prompt: { paneId, key: action.key, title: action.prompt.title, secret: action.prompt.secret, rowId: shown[at]?.id } });
+  start(action, shown[at], undefined, dispatch);
 }
 
 const NO_KEY: Key = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };
@@ -90,7 +141,7 @@ function keyOf(ch: string): [string, Key] {
 }
 
 /** Quote a word for the palette line so that tokenize() gives it back unchanged. */
-const quote = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'"'"'`)}'`);
+export const quote = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'"'"'`)}'`);
 
 export function useKeys(c: KeyContext): void {
   useInput((input, key) => {

@@ -1,5 +1,7 @@
 import type { Deps } from "../../src/cli/deps.ts";
-import type { PaneData, PaneSource, Row } from "../types.ts";
+import type { FollowUp, PaneData, PaneSource, Row } from "../types.ts";
+import { tokenize } from "../palette.ts";
+import { copyToClipboard } from "../clipboard.ts";
 
 /**
  * Panes backed by the capabilities' own dashboard entry points in src/core (each module is loaded
@@ -81,12 +83,24 @@ export function tunnelsSource(deps: Deps): PaneSource {
 }
 
 export function bridgeSource(deps: Deps): PaneSource {
+  let loads = 0;
+  let orphans = 0;
+  let lookingUp: Promise<void> | undefined;
   return {
     id: "bridge",
     title: "Bridge",
     async load(): Promise<PaneData> {
       const { bridgeStatus } = await import("../../src/core/bridge/status.ts");
-      const s = await bridgeStatus({ env: deps.env, cwd: deps.cwd, paths: deps.paths, emit: deps.emit, signal: deps.signal, findConfig: deps.findConfig });
+      const bdeps = { env: deps.env, cwd: deps.cwd, paths: deps.paths, emit: deps.emit, signal: deps.signal, findConfig: deps.findConfig };
+      // orphans (devx-labelled agents no session here owns) cost a cluster round trip: looked up
+      // beside the rows, every 5th load, so a slow cluster never holds the pane; the badge follows
+      if (loads++ % 5 === 0 && !lookingUp) {
+        lookingUp = bridgeStatus(bdeps, { orphans: true })
+          .then((o) => void (o.orphanError ? undefined : (orphans = o.orphans.length)), () => undefined)
+          .finally(() => (lookingUp = undefined));
+        if (loads === 1) await Promise.race([lookingUp, Bun.sleep(300)]);
+      }
+      const s = await bridgeStatus(bdeps);
       const rows: Row[] = [
         ...s.forwards.map((f): Row => ({
           id: `f:${f.session}:${f.namespace}/${f.service}:${f.port}`,
@@ -110,12 +124,36 @@ export function bridgeSource(deps: Deps): PaneSource {
         ],
         rows,
         note: "no bridge sessions on this machine: devx bridge connect, or devx bridge intercept <service>",
+        badge: orphans ? `${orphans} orphan${orphans === 1 ? "" : "s"} in the cluster (devx bridge cleanup)` : undefined,
       };
     },
+    actions: [
+      {
+        key: "c",
+        title: "connect",
+        prompt: { title: "Services to forward (svc[:port[:local]] …)" },
+        command: (_row, text) => ["bridge", "connect", "--detach", ...tokenize(text ?? "").flatMap((t) => ["-t", t])],
+      },
+      {
+        key: "i",
+        title: "intercept",
+        prompt: { title: "Service to intercept [--port remote[:local]] [--mirror]" },
+        command: (_row, text) => ["bridge", "intercept", "--detach", ...tokenize(text ?? "")],
+      },
+      { key: "x", title: "disconnect", command: (row) => (row?.cells.session ? ["bridge", "disconnect", "--session", row.cells.session] : ["bridge", "disconnect"]) },
+    ],
   };
 }
 
-export function snapshotsSource(deps: Deps): PaneSource {
+/** The share ID in `devx state share`'s output: the line after "share ID (…):". */
+export function shareIdIn(lines: string[]): string | undefined {
+  const at = lines.findIndex((l) => l.startsWith("share ID ("));
+  const id = at >= 0 ? lines[at + 1]?.trim() : undefined;
+  return id && /^\S+:[a-z]+(-[a-z]+)+$/.test(id) ? id : undefined;
+}
+
+export function snapshotsSource(deps: Deps, o: { copy?: (text: string) => void } = {}): PaneSource {
+  const copy = o.copy ?? ((t: string) => copyToClipboard(t));
   return {
     id: "snapshots",
     title: "Snapshots",
@@ -143,6 +181,31 @@ export function snapshotsSource(deps: Deps): PaneSource {
         note: "no snapshots on this machine: devx state (checkpoint), devx db snapshot, devx state share",
       };
     },
+    // destructive ones run with --dry-run first: the plan is the confirmation, y applies it
+    actions: [
+      {
+        key: "S",
+        title: "share",
+        command: () => ["state", "share"],
+        then: (run): FollowUp[] => {
+          const id = run.code === 0 ? shareIdIn(run.lines) : undefined;
+          return id ? [{ key: "c", title: "copy share ID", effect: () => (copy(id), "share ID copied to the clipboard (OSC 52; in tmux: set-clipboard on)") }] : [];
+        },
+      },
+      {
+        key: "a",
+        title: "attach",
+        prompt: { title: "share ID (hidden)", secret: true },
+        // the share ID holds the passphrase: the child gets it in its environment, never in argv
+        command: (_row, text) => (text ? { args: ["state", "attach", "--dry-run"], env: { DEVX_SHARE_ID: text }, label: "state attach --dry-run ‹share ID›" } : undefined),
+      },
+      { key: "u", title: "undo", command: () => ["state", "undo", "--dry-run"] },
+      {
+        key: "R",
+        title: "restore",
+        command: (row) => (row?.id.startsWith("c:") ? ["state", "restore", row.cells.name!, "--dry-run"] : row?.id.startsWith("d:") ? ["db", "snapshot", "restore", row.cells.name!, "--dry-run"] : undefined),
+      },
+    ],
   };
 }
 

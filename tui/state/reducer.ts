@@ -3,7 +3,24 @@
  * decides. Pure so that every key path is testable without a terminal.
  */
 export type Focus = "sidebar" | "table";
-export type Overlay = "none" | "help" | "filter" | "palette";
+export type Overlay = "none" | "help" | "filter" | "palette" | "prompt";
+
+/** What a command-output view runs: a palette line, or a pane action (args, secrets in env, follow-ups). */
+export interface OutputSpec {
+  line: string;
+  task?: import("../types.ts").ActionTask;
+  command?: import("../types.ts").CommandSpec;
+  then?: (run: import("../types.ts").FinishedRun) => import("../types.ts").FollowUp[];
+}
+
+/** A pane action waiting for its text (typed into `input`). */
+export interface PendingPrompt {
+  paneId: string;
+  key: string;
+  title: string;
+  secret?: boolean;
+  rowId?: string;
+}
 
 export interface UIState {
   /** index of the selected pane in the sidebar */
@@ -15,12 +32,14 @@ export interface UIState {
   /** filter text per pane id (applies live while typing) */
   filter: Record<string, string>;
   overlay: Overlay;
-  /** the palette's text being typed */
+  /** the palette's (or a prompt's) text being typed */
   input: string;
+  /** the pane action asking for text while overlay is "prompt" */
+  prompt?: PendingPrompt;
   /** drilled-into row (pane id + row id), shown instead of the table */
   detail?: { pane: string; row: string };
   /** the palette's last command line; its output is shown until Esc */
-  output?: { line: string; task?: import("../types.ts").ActionTask };
+  output?: OutputSpec;
   history: string[];
   /** position while browsing history with ↑/↓ in the palette (history.length = the new line) */
   historyAt: number;
@@ -32,7 +51,9 @@ export type Intent =
   | { type: "focus"; focus: Focus }
   | { type: "drill"; paneId: string; rowId?: string }
   | { type: "back"; paneId: string }
-  | { type: "open"; overlay: Exclude<Overlay, "none"> }
+  | { type: "open"; overlay: Exclude<Overlay, "none" | "prompt"> }
+  /** a pane action that needs a line of text first */
+  | { type: "prompt"; prompt: PendingPrompt }
   /** Esc in an overlay; a filter being typed is dropped */
   | { type: "close"; paneId: string }
   | { type: "type"; text: string; paneId: string }
@@ -41,7 +62,7 @@ export type Intent =
   | { type: "history"; delta: number }
   | { type: "submit" }
   /** a pane action: runs a command line as if typed into the palette */
-  | { type: "run"; line: string; task?: import("../types.ts").ActionTask };
+  | ({ type: "run" } & OutputSpec);
 
 export function initialState(paneCount: number, pane = 0): UIState {
   return { pane, paneCount, focus: "sidebar", cursor: {}, filter: {}, overlay: "none", input: "", history: [], historyAt: 0 };
@@ -71,9 +92,11 @@ export function reduce(s: UIState, i: Intent): UIState {
       return { ...s, focus: "sidebar" };
     case "open":
       return { ...s, overlay: i.overlay, input: "", historyAt: s.history.length };
+    case "prompt":
+      return { ...s, overlay: "prompt", prompt: i.prompt, input: "" };
     case "close":
       if (s.overlay === "filter") return { ...s, overlay: "none", filter: { ...s.filter, [i.paneId]: "" } };
-      return { ...s, overlay: "none", input: "" };
+      return { ...s, overlay: "none", input: "", prompt: undefined };
     case "type":
       if (s.overlay === "filter") return { ...s, filter: { ...s.filter, [i.paneId]: (s.filter[i.paneId] ?? "") + i.text }, cursor: { ...s.cursor, [i.paneId]: 0 } };
       return { ...s, input: s.input + i.text };
@@ -86,8 +109,10 @@ export function reduce(s: UIState, i: Intent): UIState {
       const at = clamp(s.historyAt + i.delta, 0, s.history.length);
       return { ...s, historyAt: at, input: s.history[at] ?? "" };
     }
-    case "run":
-      return { ...s, output: { line: i.line, task: i.task }, detail: undefined };
+    case "run": {
+      const { type: _, ...output } = i;
+      return { ...s, output, detail: undefined, overlay: "none", input: "", prompt: undefined };
+    }
     case "submit": {
       if (s.overlay === "filter") return { ...s, overlay: "none", focus: "table" };
       // "devx config show" and "config show" are the same line
