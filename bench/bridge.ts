@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { connect, createServer } from "node:net";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeCluster, echoPod } from "../test/support/fake-kube/index.ts";
@@ -21,7 +21,7 @@ import { ensureBinary } from "../test/support/binary.ts";
 import { loadKube } from "../providers/kube/client.ts";
 import { openPortForward } from "../providers/kube/port-forward.ts";
 
-const { values } = parseArgs({ options: { requests: { type: "string", default: "2000" }, "bulk-mb": { type: "string", default: "1024" } } });
+const { values } = parseArgs({ options: { requests: { type: "string", default: "2000" }, "bulk-mb": { type: "string", default: "1024" }, "bulk-only": { type: "boolean", default: false } } });
 const N = Number(values.requests);
 const BULK = Number(values["bulk-mb"]) * 1024 * 1024;
 const IMAGE = "localhost/devx-agent:bench";
@@ -92,6 +92,23 @@ async function rps(url: string, concurrency = 16, total = N * 2): Promise<number
   return total / ((performance.now() - s) / 1000);
 }
 
+/** CPU seconds (user+sys) of a process so far, and its peak RSS in MiB, from /proc (Linux). */
+function procStats(pid: number): { cpu: number; peakMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return { cpu: (Number(f[11]) + Number(f[12])) / 100, peakMiB: Number(hwm?.[1] ?? 0) / 1024 };
+}
+/** The agent's pid: the fake cluster runs it as a local process with the session's arguments. */
+function agentPid(): number {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    const cmd = (() => { try { return readFileSync(`/proc/${d}/cmdline`, "utf8"); } catch { return ""; } })();
+    if (cmd.includes("agent\0") && cmd.includes("--session")) return Number(d);
+  }
+  throw new Error("agent process not found");
+}
+
 async function upload(hostPort: string): Promise<number> {
   const [host, port] = hostPort.split(":");
   const chunk = Buffer.alloc(1024 * 1024, 7);
@@ -116,12 +133,17 @@ async function upload(hostPort: string): Promise<number> {
 }
 
 const directUrl = `http://127.0.0.1:${app.port}/`;
-const direct = await latencies(directUrl);
-const through = await latencies(svcHttp);
-const rpsDirect = await rps(directUrl);
-const rpsThrough = await rps(svcHttp);
+const quick = values["bulk-only"];
+const direct = quick ? [1] : await latencies(directUrl);
+const through = quick ? [1] : await latencies(svcHttp);
+const rpsDirect = quick ? 1 : await rps(directUrl);
+const rpsThrough = quick ? 1 : await rps(svcHttp);
 const bulkDirect = await upload(`127.0.0.1:${sinkPort}`);
+// where the CPU goes during the intercepted upload: this process (client, fake cluster, host sink), the agent, the CLI
+const pids = { bench: process.pid, agent: agentPid(), cli: cli.pid };
+const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, procStats(pid).cpu]));
 const bulkThrough = await upload(cluster.serviceAddress(cluster.namespace, "web", "bulk"));
+const cpuAfter = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, procStats(pid)]));
 
 // the ceiling under the tunnel: one raw WebSocket port-forward (client-node → API server → pod), no yamux
 await cluster.addAppPod({ name: "sink-1", labels: { app: "sink" }, ports: [{ name: "bulk", containerPort: 9000 }] }, {
@@ -156,6 +178,7 @@ console.log(`latency p50: intercept ${f(pct(through, 50))} ms vs direct ${f(pct(
 console.log(`latency p99: intercept ${f(pct(through, 99))} ms vs direct ${f(pct(direct, 99))} ms → added ${f(pct(through, 99) - pct(direct, 99))} ms, ratio ${(pct(through, 99) / pct(direct, 99)).toFixed(1)}×`);
 console.log(`requests/s (16 concurrent): intercept ${rpsThrough.toFixed(0)} vs direct ${rpsDirect.toFixed(0)} → ${((100 * rpsThrough) / rpsDirect).toFixed(1)}% of direct`);
 console.log(`bulk upload: intercept ${bulkThrough.toFixed(1)} MB/s vs direct ${bulkDirect.toFixed(1)} MB/s → ${((100 * bulkThrough) / bulkDirect).toFixed(1)}% of direct (target ≥ 50%)`);
+console.log(`bulk CPU per GiB through the intercept: ${Object.entries(cpuAfter).map(([k, v]) => `${k} ${((v.cpu - cpuBefore[k]!) * (1024 ** 3 / BULK)).toFixed(2)} s`).join(", ")}; peak RSS agent ${cpuAfter.agent!.peakMiB.toFixed(0)} MiB, CLI ${cpuAfter.cli!.peakMiB.toFixed(0)} MiB`);
 console.log(`bulk ceiling: one raw port-forward (no yamux, no agent) ${bulkPortForward.toFixed(1)} MB/s → the intercept reaches ${((100 * bulkThrough) / bulkPortForward).toFixed(1)}% of it`);
 console.log(`\`devx bridge intercept\` started → first intercepted request: ${firstMs.toFixed(0)} ms (target < 3000 ms); process start + config ${(readyMs - (readyLine.phases.total ?? 0)).toFixed(0)} ms, ${Object.entries(readyLine.phases).map(([k, v]) => `${k} ${v} ms`).join(", ")}, first request ${(firstMs - readyMs).toFixed(0)} ms`);
 

@@ -10,6 +10,8 @@ import type { Logger } from "@libp2p/interface";
  * backpressure: a full socket pauses every yamux stream until it drains.
  */
 const noop = () => {};
+/** Bytes a stream may queue beyond its send window before its socket is paused. */
+const SEND_BUFFER = 1024 * 1024;
 function quietLogger(): Logger {
   const log = Object.assign((..._a: unknown[]) => {}, {
     enabled: false,
@@ -34,9 +36,12 @@ class DuplexMessageStream extends AbstractMessageStream {
   }
 
   sendData(data: Uint8ArrayList): SendResult {
-    // one write per batch: a frame is a 12-byte header plus its payload, and over a port-forward
-    // every write becomes its own WebSocket message
-    const ok = this.socket.write(data.subarray());
+    // Headers and payloads go out as they are (no concatenating copy of every byte); corked, so a
+    // batch of frames still leaves as one write.
+    let ok = true;
+    this.socket.cork();
+    for (const buf of data) ok = this.socket.write(buf);
+    this.socket.uncork();
     return { sentBytes: data.byteLength, canSendMore: ok };
   }
   sendReset(): void {
@@ -85,6 +90,7 @@ export function pipeStream(stream: YamuxStream, socket: Duplex, onBytes?: (dir: 
       done = true;
       resolve();
     };
+    let awaitingDrain = false;
     stream.addEventListener("message", (evt) => {
       const data = evt.data;
       let ok = true;
@@ -92,9 +98,16 @@ export function pipeStream(stream: YamuxStream, socket: Duplex, onBytes?: (dir: 
         onBytes?.("down", buf.byteLength);
         ok = socket.write(buf);
       }
-      if (!ok && stream.readStatus === "readable") {
-        stream.pause();
+      if (!ok && !awaitingDrain) {
+        awaitingDrain = true;
+        // Paused after this dispatch, not inside it: when the dispatch runs from resume(), the
+        // library marks the stream established again right after it, which would reopen the
+        // window while we are paused (and the stream resets past its 4 MiB read buffer).
+        queueMicrotask(() => {
+          if (awaitingDrain && stream.readStatus === "readable") stream.pause();
+        });
         socket.once("drain", () => {
+          awaitingDrain = false;
           if (stream.readStatus === "paused") stream.resume();
         });
       }
@@ -108,12 +121,24 @@ export function pipeStream(stream: YamuxStream, socket: Duplex, onBytes?: (dir: 
     socket.on("data", (chunk: Buffer) => {
       onBytes?.("up", chunk.byteLength);
       if (stream.writeStatus !== "writable") return;
-      if (!stream.send(chunk)) {
+      stream.send(chunk);
+      // Backpressure on the stream's own buffer, not on send()'s result: that is false whenever the
+      // session's socket holds more than its 16 KiB mark (nearly always during a transfer), and
+      // stream.onDrain() keeps its first promise resolved forever (@libp2p/utils), so waiting on it
+      // let a fast sender queue a whole upload in memory. Bytes leave the buffer only on a window
+      // update or a transport drain ('drain') or when it empties ('idle'); the library flushes in a
+      // microtask queued before ours, so the check sees what is left after the flush.
+      if (stream.writeBufferLength >= SEND_BUFFER && !socket.isPaused()) {
         socket.pause();
-        stream.onDrain().then(
-          () => socket.resume(),
-          () => socket.destroy(),
-        );
+        const check = () =>
+          queueMicrotask(() => {
+            if (stream.writeBufferLength >= SEND_BUFFER && stream.writeStatus === "writable") return;
+            stream.removeEventListener("drain", check);
+            stream.removeEventListener("idle", check);
+            socket.resume();
+          });
+        stream.addEventListener("drain", check);
+        stream.addEventListener("idle", check);
       }
     });
     socket.on("end", () => {

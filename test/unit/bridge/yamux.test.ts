@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createServer, connect, type Socket } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
-import { yamuxOver, type YamuxStream } from "../../../src/core/bridge/yamux.ts";
+import { pipeStream, yamuxOver, type YamuxStream } from "../../../src/core/bridge/yamux.ts";
 
 /** A TCP pair on loopback: the adapter sees real socket chunking and backpressure. */
 async function socketPair(): Promise<{ a: Socket; b: Socket; close(): void }> {
@@ -71,4 +71,83 @@ describe("yamux over a byte stream", () => {
     expect(rs.status).not.toBe("open");
     close();
   });
+
+  test("pipeStream: a fast socket feeding a stream whose reader stalls is paused, not buffered", async () => {
+    // session transport
+    const t = await socketPair();
+    const sender = yamuxOver(t.a, "server");
+    const receiver = yamuxOver(t.b, "client");
+    const remote = new Promise<YamuxStream>((r) => receiver.addEventListener("stream", (e) => r(e.detail)));
+    // the socket whose bytes go into the stream, and the program writing into it as fast as it can
+    const src = await socketPair();
+    const stream = await sender.createStream();
+    const piped = pipeStream(stream, src.b);
+    const rs = await remote;
+    // the far end reads slowly: one message every 10 ms, so window updates (and with them drain
+    // events at the sender) keep coming, but far slower than the writer
+    let received = 0;
+    rs.addEventListener("message", (e) => {
+      received += e.data.byteLength;
+      // (after the dispatch: see pipeStream on pausing inside one)
+      if (slow) queueMicrotask(() => rs.readStatus === "readable" && rs.pause());
+    });
+    let slow = true;
+    const ticker = setInterval(() => rs.readStatus === "paused" && rs.resume(), 10);
+    const chunk = Buffer.alloc(1024 * 1024, 1);
+    let written = 0;
+    let maxQueued = 0;
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline && written < 256 * 1024 * 1024) {
+      if (src.a.write(chunk)) written += chunk.length;
+      else {
+        await new Promise<void>((r) => {
+          const done = () => (clearTimeout(t2), src.a.off("drain", done), r());
+          const t2 = setTimeout(done, 50);
+          src.a.once("drain", done);
+        });
+      }
+      maxQueued = Math.max(maxQueued, stream.writeBufferLength);
+    }
+    // the writer felt backpressure: the stream holds at most its 1 MiB mark plus the reads in flight
+    expect(src.b.isPaused()).toBe(true);
+    expect(maxQueued).toBeLessThan(8 * 1024 * 1024);
+    expect(stream.writeBufferLength).toBeLessThan(8 * 1024 * 1024);
+    // and the bytes flow at full speed once the reader keeps up
+    slow = false;
+    clearInterval(ticker);
+    if (rs.readStatus === "paused") rs.resume();
+    const before = received;
+    await new Promise<void>((r) => { const i = setInterval(() => received > before + 4 * 1024 * 1024 && (clearInterval(i), r()), 10); });
+    expect(received).toBeGreaterThan(before);
+    src.close();
+    t.close();
+    await piped;
+  }, 20_000);
+
+  test("pipeStream: a slow reader behind the socket holds the stream back without resetting it", async () => {
+    const t = await socketPair();
+    const sender = yamuxOver(t.a, "server");
+    const receiver = yamuxOver(t.b, "client");
+    const remote = new Promise<YamuxStream>((r) => receiver.addEventListener("stream", (e) => r(e.detail)));
+    // the host app: reads in bursts (3 ms in every 24), so its socket fills and drains over and over
+    const app = await socketPair();
+    let got = 0;
+    app.b.on("data", (d: Buffer) => (got += d.length));
+    let tick = 0;
+    const ticker = setInterval(() => (tick++ % 8 === 0 ? app.b.resume() : app.b.pause()), 3);
+    const stream = await sender.createStream();
+    const rs = await remote;
+    let reset = false;
+    rs.addEventListener("close", (e) => ((e as { error?: Error }).error ? (reset = true) : undefined));
+    const piped = pipeStream(rs, app.a);
+    const total = 48 * 1024 * 1024;
+    await writeAll(stream, Buffer.alloc(total, 3));
+    while (got < total && !reset) await Bun.sleep(10);
+    clearInterval(ticker);
+    expect(reset).toBe(false);
+    expect(got).toBe(total);
+    app.close();
+    t.close();
+    await piped;
+  }, 30_000);
 });
