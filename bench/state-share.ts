@@ -22,7 +22,7 @@ import { startS3Server } from "../test/support/s3-server.ts";
 import { ensureTestImage } from "../scripts/build-test-images.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BIN = join(ROOT, "dist/devx");
+const BIN = process.env.STATE_BENCH_BIN ?? join(ROOT, "dist/devx");
 const MB = Number(process.env.STATE_BENCH_MB ?? 1024);
 const REDIS_KEYS = Number(process.env.STATE_BENCH_REDIS_KEYS ?? 2_000_000);
 const work = mkdtempSync(join(process.env.STATE_BENCH_DIR ?? "/var/tmp", "devx-bench-state-"));

@@ -21,7 +21,7 @@ import {
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { DevxError, IntegrityError, NetworkError, NotFoundError, PermissionError, ProviderError, TruncatedError, messageOf } from "../../src/errors.ts";
-import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
+import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, gcPacer, isAbort } from "./common.ts";
 import type { Relay, RelayOptions } from "./types.ts";
 import { objectKey } from "./uri.ts";
 
@@ -150,6 +150,8 @@ export function s3Relay(target: S3Target, opts: RelayOptions, extra: { credentia
       const ctx: Ctx = { what: `upload of ${object}`, object, signal: opts.signal };
       const pool: Buffer[] = [];
       const it = parts(body, pool);
+      // each part's request copies its body (the SDK's HTTP path): collect those copies as we go
+      const paced = gcPacer(2 * partSize);
       const first = await it.next();
       const second = first.done ? first : await it.next();
       if (second.done) {
@@ -171,6 +173,7 @@ export function s3Relay(target: S3Target, opts: RelayOptions, extra: { credentia
           done.push({ PartNumber, ETag: r.ETag });
           uploaded += buf.length;
           pool.push(buf);
+          paced(buf.length);
           opts.onProgress?.(uploaded);
         });
         p.catch(() => {});

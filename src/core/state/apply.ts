@@ -1,5 +1,7 @@
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
+import { Readable } from "node:stream";
+import { gcPacer } from "../../../providers/relay/common.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import { CancelledError, ConflictError, ProviderError, UnhealthyError, messageOf } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
@@ -72,6 +74,15 @@ export async function planApply(sd: StateDeps, m: Manifest, opts: { strict: bool
   };
 }
 
+/** Passes chunks through, pacing the collector (see gcPacer): each read allocates a new chunk. */
+async function* paced(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const pace = gcPacer();
+  for await (const c of src) {
+    pace(c.length);
+    yield c;
+  }
+}
+
 /** Human lines for a plan (the confirmation screen and --dry-run). */
 export function describePlan(p: Plan): string[] {
   const lines: string[] = [];
@@ -113,7 +124,7 @@ export async function applySnapshot(sd: StateDeps, dir: string, m: Manifest, pla
     const p = plan.volumes.find((x) => x.name === v.name);
     await run(`${p?.exists ? "replace" : "create"} volume ${v.name}`, async () => {
       if (!(await rt.listVolumes()).some((x) => x.name === v.name)) await rt.createVolume(v.name, v.labels);
-      await rt.importVolume(v.name, createReadStream(join(dir, v.file), { highWaterMark: 1 << 20 }), { emptyWith: p?.emptyWith });
+      await rt.importVolume(v.name, Readable.from(paced(createReadStream(join(dir, v.file), { highWaterMark: 1 << 20 })), { objectMode: false }), { emptyWith: p?.emptyWith });
       // checked before any container runs again: a live database would change the content under us
       const digest = await tarContentDigest(rt.exportVolume(v.name));
       if (digest !== v.contentDigest) throw new UnhealthyError(`volume ${v.name} does not hold the snapshot's content after the import`, "check free disk space and the runtime's logs");
