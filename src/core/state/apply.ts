@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gcPacer } from "../../../providers/relay/common.ts";
-import type { ContainerInfo } from "../../../providers/runtime/types.ts";
+import type { ContainerInfo, VolumeInfo } from "../../../providers/runtime/types.ts";
 import { CancelledError, ConflictError, ProviderError, UnhealthyError, messageOf } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
 import type { StateDeps } from "./context.ts";
@@ -27,6 +27,17 @@ export interface Plan {
   start: string[];
 }
 
+/** Every container (running or not) and volume on this host: what a plan is computed from. */
+export interface World {
+  containers: ContainerInfo[];
+  volumes: VolumeInfo[];
+}
+
+export async function listWorld(sd: Pick<StateDeps, "runtime">): Promise<World> {
+  const [containers, volumes] = await Promise.all([sd.runtime.listContainers({ all: true }), sd.runtime.listVolumes()]);
+  return { containers, volumes };
+}
+
 const inScope = (sd: StateDeps, c: ContainerInfo) => c.labels[LABEL.managed] === "true" && (!sd.project || c.labels[LABEL.project] === sd.project);
 
 /**
@@ -34,11 +45,15 @@ const inScope = (sd: StateDeps, c: ContainerInfo) => c.labels[LABEL.managed] ===
  * anything changes, what could only be resolved by destroying state no restore point can bring
  * back: a stopped container in the way of a restored one, a missing image.
  */
-export async function planApply(sd: StateDeps, m: Manifest, opts: { strict: boolean; alsoRemove?: string[] }): Promise<Plan> {
+export async function planApply(sd: StateDeps, m: Manifest, opts: { strict: boolean; alsoRemove?: string[]; world?: Promise<World> }): Promise<Plan> {
   const rt = sd.runtime;
-  const all = await rt.listContainers({ all: true });
-  const localVolumes = new Set((await rt.listVolumes()).map((v) => v.name));
   const restoring = m.containers.filter((c) => c.archive);
+  // every runtime call here is a read and each costs a CLI start (~70 ms with podman): run them together
+  const images = opts.strict ? Promise.all(restoring.map((c) => rt.imageExists(c.image))) : undefined;
+  images?.catch(() => {});
+  const world = await (opts.world ?? listWorld(sd));
+  const all = world.containers;
+  const localVolumes = new Set(world.volumes.map((v) => v.name));
   const restoreNames = new Set(restoring.map((c) => c.name));
   const volumeNames = new Set(m.volumes.map((v) => v.name));
   const alsoRemove = new Set(opts.alsoRemove ?? []);
@@ -50,8 +65,9 @@ export async function planApply(sd: StateDeps, m: Manifest, opts: { strict: bool
     if (blocked.length > 0) {
       throw new ConflictError(`container ${blocked.map((c) => c.name).join(", ")} exists here (${blocked[0]!.state}) and would be replaced`, `remove it first (\`${rt.displayName} rm ${blocked[0]!.name}\`) if you do not need it`);
     }
-    for (const c of restoring) {
-      if (!(await rt.imageExists(c.image))) throw new ProviderError(`image ${c.image} (for ${c.name}) is not on this machine; a checkpoint restores only onto its own image`, `build or pull ${c.image} here, or attach with --db-only`);
+    const present = await images!;
+    for (const [i, c] of restoring.entries()) {
+      if (!present[i]) throw new ProviderError(`image ${c.image} (for ${c.name}) is not on this machine; a checkpoint restores only onto its own image`, `build or pull ${c.image} here, or attach with --db-only`);
     }
   }
   const replaced = new Set(replace.map((c) => c.name));

@@ -1,11 +1,10 @@
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import { ConflictError, DevxError, NotFoundError, ProviderError, isDevxError, messageOf } from "../../errors.ts";
 import { withStateLock } from "./lock.ts";
 import { readJson, writeFileAtomic } from "../../platform/atomic.ts";
 import { LABEL } from "../labels.ts";
-import { applySnapshot, describePlan, planApply, type Plan } from "./apply.ts";
+import { applySnapshot, describePlan, listWorld, planApply, type Plan, type World } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
 import { dirs, type StateDeps } from "./context.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
@@ -29,6 +28,8 @@ export interface RestoreRequest {
   source: string;
   dryRun: boolean;
   confirm(question: string): Promise<void>;
+  /** this host's containers and volumes, when the caller listed them already (alongside its CRIU probe) */
+  world?: Promise<World>;
 }
 
 export interface RestoreResult {
@@ -56,7 +57,8 @@ export async function restoreFromDir(outer: StateDeps, req: RestoreRequest): Pro
   // container on this machine" would sweep up other projects' containers
   const sd = { ...outer, project: req.manifest.project ?? outer.project };
   const m = req.mode === "db-only" ? dbOnly(req.manifest) : req.manifest;
-  const plan = await planApply(sd, m, { strict: true });
+  let world = req.world ?? listWorld(sd);
+  const plan = await planApply(sd, m, { strict: true, world });
   sd.emit({ type: "info", message: `plan for ${req.source} (${m.mode}):\n${describePlan(plan).join("\n")}` });
   if (req.dryRun) return { plan, applied: false };
   const asked = Date.now();
@@ -65,8 +67,11 @@ export async function restoreFromDir(outer: StateDeps, req: RestoreRequest): Pro
   const waited = Date.now() - asked > 1000;
 
   const rp = await withStateLock(sd.stateDir, `applying ${req.source}`, async () => {
-    if (waited && JSON.stringify(await planApply(sd, m, { strict: true })) !== JSON.stringify(plan)) throw new ConflictError("this machine changed while the plan was shown", "run the command again to see the new plan");
-    const dir = await takeRestorePoint(sd, plan, req.source);
+    if (waited) {
+      world = listWorld(sd);
+      if (JSON.stringify(await planApply(sd, m, { strict: true, world })) !== JSON.stringify(plan)) throw new ConflictError("this machine changed while the plan was shown", "run the command again to see the new plan");
+    }
+    const dir = await takeRestorePoint(sd, plan, req.source, await world);
     try {
       await applySnapshot(sd, req.dir, m, plan, "apply");
     } catch (e) {
@@ -78,14 +83,16 @@ export async function restoreFromDir(outer: StateDeps, req: RestoreRequest): Pro
   return { plan, applied: true, restorePoint: rp };
 }
 
-async function takeRestorePoint(sd: StateDeps, plan: Plan, source: string): Promise<string> {
-  const rt = sd.runtime;
-  const inspect = async (names: string[]) => (await Promise.all(names.map((n) => rt.inspectContainer(n)))).filter((c): c is ContainerInfo => c?.state === "running");
-  const replace = await inspect(plan.replace.map((c) => c.name));
-  const pause = await inspect(plan.pause.map((c) => c.name));
-  const all = await rt.listVolumes();
-  const existing = new Set(all.map((v) => v.name));
-  const volumes = all.filter((v) => plan.volumes.some((p) => p.name === v.name));
+/**
+ * The restore point covers what the plan touches, as listed for that plan (moments ago, or again
+ * after a slow confirmation): a container that stopped since fails the checkpoint, before any change.
+ */
+async function takeRestorePoint(sd: StateDeps, plan: Plan, source: string, world: World): Promise<string> {
+  const running = (names: string[]) => world.containers.filter((c) => c.state === "running" && names.includes(c.name));
+  const replace = running(plan.replace.map((c) => c.name));
+  const pause = running(plan.pause.map((c) => c.name));
+  const existing = new Set(world.volumes.map((v) => v.name));
+  const volumes = world.volumes.filter((v) => plan.volumes.some((p) => p.name === v.name));
   const stamp = sd.now().toISOString().replace(/[:.]/g, "-");
   const dir = join(dirs(sd.stateDir).restorePoints, stamp);
   sd.emit({ type: "step", id: "restore-point", title: "take a restore point", status: "started" });

@@ -120,6 +120,8 @@ export async function attach(sd: StateDeps, opts: AttachOptions): Promise<Restor
   const id = parseShareId(opts.shareId);
   const relay = await sd.openRelay(id.relay);
   const staging = join(dirs(sd.stateDir).tmp, `attach-${process.pid}-${randomBytes(4).toString("hex")}`);
+  // the CRIU probe (remembered by the runtime) runs while the bundle downloads, off the critical path
+  sd.runtime.checkpointer?.supportsCheckpoint().catch(() => {});
   try {
     sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "started" });
     const manifest = await downloadBundle(sd, relay, id.object, staging, id.passphrase);

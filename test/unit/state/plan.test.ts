@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { ContainerInfo, ContainerRuntime, VolumeInfo } from "../../../providers/runtime/types.ts";
-import { planApply } from "../../../src/core/state/apply.ts";
+import { listWorld, planApply } from "../../../src/core/state/apply.ts";
 import type { StateDeps } from "../../../src/core/state/context.ts";
 import type { Manifest } from "../../../src/core/state/manifest.ts";
 import { ConflictError, ProviderError } from "../../../src/errors.ts";
@@ -53,4 +53,17 @@ test("strict planning refuses, before any change, a stopped container in the way
   expect((err as ProviderError).hint).toContain("--db-only");
   // a rollback (not strict) removes what is in the way: it is what the failed apply created
   expect((await planApply(sd(stopped), bundle, { strict: false })).replace.map((c) => c.name)).toEqual(["shop-api"]);
+});
+
+test("a listing taken alongside the CRIU probe is planned from as is, and the image checks run with it", async () => {
+  const listed = readOnlyRuntime([ctr("shop-api", "running", managed("shop"))], [{ name: "shop-data", labels: managed("shop", "database") }], ["img:1"]);
+  const world = listWorld(sd(listed));
+  let listings = 0;
+  const rt = new Proxy(listed, { get: (t, k) => (k === "listContainers" || k === "listVolumes" ? () => (listings++, Promise.reject(new Error("listed again"))) : (t as never)[k]) });
+  const plan = await planApply(sd(rt), bundle, { strict: true, world });
+  expect(listings).toBe(0);
+  expect(plan.replace.map((c) => c.name)).toEqual(["shop-api"]);
+  expect(plan.volumes).toEqual([{ name: "shop-data", exists: true, bytes: 1, emptyWith: undefined }]);
+  // without a listing, planning lists for itself
+  await expect(planApply(sd(rt), bundle, { strict: true })).rejects.toThrow("listed again");
 });
