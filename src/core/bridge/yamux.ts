@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import { yamux } from "@libp2p/yamux";
+import { StreamState, YamuxStream as LibStream } from "@libp2p/yamux/stream";
 import { AbstractMessageStream, type SendResult } from "@libp2p/utils";
 import type { Uint8ArrayList } from "uint8arraylist";
 import type { Logger } from "@libp2p/interface";
@@ -10,6 +11,28 @@ import type { Logger } from "@libp2p/interface";
  * backpressure: a full socket pauses every yamux stream until it drains.
  */
 const noop = () => {};
+/**
+ * The receive window each stream grants. Yamux starts every stream at 256 KiB and @libp2p/yamux
+ * grows it only from keep-alive RTT samples (off here), so a stream could never have more than
+ * 256 KiB in flight: over the agent → API server → CLI path that capped a transfer at window/RTT.
+ * The extra credit is granted with the stream's first window update, as the protocol allows, so a
+ * peer of another version still works (it just receives a larger credit).
+ */
+export const STREAM_WINDOW = 4 * 1024 * 1024;
+
+// @libp2p/yamux also credits the window back after every data frame, so each frame costs a second,
+// 12-byte frame the other way, which over a port-forward is one more WebSocket message through
+// every hop. Credit it once half the window is used instead (as hashicorp/yamux does); frames that
+// carry SYN/ACK flags, and pause/resume, keep the library's own behaviour.
+type WindowFields = { state: StreamState; recvWindow: number; recvWindowCapacity: number };
+const creditEveryFrame = LibStream.prototype.sendWindowUpdate;
+LibStream.prototype.sendWindowUpdate = function (this: LibStream) {
+  const w = this as unknown as WindowFields;
+  if (w.recvWindow < STREAM_WINDOW) w.recvWindow = STREAM_WINDOW;
+  if (w.state === StreamState.Established && w.recvWindowCapacity > w.recvWindow / 2) return;
+  creditEveryFrame.call(this);
+};
+
 /** Bytes a stream may queue beyond its send window before its socket is paused. */
 const SEND_BUFFER = 1024 * 1024;
 function quietLogger(): Logger {
@@ -74,8 +97,8 @@ export type YamuxStream = Awaited<ReturnType<YamuxSession["createStream"]>>;
 export function yamuxOver(socket: Duplex, role: "client" | "server"): YamuxSession {
   const conn = new DuplexMessageStream(socket, role === "client" ? "outbound" : "inbound");
   // Keep-alive pings are ours (heartbeats on the control stream), so liveness has one definition.
-  // Large windows: one session carries bulk transfers; the default 256 KiB window halves throughput.
-  return yamux({ enableKeepAlive: false, maxMessageSize: 256 * 1024, streamOptions: { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 16 * 1024 * 1024 } })().createStreamMuxer(conn);
+  // Stream windows: see STREAM_WINDOW (a 2× read buffer: a paused stream may hold a full window).
+  return yamux({ enableKeepAlive: false, maxMessageSize: 256 * 1024, streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: 2 * STREAM_WINDOW } })().createStreamMuxer(conn);
 }
 
 /**
@@ -112,11 +135,19 @@ export function pipeStream(stream: YamuxStream, socket: Duplex, onBytes?: (dir: 
         });
       }
     });
-    stream.addEventListener("remoteCloseWrite", () => socket.end());
-    stream.addEventListener("close", (evt) => {
-      if ((evt as { error?: Error }).error) socket.destroy();
-      else if (!socket.writableEnded) socket.end();
+    // The socket ends once the stream's bytes are all written to it ('end': remote closed and the
+    // read buffer empty), not on the remote's FIN or the stream's close: those arrive while a paused
+    // stream may still hold up to a window of data, which would be cut off.
+    const endSocket = () => {
+      if (!socket.writableEnded) socket.end();
       finish();
+    };
+    stream.addEventListener("end", endSocket);
+    stream.addEventListener("close", (evt) => {
+      if ((evt as { error?: Error }).error) {
+        socket.destroy();
+        finish();
+      } else if (stream.readBufferLength === 0) endSocket();
     });
     socket.on("data", (chunk: Buffer) => {
       onBytes?.("up", chunk.byteLength);

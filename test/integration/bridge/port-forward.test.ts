@@ -40,8 +40,6 @@ describe("port-forward", () => {
   }, 30_000);
 
   test("writes wait for the WebSocket: what is accepted stays within a few MiB of what reached the pod", async () => {
-    // (the fake API server reads client frames without backpressure, as Bun's ServerWebSocket cannot
-    // pause, so the pod reads everything and the bound measured here is the client's own queue)
     let podReceived = 0;
     onConnection = (s) => s.on("data", (d: Buffer) => (podReceived += d.length));
     const pf = await openPortForward(kube, kube.namespace, "pf-1", 7000);
@@ -57,6 +55,28 @@ describe("port-forward", () => {
     while (podReceived < accepted) await Bun.sleep(5);
     // our 4 MiB mark + the Duplex's 1 MiB + kernel and API server buffers; a free-running writer is ~128 MiB ahead
     expect(ahead).toBeLessThan(48 * MiB);
+    pf.destroy();
+  }, 30_000);
+
+  test("a pod that reads nothing makes writes wait (nothing piles up in the WebSocket or the API server)", async () => {
+    onConnection = (s) => s.pause();
+    const pf = await openPortForward(kube, kube.namespace, "pf-1", 7000);
+    const chunk = Buffer.alloc(MiB, 1);
+    let accepted = 0;
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline && accepted < 256 * MiB) {
+      const ok = pf.write(chunk);
+      accepted += chunk.length;
+      if (!ok) {
+        await new Promise<void>((r) => {
+          const done = () => (clearTimeout(t), pf.off("drain", done), r());
+          const t = setTimeout(done, 100);
+          pf.once("drain", done);
+        });
+      }
+    }
+    // kernel buffers + our 4 MiB mark: far less than a free-running writer pushes in 1.5 s
+    expect(accepted).toBeLessThan(64 * MiB);
     pf.destroy();
   }, 30_000);
 

@@ -1,23 +1,29 @@
 import http from "node:http";
 import net from "node:net";
 import tls from "node:tls";
-import type { Server, ServerWebSocket } from "bun";
 import type { ClusterCerts } from "./certs.ts";
 import {
   portForwardClose, portForwardDrain, type PortForwardData, portForwardMessage, portForwardOpen, PORTFORWARD_PROTOCOLS,
 } from "./portforward.ts";
+import { acceptKey, RawWebSocket } from "./websocket.ts";
 import { type Attributes, forbiddenMessage, type Identity } from "./rbac.ts";
 import { handleRest, json, type RestContext } from "./rest.ts";
 import { ApiError } from "./status.ts";
 import { apiVersionOf, findResource, resourceByKind, RESOURCES } from "./store.ts";
 
 /**
- * The API server: TLS on 127.0.0.1 in front (it sees the client certificate), plain HTTP behind it.
- * A connection whose first request is a WebSocket upgrade goes to Bun.serve (port-forward); every
- * other connection to node:http, which, unlike Bun.serve, sends a watch's response headers before
- * the first event (clients wait for them). The front tells the back who a connection belongs to
- * by the back-side source port, so identity never travels in a header a client could forge.
+ * The API server: TLS on 127.0.0.1 in front (it sees the client certificate). A connection whose
+ * first request is a WebSocket upgrade (port-forward) is served right there, on the TLS socket,
+ * like a real API server (one process, backpressure both ways); every other connection goes to
+ * node:http behind, which, unlike Bun.serve, sends a watch's response headers before the first
+ * event (clients wait for them). The front tells the back who a connection belongs to by the
+ * back-side source port, so identity never travels in a header a client could forge.
  */
+
+/** What port-forward needs of the server it upgrades on. */
+interface Upgrader {
+  upgrade(req: Request, o: { data: PortForwardData; headers: Record<string, string> }): boolean;
+}
 
 export interface ApiServerOptions {
   certs: ClusterCerts;
@@ -107,7 +113,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   /** back-side source port → identity established by the TLS front */
   const byPort = new Map<number, Identity>();
 
-  const authenticate = (req: Request, port: number | undefined): Identity | undefined => {
+  const authenticate = (req: Request, port: number | undefined, certWho?: Identity): Identity | undefined => {
     const auth = req.headers.get("authorization");
     if (auth?.startsWith("Bearer ")) {
       // A service-account token is valid while its ServiceAccount exists.
@@ -115,10 +121,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const sa = who?.serviceAccount;
       return sa && ctx.store.get(resourceByKind("ServiceAccount"), sa.namespace, sa.name) ? who : undefined;
     }
-    return port === undefined ? undefined : byPort.get(port);
+    return certWho ?? (port === undefined ? undefined : byPort.get(port));
   };
 
-  const handle = async (req: Request, server: Server<PortForwardData> | undefined, who: Identity | undefined): Promise<Response | undefined> => {
+  const handle = async (req: Request, server: Upgrader | undefined, who: Identity | undefined): Promise<Response | undefined> => {
     const url = new URL(req.url);
     if (!who) throw new ApiError(401, "Unauthorized", "Unauthorized");
     const doc = req.method === "GET" ? discovery(url.pathname) : undefined;
@@ -142,8 +148,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return handleRest(ctx, { req, rt, namespace: route.namespace, name: route.name, subresource: sub, query: url.searchParams, who });
   };
 
-  const respond = async (req: Request, server: Server<PortForwardData> | undefined, port: number | undefined): Promise<Response | undefined> => {
-    const who = authenticate(req, port);
+  const respond = async (req: Request, server: Upgrader | undefined, port: number | undefined, certWho?: Identity): Promise<Response | undefined> => {
+    const who = authenticate(req, port, certWho);
     let res: Response | undefined;
     try {
       res = await handle(req, server, who);
@@ -156,7 +162,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return res;
   };
 
-  const portForward = (req: Request, server: Server<PortForwardData> | undefined, route: Route): Response | undefined => {
+  const portForward = (req: Request, server: Upgrader | undefined, route: Route): Response | undefined => {
     const pod = ctx.store.get(resourceByKind("Pod"), route.namespace, route.name!);
     if (!pod) throw new ApiError(404, "NotFound", `pods "${route.name}" not found`, { name: route.name, kind: "pods" });
     if (!server || req.headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(400, "BadRequest", "Upgrade request required");
@@ -175,29 +181,45 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return undefined;
   };
 
-  const forwards = new Set<ServerWebSocket<PortForwardData>>();
-  const wsBack = Bun.serve<PortForwardData>({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 0,
-    fetch: (req, server) => respond(req, server, server.requestIP(req)?.port),
-    websocket: {
-      backpressureLimit: 4 * 1024 * 1024,
-      closeOnBackpressureLimit: false,
-      maxPayloadLength: 64 * 1024 * 1024,
-      idleTimeout: 0,
-      open: (ws: ServerWebSocket<PortForwardData>) => {
+  const forwards = new Set<RawWebSocket<PortForwardData>>();
+
+  /** A WebSocket upgrade request read by the front: answered on the TLS socket itself. */
+  const upgradeOnFront = async (client: tls.TLSSocket, head: Buffer, end: number, who: Identity | undefined) => {
+    const [requestLine = "", ...lines] = head.subarray(0, end).toString("latin1").split("\r\n");
+    const [method = "GET", target = "/"] = requestLine.split(" ");
+    const headers = new Headers();
+    for (const l of lines) {
+      const i = l.indexOf(":");
+      if (i > 0) headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
+    }
+    const req = new Request(`http://127.0.0.1${target}`, { method, headers });
+    let upgraded = false;
+    const server: Upgrader = {
+      upgrade: (_req, o) => {
+        const key = headers.get("sec-websocket-key");
+        if (!key) return false;
+        const extra = Object.entries(o.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+        client.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n${extra}\r\n`);
+        const ws = new RawWebSocket(client, o.data);
         forwards.add(ws);
+        ws.onDrain = () => portForwardDrain(ws);
+        ws.start({ message: (m) => portForwardMessage(ws, m), close: () => (forwards.delete(ws), portForwardClose(ws)) }, head.subarray(end + 4));
         portForwardOpen(ws);
+        client.resume();
+        upgraded = true;
+        return true;
       },
-      message: (ws: ServerWebSocket<PortForwardData>, msg) => portForwardMessage(ws, msg as Buffer),
-      drain: (ws: ServerWebSocket<PortForwardData>) => portForwardDrain(ws),
-      close: (ws: ServerWebSocket<PortForwardData>) => {
-        forwards.delete(ws);
-        portForwardClose(ws);
-      },
-    },
-  });
+    };
+    const res = await respond(req, server, undefined, who);
+    if (upgraded) return;
+    const r = res ?? new Response("unable to upgrade connection", { status: 400 });
+    const body = Buffer.from(await r.arrayBuffer());
+    let out = `HTTP/1.1 ${r.status} ${r.statusText || "Error"}\r\n`;
+    r.headers.forEach((v, k) => {
+      if (k !== "content-length" && k !== "connection") out += `${k}: ${v}\r\n`;
+    });
+    client.end(Buffer.concat([Buffer.from(`${out}content-length: ${body.length}\r\nconnection: close\r\n\r\n`, "latin1"), body]));
+  };
 
   const restBack = http.createServer(async (nreq, nres) => {
     const chunks: Buffer[] = [];
@@ -242,7 +264,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       client.off("data", onData);
       client.pause();
       const upgrade = /^upgrade:\s*websocket\s*$/im.test(head.subarray(0, end < 0 ? head.length : end).toString("latin1"));
-      connectBack(upgrade ? wsBack.port! : restPort, head);
+      if (upgrade && end >= 0) {
+        client.setNoDelay(true);
+        const who = cn ? { user: String(cn), groups: [...(org ? [org].flat().map(String) : []), "system:authenticated"] } : undefined;
+        upgradeOnFront(client, head, end, who).catch(() => client.destroy());
+      } else connectBack(restPort, head);
     };
     client.on("data", onData);
     const connectBack = (port: number, first: Buffer) => {
@@ -278,7 +304,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       for (const s of sockets) s.destroy();
       restBack.closeAllConnections();
       restBack.close();
-      await wsBack.stop(true);
+      for (const ws of forwards) ws.terminate();
     },
   };
 }

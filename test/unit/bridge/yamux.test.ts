@@ -124,7 +124,7 @@ describe("yamux over a byte stream", () => {
     await piped;
   }, 20_000);
 
-  test("pipeStream: a slow reader behind the socket holds the stream back without resetting it", async () => {
+  test("pipeStream: a slow reader behind the socket holds the stream back, without a reset, and gets every byte after the sender closes", async () => {
     const t = await socketPair();
     const sender = yamuxOver(t.a, "server");
     const receiver = yamuxOver(t.b, "client");
