@@ -3,6 +3,7 @@ import type { KubeClient } from "../../providers/kube/client.ts";
 import { KIND, controlChannel, encodeHeader, readHeader, type ControlMessage } from "../core/bridge/wire.ts";
 import { pipeStream, yamuxOver, type YamuxSession } from "../core/bridge/yamux.ts";
 import { INTERCEPT_ANNOTATION, restoreSelector, type InterceptAnnotation } from "../core/bridge/selector.ts";
+import { agentName } from "../core/bridge/agent-spec.ts";
 
 /**
  * The in-cluster side of an intercept (`devx agent`, run as a Job). It listens on every Service port
@@ -188,6 +189,16 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
   try {
     const restored = await restoreSelector(kube, o.namespace, o.service, o.session);
     o.log(restored ? `restored ${o.namespace}/${o.service}` : `${o.namespace}/${o.service} was not intercepted by this session; nothing to restore`);
+    // Healed without the CLI: leave nothing the cluster will not reap. Its ServiceAccount goes now (the
+    // last call: its token dies with it); the Role and RoleBinding are owned by the Job, which
+    // ttlSecondsAfterFinished deletes with the pod once this process exits. (On SIGTERM the CLI's
+    // disconnect or cleanup is deleting everything already.)
+    if (reason !== "terminated") {
+      await kube.core.deleteNamespacedServiceAccount({ name: agentName(o.session), namespace: o.namespace }).then(
+        () => o.log(`deleted ServiceAccount ${agentName(o.session)}`),
+        (e) => o.log(`could not delete ServiceAccount ${agentName(o.session)}: ${(e as Error).message}`),
+      );
+    }
     return 0;
   } catch (e) {
     o.log(`restore failed: ${(e as Error).message}`);

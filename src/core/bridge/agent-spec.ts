@@ -62,8 +62,12 @@ export function agentPorts(svc: V1Service, namedPorts: Record<string, number> = 
 
 const validPortName = (n?: string) => (n && /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(n) && /[a-z]/.test(n) ? n : undefined);
 
-export function agentRules(service: string, mirror: boolean): V1PolicyRule[] {
-  const rules: V1PolicyRule[] = [{ apiGroups: [""], resources: ["services"], resourceNames: [service], verbs: ["get", "patch"] }];
+export function agentRules(service: string, mirror: boolean, name: string): V1PolicyRule[] {
+  const rules: V1PolicyRule[] = [
+    { apiGroups: [""], resources: ["services"], resourceNames: [service], verbs: ["get", "patch"] },
+    // after healing, its last call: its own ServiceAccount (the rest is owned by its Job, see ownedByJob)
+    { apiGroups: [""], resources: ["serviceaccounts"], resourceNames: [name], verbs: ["delete"] },
+  ];
   // mirror mode forwards to the original pods, so it must find them
   if (mirror) rules.push({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] });
   return rules;
@@ -137,7 +141,7 @@ export function agentObjects(i: AgentSpecInput): { serviceAccount: V1ServiceAcco
   };
   return {
     serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata: meta },
-    role: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta, rules: agentRules(i.service, i.mirror) },
+    role: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta, rules: agentRules(i.service, i.mirror, name) },
     roleBinding: {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
@@ -229,4 +233,15 @@ roleRef:
 subjects:
 ${subj}
 `;
+}
+
+/**
+ * The Role and RoleBinding belong to the agent's Job, so the garbage collector removes them with it:
+ * after a self-heal the agent deletes its ServiceAccount and exits, and the finished Job's
+ * ttlSecondsAfterFinished takes the pod, the Role and the RoleBinding. (The ServiceAccount is
+ * created before the Job, which needs it to start its pod, so it cannot be owned by it.)
+ */
+export function ownedByJob<T extends { metadata?: { ownerReferences?: unknown[] } }>(obj: T, job: V1Job): T {
+  const ref = { apiVersion: "batch/v1", kind: "Job", name: job.metadata!.name!, uid: job.metadata!.uid!, blockOwnerDeletion: false };
+  return { ...obj, metadata: { ...obj.metadata, ownerReferences: [ref] } };
 }

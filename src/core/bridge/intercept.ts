@@ -5,7 +5,7 @@ import { watchList } from "../../../providers/kube/watch.ts";
 import { ConflictError, ProviderError, UnhealthyError, UsageError } from "../../errors.ts";
 import { listSessions, removeSession, writeSession } from "../../platform/sessions.ts";
 import { VERSION } from "../../version.ts";
-import { CONTROL_PORT, agentName, agentObjects, agentPorts, agentSelector, type AgentPort } from "./agent-spec.ts";
+import { CONTROL_PORT, agentName, agentObjects, agentPorts, agentSelector, ownedByJob, type AgentPort } from "./agent-spec.ts";
 import { bridgeSettings, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
 import { preflightIntercept } from "./preflight.ts";
 import { readAnnotation, restoreSelector, swapSelector } from "./selector.ts";
@@ -217,9 +217,10 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
   try {
     await phase("deploy", `deploy agent ${record.agent}`, async () => {
       await kcall("create ServiceAccount", () => kube.core.createNamespacedServiceAccount({ namespace, body: objects.serviceAccount }));
-      await kcall("create Role", () => kube.rbac.createNamespacedRole({ namespace, body: objects.role }));
-      await kcall("create RoleBinding", () => kube.rbac.createNamespacedRoleBinding({ namespace, body: objects.roleBinding }));
-      await kcall("create Job", () => kube.batch.createNamespacedJob({ namespace, body: objects.job }));
+      // the Job first, so the Role and RoleBinding can be owned by it (the agent uses neither before the swap)
+      const job = await kcall("create Job", () => kube.batch.createNamespacedJob({ namespace, body: objects.job }));
+      await kcall("create Role", () => kube.rbac.createNamespacedRole({ namespace, body: ownedByJob(objects.role, job) }));
+      await kcall("create RoleBinding", () => kube.rbac.createNamespacedRoleBinding({ namespace, body: ownedByJob(objects.roleBinding, job) }));
     })();
     const pod = (await phase("schedule", "wait for the agent pod", () => waitForAgentPod(kube, namespace, session, req.readyTimeoutMs ?? 120_000, deps.signal))()) as V1Pod;
     record.agentPod = pod.metadata!.name!;

@@ -43,7 +43,7 @@ async function jsonLineWith(stream: ReadableStream<Uint8Array>, key: string): Pr
 }
 
 describe("bridge through the compiled binary", () => {
-  test("CLI killed with SIGKILL: the agent restores the selector itself within the grace period and exits 0", async () => {
+  test("CLI killed with SIGKILL: the agent restores the selector itself within the grace period, deletes its ServiceAccount, exits 0, and the rest goes with its Job", async () => {
     await cluster.addAppPod({ name: "kill-1", labels: { app: "kill" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
     await createService(kube, "kill", { app: "kill" }, [{ name: "http", port: 80, targetPort: 8080 }]);
     const app = hostApp("laptop", await freePort());
@@ -61,7 +61,15 @@ describe("bridge through the compiled binary", () => {
       expect((await viaService(cluster, "kill", "http")).pod).toBe("kill-1");
       const job = await cluster.waitFor("Job", cluster.namespace, `devx-agent-${ready.session}`, (j) => !!j?.status?.succeeded, 10_000);
       expect(job!.status.succeeded).toBe(1);
-      // the killed CLI's stale record lets a later disconnect remove what the agent could not (its own objects)
+      // it left only what the Job's TTL reaps: its ServiceAccount is gone, the Role and RoleBinding
+      // belong to the Job; deleting the Job as ttlSecondsAfterFinished would takes them with it
+      const name = `devx-agent-${ready.session}`;
+      expect(cluster.get("ServiceAccount", cluster.namespace, name)).toBeUndefined();
+      for (const kind of ["Role", "RoleBinding"]) expect(cluster.get(kind, cluster.namespace, name)?.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "Job", name, uid: job!.metadata.uid })]);
+      await kube.batch.deleteNamespacedJob({ name, namespace: cluster.namespace, propagationPolicy: "Background" });
+      for (const kind of ["Role", "RoleBinding", "Job"]) await cluster.waitFor(kind, cluster.namespace, name, (o) => !o, 10_000);
+      expect(devxLeftovers(cluster)).toEqual([]);
+      // the killed CLI's stale record still lets disconnect finish the session (nothing left to delete)
       const d = devx(["bridge", "disconnect", "--json"], home);
       expect(await d.exited).toBe(0);
       expect(JSON.parse(await new Response(d.stdout).text()).disconnected).toHaveLength(1);

@@ -30,10 +30,13 @@ describe("agent objects", () => {
     for (const obj of [o.job, o.serviceAccount, o.role, o.roleBinding]) expect(obj.metadata!.labels).toMatchObject({ "devx.managed": "true", "devx.kind": "agent", "devx.session": "ab12cd34" });
   });
 
-  test("the agent's Role may only get/patch its one Service (plus read pods in mirror mode)", () => {
-    expect(o.role.rules).toEqual([{ apiGroups: [""], resources: ["services"], resourceNames: ["web"], verbs: ["get", "patch"] }]);
+  test("the agent's Role may only get/patch its one Service and delete its own ServiceAccount (plus read pods in mirror mode)", () => {
+    expect(o.role.rules).toEqual([
+      { apiGroups: [""], resources: ["services"], resourceNames: ["web"], verbs: ["get", "patch"] },
+      { apiGroups: [""], resources: ["serviceaccounts"], resourceNames: [o.serviceAccount.metadata!.name!], verbs: ["delete"] },
+    ]);
     const m = agentObjects({ session: "x", namespace: "shop", service: "web", project: "demo", image: "i", ports, graceMs: 1, mirror: true });
-    expect(m.role.rules?.[1]).toEqual({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] });
+    expect(m.role.rules?.[2]).toEqual({ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] });
   });
 
   test("a targetPort below 1024 gets the unprivileged-port sysctl instead of a capability", () => {
