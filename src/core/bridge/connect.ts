@@ -103,6 +103,7 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
   let current: V1Pod | undefined;
   let lastPod: string | undefined;
   let waiters: Array<() => void> = [];
+  let recheckSelector: () => Promise<void> = async () => {};
   const choose = () => {
     if (current && pods.has(current.metadata!.name!) && isReady(pods.get(current.metadata!.name!)!)) return;
     const prev = current?.metadata?.name;
@@ -119,23 +120,54 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
     } else if (prev) {
       deps.emit({ type: "warning", message: `${label}: pod ${prev} is gone; waiting for a ready pod`, hint: "connections wait for the replacement" });
       deps.emit({ type: "state", node: `bridge/${t.service}`, state: "waiting" });
+      void recheckSelector();
     }
   };
   let firstSync!: () => void;
   const synced = new Promise<void>((r) => (firstSync = r));
-  void watchList<V1Pod>(
-    kube,
-    `/api/v1/namespaces/${namespace}/pods`,
-    { labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",") },
-    (ev) => {
-      const name = ev.object.metadata!.name!;
-      if (ev.type === "DELETED") pods.delete(name);
-      else pods.set(name, ev.object);
-      choose();
-    },
-    signal,
-    { onSync: () => pods.clear(), onListed: () => firstSync(), onError: (e) => (firstSync(), deps.emit({ type: "warning", message: `watching pods of ${t.service}: ${(e as Error).message}; retrying` })) },
-  );
+  // The pods of the Service's selector as it is now; a new selector (seen when re-dialling) restarts it.
+  let selectorKey = JSON.stringify(selector);
+  let podWatch: AbortController | undefined;
+  const watchPods = (sel: Record<string, string>) => {
+    podWatch?.abort();
+    const mine = (podWatch = new AbortController());
+    signal.addEventListener("abort", () => mine.abort(), { once: true });
+    pods.clear();
+    void watchList<V1Pod>(
+      kube,
+      `/api/v1/namespaces/${namespace}/pods`,
+      { labelSelector: Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",") },
+      (ev) => {
+        if (mine !== podWatch) return;
+        const name = ev.object.metadata!.name!;
+        if (ev.type === "DELETED") pods.delete(name);
+        else pods.set(name, ev.object);
+        choose();
+      },
+      mine.signal,
+      { onSync: () => pods.clear(), onListed: () => firstSync(), onError: (e) => (firstSync(), deps.emit({ type: "warning", message: `watching pods of ${t.service}: ${(e as Error).message}; retrying` })) },
+    );
+  };
+  // Re-dialling (the pod is gone, none ready in its place): the Service may select other pods now.
+  let rechecking = false;
+  recheckSelector = async () => {
+    if (rechecking || signal.aborted) return;
+    rechecking = true;
+    try {
+      const fresh = await kube.core.readNamespacedService({ name: t.service, namespace });
+      const sel = fresh.spec?.selector;
+      if (sel && Object.keys(sel).length && JSON.stringify(sel) !== selectorKey) {
+        selectorKey = JSON.stringify(sel);
+        deps.emit({ type: "info", message: `${label}: the Service now selects ${Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",")}; following it` });
+        watchPods(sel);
+      }
+    } catch {
+      // unreadable for now: keep waiting on the pods of the selector we know
+    } finally {
+      rechecking = false;
+    }
+  };
+  watchPods(selector);
 
   const readyPod = (ms: number) =>
     new Promise<V1Pod | undefined>((resolve) => {

@@ -46,6 +46,30 @@ describe("connect", () => {
     expect(await readBridgeEnv(deps)).toEqual({});
   }, 60_000);
 
+  test("re-dialling follows a changed selector: the Service's pod is gone and it now selects others", async () => {
+    await cluster.addAppPod({ name: "blue-1", labels: { app: "cat", track: "blue" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await cluster.addAppPod({ name: "green-1", labels: { app: "cat", track: "green" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "cat", { app: "cat", track: "blue" }, [{ name: "http", port: 80, targetPort: "http" }]);
+    const local = await freePort();
+    const h = await runConnect(deps, [parseTarget(`cat:http:${local}`)]);
+    try {
+      expect((await get(local)).pod).toBe("blue-1");
+      // a blue/green switch, then the old pod goes away
+      await kube.core.patchNamespacedService(
+        { name: "cat", namespace: kube.namespace, body: { spec: { selector: { app: "cat", track: "green" } } } },
+        (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+      );
+      const followed = deps.nextEvent((e) => e.type === "state" && e.node === "bridge/cat" && e.state === "ready");
+      await cluster.deletePod("blue-1");
+      const ev = await followed;
+      expect((ev as { detail?: { pod?: string } }).detail?.pod).toBe("green-1");
+      expect(deps.events.some((e) => e.type === "info" && e.message.includes("now selects app=cat,track=green"))).toBe(true);
+      expect((await get(local)).pod).toBe("green-1");
+    } finally {
+      await h.stop();
+    }
+  }, 60_000);
+
   test("a busy host port is a conflict naming it; --auto-port shifts it and says so", async () => {
     await cluster.addAppPod({ name: "db-1", labels: { app: "db" }, ports: [{ name: "pg", containerPort: 5432 }] }, { tcp: (s) => s.end("hello from db-1\n") });
     await createService(kube, "db", { app: "db" }, [{ name: "pg", port: 5432, targetPort: 5432 }]);
