@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { gcPacer } from "../../../providers/relay/common.ts";
+import { gcPace } from "../../../providers/relay/common.ts";
 import type { ContainerInfo, VolumeInfo } from "../../../providers/runtime/types.ts";
 import { CancelledError, ConflictError, ProviderError, UnhealthyError, messageOf } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
@@ -90,11 +90,10 @@ export async function planApply(sd: StateDeps, m: Manifest, opts: { strict: bool
   };
 }
 
-/** Passes chunks through, pacing the collector (see gcPacer): each read allocates a new chunk. */
+/** Passes chunks through, pacing the collector (see gcPace): each read allocates a new chunk. */
 async function* paced(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const pace = gcPacer();
   for await (const c of src) {
-    pace(c.length);
+    gcPace(c.length);
     yield c;
   }
 }

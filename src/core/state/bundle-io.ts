@@ -5,6 +5,7 @@ import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { create as tarCreate, Unpack, type ReadEntry } from "tar";
+import { gcPace } from "../../../providers/relay/common.ts";
 import type { Relay } from "../../../providers/relay/types.ts";
 import { IntegrityError, isDevxError, messageOf } from "../../errors.ts";
 import { createDecryptStream, createEncryptStream } from "./bundle/crypto.ts";
@@ -87,6 +88,8 @@ export async function downloadBundle(sd: StateDeps, relay: Relay, object: string
     });
     await pipeline(body, progressTap(sd, "download", "download", size), createDecryptStream(passphrase) as Transform, createGunzip(), async function (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
+        // plaintext as well as the tap's ciphertext: text volumes inflate ~15× in gunzip
+        gcPace(chunk.length);
         if (unpackError) throw unpackError;
         if (!u.write(chunk)) await Promise.race([once(u, "drain"), unpackClosed]);
       }

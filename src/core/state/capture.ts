@@ -6,7 +6,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { messageOf } from "../../errors.ts";
 import { writeFileAtomic } from "../../platform/atomic.ts";
-import { gcPacer } from "../../../providers/relay/common.ts";
+import { gcPace } from "../../../providers/relay/common.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import type { StateDeps } from "./context.ts";
 import { fileSha256, tarContentDigest } from "./digest.ts";
@@ -28,12 +28,10 @@ export interface CaptureOptions {
 export function progressTap(sd: StateDeps, id: string, title: string, total?: number): Transform {
   let bytes = 0;
   let last = 0;
-  // every streamed phase passes one tap: it paces the collector for the whole pipeline
-  const paced = gcPacer();
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
-      paced(chunk.length);
+      gcPace(chunk.length);
       // at most ~1 event per 4 MiB keeps --json output readable
       if (bytes - last >= 4 << 20) {
         last = bytes;

@@ -2,17 +2,16 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { Parser, type ReadEntry } from "tar";
-import { gcPacer } from "../../../providers/relay/common.ts";
+import { gcPace } from "../../../providers/relay/common.ts";
 import { ProviderError, messageOf } from "../../errors.ts";
 
 /** SHA-256 and size of a file, streamed. */
 export async function fileSha256(path: string): Promise<{ sha256: string; size: number }> {
   const h = createHash("sha256");
   let size = 0;
-  const paced = gcPacer();
   for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) {
     h.update(c as Buffer);
-    paced((c as Buffer).length);
+    gcPace((c as Buffer).length);
     size += (c as Buffer).length;
   }
   return { sha256: h.digest("hex"), size };
@@ -42,11 +41,10 @@ export async function tarContentDigest(tar: Readable | AsyncIterable<Uint8Array>
   });
   // an empty volume exports as end-of-archive blocks only, which the parser rejects as "not a tar"
   let onlyZeros = true;
-  const paced = gcPacer();
   for await (const chunk of tar as AsyncIterable<Uint8Array>) {
     // a view, not Buffer.from(chunk): that copies every chunk that is a plain Uint8Array
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    paced(buf.length);
+    gcPace(buf.length);
     if (onlyZeros && buf.some((b) => b !== 0)) onlyZeros = false;
     if (!parser.write(buf)) await new Promise((r) => parser.once("drain", r));
   }
