@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { writeFileAtomic } from "../../platform/atomic.ts";
 import { gcPace } from "../../../providers/relay/common.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import type { StateDeps } from "./context.ts";
-import { fileSha256, tarContentDigest } from "./digest.ts";
+import { contentDigester, fileSha256 } from "./digest.ts";
 import { MANIFEST_FILE, MANIFEST_VERSION, type ContainerEntry, type Manifest, type VolumeEntry } from "./manifest.ts";
 import type { Selection } from "./select.ts";
 
@@ -90,9 +91,21 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
     for (const v of sel.volumes) {
       const file = `volumes/${v.name}.tar`;
       sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "started" });
-      await pipeline(rt.exportVolume(v.name), progressTap(sd, `volume:${v.name}`, `export ${v.name}`), createWriteStream(join(dir, file), { mode: 0o600 }));
-      const { sha256, size } = await fileSha256(join(dir, file));
-      const contentDigest = await tarContentDigest(createReadStream(join(dir, file), { highWaterMark: 1 << 20 }));
+      // one pass: the tar goes to disk while its SHA-256 and content digest are computed (reading
+      // it back twice cost two more reads of every volume)
+      const hash = createHash("sha256");
+      const content = contentDigester();
+      let size = 0;
+      const digest = new Transform({
+        transform(c: Buffer, _e, cb) {
+          hash.update(c);
+          size += c.length;
+          content.write(c).then(() => cb(null, c), cb);
+        },
+      });
+      await pipeline(rt.exportVolume(v.name), progressTap(sd, `volume:${v.name}`, `export ${v.name}`), digest, createWriteStream(join(dir, file), { mode: 0o600 }));
+      const contentDigest = await content.finish();
+      const sha256 = hash.digest("hex");
       volumes.push({ name: v.name, labels: v.labels, file, size, sha256, contentDigest });
       sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "done", detail: `${(size / 1e6).toFixed(1)} MB` });
     }

@@ -1,18 +1,27 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { Parser, type ReadEntry } from "tar";
 import { gcPace } from "../../../providers/relay/common.ts";
 import { ProviderError, messageOf } from "../../errors.ts";
 
-/** SHA-256 and size of a file, streamed. */
+/**
+ * SHA-256 and size of a file, read into one reused buffer: hashing is most of the bytes a share or
+ * attach reads (every archive and volume tar once more), and a stream's fresh 1 MiB chunk per read
+ * was garbage the collector then had to chase (see gcPace).
+ */
 export async function fileSha256(path: string): Promise<{ sha256: string; size: number }> {
   const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(1 << 20);
   let size = 0;
-  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    h.update(c as Buffer);
-    gcPace((c as Buffer).length);
-    size += (c as Buffer).length;
+  const fh = await open(path, "r");
+  try {
+    for (let n; (n = (await fh.read(buf, 0, buf.length, null)).bytesRead) > 0; ) {
+      h.update(buf.subarray(0, n));
+      size += n;
+    }
+  } finally {
+    await fh.close();
   }
   return { sha256: h.digest("hex"), size };
 }
@@ -23,13 +32,26 @@ export async function fileSha256(path: string): Promise<{ sha256: string; size: 
  * order entries differently, so this (not the tar's own hash) proves the content matches.
  */
 export async function tarContentDigest(tar: Readable | AsyncIterable<Uint8Array>): Promise<string> {
+  const d = contentDigester();
+  for await (const chunk of tar as AsyncIterable<Uint8Array>) {
+    gcPace(chunk.byteLength);
+    await d.write(chunk);
+  }
+  return d.finish();
+}
+
+/** tarContentDigest fed chunk by chunk, so a capture can digest a volume while it streams to disk. */
+export function contentDigester(): { write(chunk: Uint8Array): Promise<void>; finish(): Promise<string> } {
   const entries: string[] = [];
   const parser = new Parser({ strict: true });
+  let failed = false;
   const done = new Promise<void>((resolve, reject) => {
     parser.on("end", () => resolve());
     parser.on("error", reject);
     parser.on("warn", (code: string, message: string) => reject(new Error(`${code}: ${message}`)));
   });
+  // the failure surfaces in finish(); until then the rest of the stream is only drained
+  done.catch(() => (failed = true));
   parser.on("entry", (e: ReadEntry) => {
     const h = createHash("sha256");
     e.on("data", (c: Buffer) => h.update(c));
@@ -41,19 +63,24 @@ export async function tarContentDigest(tar: Readable | AsyncIterable<Uint8Array>
   });
   // an empty volume exports as end-of-archive blocks only, which the parser rejects as "not a tar"
   let onlyZeros = true;
-  for await (const chunk of tar as AsyncIterable<Uint8Array>) {
-    // a view, not Buffer.from(chunk): that copies every chunk that is a plain Uint8Array
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    gcPace(buf.length);
-    if (onlyZeros && buf.some((b) => b !== 0)) onlyZeros = false;
-    if (!parser.write(buf)) await new Promise((r) => parser.once("drain", r));
-  }
-  parser.end();
-  try {
-    await done;
-  } catch (e) {
-    if (!(onlyZeros && entries.length === 0)) throw new ProviderError(`a volume export is not a readable tar: ${messageOf(e)}`, "check the container runtime (`devx doctor`)");
-  }
-  entries.sort();
-  return createHash("sha256").update(entries.join("\n")).digest("hex");
+  return {
+    async write(chunk) {
+      // a view, not Buffer.from(chunk): that copies every chunk that is a plain Uint8Array
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (onlyZeros && buf.some((b) => b !== 0)) onlyZeros = false;
+      if (failed) return;
+      // a parser that fails never drains
+      if (!parser.write(buf)) await Promise.race([new Promise((r) => parser.once("drain", r)), done.catch(() => {})]);
+    },
+    async finish() {
+      parser.end();
+      try {
+        await done;
+      } catch (e) {
+        if (!(onlyZeros && entries.length === 0)) throw new ProviderError(`a volume export is not a readable tar: ${messageOf(e)}`, "check the container runtime (`devx doctor`)");
+      }
+      entries.sort();
+      return createHash("sha256").update(entries.join("\n")).digest("hex");
+    },
+  };
 }
