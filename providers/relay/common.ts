@@ -56,7 +56,7 @@ export class BucketNotFoundError extends NotFoundError {}
 const PACE_CHECK = 4 << 20;
 const RSS_BUDGET = 100 << 20;
 /** growth over what survived the last collection before the next one */
-const RSS_SLACK = 24 << 20;
+const RSS_SLACK = 16 << 20;
 let paceBytes = 0;
 let collectAbove = RSS_BUDGET;
 
