@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { gcPace } from "../../../providers/relay/common.ts";
+import { gcPace } from "../../platform/gc-pace.ts";
 import type { ContainerInfo, VolumeInfo } from "../../../providers/runtime/types.ts";
 import { CancelledError, ConflictError, ProviderError, UnhealthyError, messageOf } from "../../errors.ts";
 import { LABEL } from "../labels.ts";

@@ -5,7 +5,7 @@ import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { create as tarCreate, Unpack, type ReadEntry } from "tar";
-import { gcPace } from "../../../providers/relay/common.ts";
+import { gcPace } from "../../platform/gc-pace.ts";
 import type { Relay } from "../../../providers/relay/types.ts";
 import { IntegrityError, isDevxError, messageOf } from "../../errors.ts";
 import { createDecryptStream, createEncryptStream } from "./bundle/crypto.ts";

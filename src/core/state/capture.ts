@@ -7,7 +7,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { messageOf } from "../../errors.ts";
 import { writeFileAtomic } from "../../platform/atomic.ts";
-import { gcPace } from "../../../providers/relay/common.ts";
+import { gcPace } from "../../platform/gc-pace.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import type { StateDeps } from "./context.ts";
 import { contentDigester, fileSha256 } from "./digest.ts";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { Parser, type ReadEntry } from "tar";
-import { gcPace } from "../../../providers/relay/common.ts";
+import { gcPace } from "../../platform/gc-pace.ts";
 import { ProviderError, messageOf } from "../../errors.ts";
 
 /**

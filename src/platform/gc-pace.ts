@@ -1,0 +1,25 @@
+/**
+ * Streamed transfers allocate a fresh buffer per chunk (file reads, zlib and cipher output, the
+ * HTTP client's copies of each part). JSC frees dead ArrayBuffers only when a collection runs, and
+ * for a heap this small that comes late: a 1 GB share or attach grew devx by 100–250 MB of dead
+ * chunks (bench/state-share.ts). A full collection costs 13–18 ms in the compiled binary, so one
+ * every 32 MiB cost an attach 4 s per GB; instead every stream reports its bytes here and, every
+ * few MiB, the process's RSS is checked (~12 µs): only above the budget is there a collection.
+ * What survives one (live buffers, pages the allocator keeps) raises the bar for the next, so a
+ * process that is simply bigger does not collect in a loop.
+ */
+const PACE_CHECK = 4 << 20;
+const RSS_BUDGET = 100 << 20;
+/** growth over what survived the last collection before the next one */
+const RSS_SLACK = 16 << 20;
+let paceBytes = 0;
+let collectAbove = RSS_BUDGET;
+
+export function gcPace(bytes: number): void {
+  paceBytes += bytes;
+  if (paceBytes < PACE_CHECK) return;
+  paceBytes = 0;
+  if (process.memoryUsage.rss() < collectAbove) return;
+  Bun.gc(true);
+  collectAbove = Math.max(RSS_BUDGET, process.memoryUsage.rss() + RSS_SLACK);
+}
