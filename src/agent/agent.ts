@@ -2,7 +2,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import type { KubeClient } from "../../providers/kube/client.ts";
 import { KIND, controlChannel, encodeHeader, readHeader, type ControlMessage } from "../core/bridge/wire.ts";
 import { pipeStream, yamuxOver, type YamuxSession } from "../core/bridge/yamux.ts";
-import { INTERCEPT_ANNOTATION, restoreSelector, type InterceptAnnotation } from "../core/bridge/selector.ts";
+import { labelSelector, readAnnotation, restoreSelector } from "../core/bridge/selector.ts";
 import { agentName } from "../core/bridge/agent-spec.ts";
 
 /**
@@ -209,12 +209,10 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
 /** Mirror mode: an original pod for a Service port (ready, selected by the original selector). */
 async function originalTarget(kube: KubeClient, o: AgentOptions, portName: string): Promise<{ ip: string; port: number }> {
   const svc = await kube.core.readNamespacedService({ name: o.service, namespace: o.namespace });
-  const raw = svc.metadata?.annotations?.[INTERCEPT_ANNOTATION];
-  if (!raw) throw new Error("the Service has no intercept annotation");
-  const ann = JSON.parse(raw) as InterceptAnnotation;
+  const ann = readAnnotation(svc);
+  if (!ann) throw new Error("the Service has no readable intercept annotation");
   const sp = svc.spec?.ports?.find((x) => (x.name ?? String(x.port)) === portName);
-  const selector = Object.entries(ann.originalSelector).map(([k, v]) => `${k}=${v}`).join(",");
-  const pods = await kube.core.listNamespacedPod({ namespace: o.namespace, labelSelector: selector });
+  const pods = await kube.core.listNamespacedPod({ namespace: o.namespace, labelSelector: labelSelector(ann.originalSelector) });
   const ready = pods.items.filter((p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   const pod = ready[Math.floor(Math.random() * ready.length)];
   if (!pod) throw new Error("no ready original pod to mirror to");

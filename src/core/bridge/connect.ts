@@ -9,6 +9,7 @@ import { bridgeSettings, envPrefix, randomSession, type BridgeDeps, type KubeSel
 import { schemeFor, updateBridgeEnv } from "./env.ts";
 import { connectNeeds } from "./agent-spec.ts";
 import { missingPermissions, permissionError } from "./preflight.ts";
+import { labelSelector } from "./selector.ts";
 
 /**
  * `devx bridge connect`: each target Service gets a listener on 127.0.0.1; every accepted connection
@@ -136,7 +137,7 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
     void watchList<V1Pod>(
       kube,
       `/api/v1/namespaces/${namespace}/pods`,
-      { labelSelector: Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",") },
+      { labelSelector: labelSelector(sel) },
       (ev) => {
         if (mine !== podWatch) return;
         const name = ev.object.metadata!.name!;
@@ -158,7 +159,7 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
       const sel = fresh.spec?.selector;
       if (sel && Object.keys(sel).length && JSON.stringify(sel) !== selectorKey) {
         selectorKey = JSON.stringify(sel);
-        deps.emit({ type: "info", message: `${label}: the Service now selects ${Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",")}; following it` });
+        deps.emit({ type: "info", message: `${label}: the Service now selects ${labelSelector(sel)}; following it` });
         watchPods(sel);
       }
     } catch {

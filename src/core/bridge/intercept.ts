@@ -8,7 +8,7 @@ import { VERSION } from "../../version.ts";
 import { CONTROL_PORT, agentName, agentObjects, agentPorts, agentSelector, ownedByJob, type AgentPort } from "./agent-spec.ts";
 import { bridgeSettings, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
 import { preflightIntercept } from "./preflight.ts";
-import { readAnnotation, restoreSelector, swapSelector } from "./selector.ts";
+import { labelSelector, readAnnotation, restoreSelector, swapSelector } from "./selector.ts";
 import { startTunnel, type Tunnel, type TunnelStats } from "./tunnel.ts";
 
 /**
@@ -274,8 +274,7 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
 /** Numbers of named targetPorts on the Service's current pods, so the agent listens where they did. */
 async function namedPortNumbers(kube: KubeClient, namespace: string, svc: V1Service): Promise<Record<string, number>> {
   if (!(svc.spec?.ports ?? []).some((p) => typeof p.targetPort === "string" && !/^\d+$/.test(p.targetPort))) return {};
-  const selector = Object.entries(svc.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
-  const pods = await kcall("list pods", () => kube.core.listNamespacedPod({ namespace, labelSelector: selector }));
+  const pods = await kcall("list pods", () => kube.core.listNamespacedPod({ namespace, labelSelector: labelSelector(svc.spec?.selector ?? {}) }));
   const out: Record<string, number> = {};
   for (const c of pods.items[0]?.spec?.containers ?? []) for (const p of c.ports ?? []) if (p.name) out[p.name] = p.containerPort;
   return out;

@@ -27,6 +27,11 @@ export function readAnnotation(svc: V1Service): InterceptAnnotation | undefined 
   }
 }
 
+/** A selector as the API's labelSelector query (`app=api,tier=web`). */
+export function labelSelector(sel: Record<string, string>): string {
+  return Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",");
+}
+
 /**
  * A JSON merge patch turning selector `from` into `to`: merge patches merge maps, so every key of
  * `from` that `to` lacks must be nulled explicitly or the two selectors would be unioned.
