@@ -56,8 +56,10 @@ function Screen({ version }: { version: string }) {
   const pane = usePaneData(source, actions.refreshMs, reloadKey);
   const header = useHeader(actions.loadHeader, reloadKey);
   const [run, note] = useCommand(state.output, actions.run, actions.logs);
-  const runRef = useRef(run);
-  runRef.current = run;
+  // the finished command, as its follow-ups see it (the keys read it through a ref: they run between renders)
+  const finished = useMemo(() => (run?.code !== undefined ? { code: run.code, lines: run.lines.map((l) => l.text) } : undefined), [run]);
+  const finishedRef = useRef(finished);
+  finishedRef.current = finished;
   // back from a command or an action: what it changed shows at once
   const hadOutput = useRef(false);
   useEffect(() => {
@@ -79,10 +81,7 @@ function Screen({ version }: { version: string }) {
   const sidebar = sidebarWidth(size.columns);
   const mainWidth = Math.max(20, size.columns - sidebar - 4);
   useKeys({ getState, dispatch, sources: actions.sources, rowsOf: (id) => loaded.current.get(id) ?? [], page: Math.max(1, bodyHeight - 2), commands: actions.commands, reload: () => setReloadKey((k) => k + 1), quit: actions.quit,
-    finished: () => {
-      const r = runRef.current;
-      return r && r.code !== undefined ? { code: r.code, lines: r.lines.map((l) => l.text) } : undefined;
-    },
+    finished: () => finishedRef.current,
     note,
   });
 
@@ -103,7 +102,7 @@ function Screen({ version }: { version: string }) {
           {main}
         </Box>
       </Box>
-      <StatusBar state={state} paneId={source.id} actions={source.actions} followUps={state.output && run?.code !== undefined ? followUps(state.output, { code: run.code, lines: run.lines.map((l) => l.text) }) : undefined} />
+      <StatusBar state={state} paneId={source.id} actions={source.actions} followUps={state.output && finished ? followUps(state.output, finished) : undefined} />
     </Box>
   );
 }

@@ -2,7 +2,7 @@ import { useInput, type Key } from "ink";
 import { filterRows } from "../layout.ts";
 import { complete, tokenize, type CommandInfo } from "../palette.ts";
 import type { Intent, OutputSpec, UIState } from "../state/reducer.ts";
-import type { FinishedRun, FollowUp, PaneSource, Row, RowAction } from "../types.ts";
+import type { CommandSpec, FinishedRun, FollowUp, PaneSource, Row, RowAction } from "../types.ts";
 
 export interface KeyContext {
   /** the latest state, including what earlier keys of the same chunk did */
@@ -30,20 +30,21 @@ export function followUps(output: OutputSpec, run: FinishedRun): FollowUp[] {
   const out = [...(output.then?.(run) ?? [])];
   const args = output.command?.args ?? tokenize(output.line);
   if (run.code === 0 && args.includes("--dry-run") && !out.some((f) => f.key === "y")) {
-    const applied = [...args.filter((a) => a !== "--dry-run"), "-y"];
-    const label = output.command?.label ? `${output.command.label.replace(/ --dry-run\b/, "")} -y` : applied.map(quote).join(" ");
-    out.push({ key: "y", title: "apply", command: { args: applied, env: output.command?.env, label } });
+    const label = output.command?.label ? `${output.command.label.replace(/ --dry-run\b/, "")} -y` : undefined;
+    out.push({ key: "y", title: "apply", command: { args: [...args.filter((a) => a !== "--dry-run"), "-y"], env: output.command?.env, label } });
   }
   return out;
 }
+
+/** The intent that runs a command spec in the output view, shown by its label or its quoted args. */
+const runSpec = (spec: CommandSpec, then?: OutputSpec["then"]): Intent => ({ type: "run", line: spec.label ?? spec.args.map(quote).join(" "), command: spec, then });
 
 /** Starts a pane action (with the text its prompt asked for). */
 function start(action: RowAction, row: Row | undefined, text: string | undefined, dispatch: (i: Intent) => void): void {
   if (action.command) {
     const c = action.command(row, text);
     if (!c) return;
-    const spec = Array.isArray(c) ? { args: c } : c;
-    return dispatch({ type: "run", line: spec.label ?? spec.args.map(quote).join(" "), command: spec, then: action.then });
+    return dispatch(runSpec(Array.isArray(c) ? { args: c } : c, action.then));
   }
   const task = action.task?.(row, text);
   if (task) dispatch({ type: "run", line: task.label, task: task.run });
@@ -105,7 +106,7 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   if (s.output) {
     const run = c.finished?.();
     const f = run && followUps(s.output, run).find((x) => x.key === input);
-    if (f?.command) dispatch({ type: "run", line: f.command.label ?? f.command.args.map(quote).join(" "), command: f.command, then: s.output.then });
+    if (f?.command) dispatch(runSpec(f.command, s.output.then));
     else if (f?.effect) c.note?.(f.effect());
     return; // otherwise the output view only answers Esc (and the global keys)
   }
