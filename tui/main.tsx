@@ -1,6 +1,7 @@
 import type { Deps } from "../src/cli/deps.ts";
 import type { Command } from "../src/cli/define.ts";
 import type { CommandRunner, HeaderInfo } from "./types.ts";
+import { selfArgv } from "../src/platform/self.ts";
 
 /**
  * `devx` with no arguments on a terminal. Everything here (React, Ink) is loaded only on this
@@ -100,13 +101,6 @@ async function loadHeader(deps: Deps): Promise<HeaderInfo> {
   } catch (e) {
     return { vm: await vm, configError: e instanceof Error ? e.message : String(e) };
   }
-}
-
-/** This same executable: the compiled binary, or bun plus the entry script in a checkout. */
-export function selfArgv(): string[] {
-  const script = process.argv[1];
-  const compiled = !script || script.startsWith("/$bunfs/") || script.startsWith("B:/~BUN");
-  return compiled ? [process.execPath] : [process.execPath, script];
 }
 
 /**

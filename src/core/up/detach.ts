@@ -4,7 +4,8 @@ import type { Deps } from "../../cli/deps.ts";
 import { ProviderError, UnhealthyError, DevxError } from "../../errors.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { logDir } from "./logs.ts";
-import { loadGraph, selfCommand } from "./run-up.ts";
+import { loadGraph } from "./run-up.ts";
+import { selfArgv } from "../../platform/self.ts";
 import { control, readUpSession, type UpSessionData } from "./session.ts";
 import type { NodeStatus } from "./supervisor.ts";
 
@@ -25,7 +26,7 @@ export async function detachUp(deps: Deps, services: string[]): Promise<{ pid: n
   const dir = logDir(deps.paths.state, project);
   mkdirSync(dir, { recursive: true });
   const fd = openSync(join(dir, "supervisor.log"), "a", 0o600);
-  const argv = [...selfCommand(), "up", ...services, "-f", loaded.path, ...(loaded.profile ? ["--profile", loaded.profile] : [])];
+  const argv = [...selfArgv(), "up", ...services, "-f", loaded.path, ...(loaded.profile ? ["--profile", loaded.profile] : [])];
   const child = deps.exec.spawn(argv, { cwd: loaded.dir, env: { ...deps.env, [SUPERVISOR_ENV]: "1", NO_COLOR: "1" }, stdin: "ignore", stdout: fd, stderr: fd });
   closeSync(fd);
   let exitCode: number | undefined;

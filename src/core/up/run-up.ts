@@ -11,6 +11,7 @@ import { Supervisor, resolvePorts, type NodeStatus } from "./supervisor.ts";
 import { projectName, readUpSession, removeUpSession, serveControl, writeUpSession, type UpSessionData } from "./session.ts";
 import { containerName } from "./runtimes/container.ts";
 import { statusTable } from "./format.ts";
+import { selfArgv } from "../../platform/self.ts";
 import { hostRuntime } from "./runtimes/host.ts";
 import type { NodeRuntime } from "./runtimes/types.ts";
 import type { LoadedConfig } from "../../config/load.ts";
@@ -24,10 +25,6 @@ export interface UpRequest {
   runtimes?: Partial<Record<"container" | "database" | "bridge" | "tunnel", NodeRuntime>>;
 }
 
-/** How the binary re-runs itself: the compiled executable, or `bun src/bin.ts` from a checkout. */
-export function selfCommand(): string[] {
-  return Bun.main.startsWith("/$bunfs/") || Bun.main === process.execPath ? [process.execPath] : [process.execPath, Bun.main];
-}
 
 export async function loadGraph(deps: Deps, only: string[]): Promise<{ loaded: LoadedConfig; graph: Graph; project: string }> {
   const loaded = await deps.config();
@@ -173,7 +170,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
     project,
     baseDir: loaded.dir,
     projectEnv: loaded.config.env,
-    extraEnv: { DEVX_BIN: selfCommand().join(" "), DEVX_PROJECT: project },
+    extraEnv: { DEVX_BIN: selfArgv().join(" "), DEVX_PROJECT: project },
     runtimes,
     emit,
     logDir: dir,

@@ -5,6 +5,7 @@ import { option } from "../../define.ts";
 import type { Deps } from "../../deps.ts";
 import { ProviderError } from "../../../errors.ts";
 import { readJson, writeFileAtomic } from "../../../platform/atomic.ts";
+import { selfArgv } from "../../../platform/self.ts";
 
 /** Flags every bridge command shares. */
 export const kubeFlags = {
@@ -12,10 +13,6 @@ export const kubeFlags = {
   namespace: option("namespace (default: bridge.namespace, then the context's namespace)", { short: "n", placeholder: "ns" }),
 };
 
-/** argv that starts this same executable (compiled binary, or bun + script in development). */
-export function selfArgv(): string[] {
-  return Bun.main.startsWith("/$bunfs") || Bun.main.startsWith("B:/~BUN") ? [process.execPath] : [process.execPath, Bun.main];
-}
 
 /**
  * `--detach`: start the same command again as a background process in its own process group, its
