@@ -3,6 +3,7 @@ import { ProviderError } from "../../src/errors.ts";
 import { execCheck, type Exec } from "../../src/platform/exec.ts";
 import type { Checkpointer, ContainerInfo, ContainerRuntime, RunSpec, VolumeInfo } from "./types.ts";
 import { readFromProcess, writeToProcess } from "./streams.ts";
+import { HostFacts } from "./host-facts.ts";
 
 /**
  * The docker-compatible CLI family (podman, docker, nerdctl). They share `ps -q`, `inspect` JSON,
@@ -15,10 +16,12 @@ export interface CliRuntimeOptions {
   bin: string;
   /** an image with `tar`, used to move volume content where the CLI has no `volume export` */
   helperImage?: string;
+  /** where facts about the host's tools are kept between runs (unset: probed every time) */
+  factsFile?: string;
 }
 
 /** docker-compatible `inspect` output, the fields devx reads (podman, docker and nerdctl agree on these) */
-interface InspectJson {
+export interface InspectJson {
   Id: string;
   Name: string;
   ImageName?: string;
@@ -30,22 +33,22 @@ interface InspectJson {
   Mounts?: Array<{ Type?: string; Name?: string; Destination?: string }> | null;
 }
 
-interface VolumeJson {
+export interface VolumeJson {
   Name: string;
   Labels?: Record<string, string> | null;
   Mountpoint?: string;
 }
 
-function labelFilters(labels?: Record<string, string>): string[] {
+export function labelFilters(labels?: Record<string, string>): string[] {
   return Object.entries(labels ?? {}).flatMap(([k, v]) => ["--filter", `label=${k}=${v}`]);
 }
 
 /** Label filters must all hold: runtimes disagree (podman ORs repeated `volume ls` label filters). */
-function matches(labels: Record<string, string>, want?: Record<string, string>): boolean {
+export function matches(labels: Record<string, string>, want?: Record<string, string>): boolean {
   return Object.entries(want ?? {}).every(([k, v]) => labels[k] === v);
 }
 
-function parseJsonArray<T>(text: string, what: string): T[] {
+export function parseJsonArray<T>(text: string, what: string): T[] {
   const t = text.trim();
   if (!t) return [];
   try {
@@ -59,6 +62,11 @@ function parseJsonArray<T>(text: string, what: string): T[] {
       throw new ProviderError(`cannot parse the ${what} output of the container runtime`, "check the runtime version with `devx doctor`");
     }
   }
+}
+
+/** one order for ports whichever listing they came from */
+export function sortPorts(ports: ContainerInfo["ports"]): ContainerInfo["ports"] {
+  return ports.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.hostPort - b.hostPort);
 }
 
 export function toContainerInfo(j: InspectJson): ContainerInfo {
@@ -76,10 +84,23 @@ export function toContainerInfo(j: InspectJson): ContainerInfo {
     image: j.ImageName ?? j.Config?.Image ?? j.Image ?? "",
     state: j.State?.Status ?? (j.State?.Running ? "running" : "unknown"),
     labels: j.Config?.Labels ?? {},
-    ports,
+    ports: sortPorts(ports),
     volumes: (j.Mounts ?? []).filter((m) => m.Type === "volume" && m.Name).map((m) => ({ name: m.Name!, destination: m.Destination ?? "" })),
     createdAt: j.Created,
   };
+}
+
+/** `volume inspect` (or podman's `volume ls` JSON) rows as VolumeInfo, filtered and sorted */
+export function volumeInfos(rows: VolumeJson[], labels?: Record<string, string>): VolumeInfo[] {
+  return rows
+    .map((j) => ({ name: j.Name, labels: j.Labels ?? {}, mountpoint: j.Mountpoint }))
+    .filter((v) => matches(v.labels, labels))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A listing's last steps, whichever runtime: every label filter holds (see matches), sorted by name. */
+export function finishListing(cs: ContainerInfo[], labels?: Record<string, string>): ContainerInfo[] {
+  return cs.filter((c) => matches(c.labels, labels)).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export class CliRuntime implements ContainerRuntime {
@@ -88,10 +109,12 @@ export class CliRuntime implements ContainerRuntime {
   protected readonly cmd: Exec;
   protected readonly bin: string;
   protected readonly helperImage: string;
+  protected readonly facts: HostFacts;
 
   constructor(opts: CliRuntimeOptions) {
     this.cmd = opts.exec;
     this.bin = opts.bin;
+    this.facts = new HostFacts(opts.factsFile, opts.exec);
     this.displayName = opts.bin;
     this.helperImage = opts.helperImage ?? "docker.io/library/busybox:latest";
   }
@@ -104,21 +127,26 @@ export class CliRuntime implements ContainerRuntime {
     return execCheck(this.cmd, [this.bin, ...args], opts, this.hint());
   }
 
-  async version(): Promise<string> {
-    const r = await this.run_(["--version"], { timeoutMs: 15_000 });
-    return r.stdout.match(/\d+\.\d+(\.\d+)?[\w.-]*/)?.[0] ?? r.stdout.trim();
+  /** the CLI's version (recorded in snapshot manifests), probed once per installed binary */
+  version(): Promise<string> {
+    return this.facts.get(`${this.bin}-version`, this.facts.fingerprint([this.bin]), async () => {
+      const r = await this.run_(["--version"], { timeoutMs: 15_000 });
+      return r.stdout.match(/\d+\.\d+(\.\d+)?[\w.-]*/)?.[0] ?? r.stdout.trim();
+    });
   }
 
   async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
     const r = await this.run_(["ps", "-q", "--no-trunc", ...(filter.all ? ["-a"] : []), ...labelFilters(filter.labels)]);
     const ids = r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+    return finishListing(await this.inspectMany(ids), filter.labels);
+  }
+
+  /** `container inspect` of several IDs; one that vanished since the listing is left out */
+  protected async inspectMany(ids: string[]): Promise<ContainerInfo[]> {
     if (ids.length === 0) return [];
+    // inspect then prints the others and exits 125
     const out = await this.cmd.run([this.bin, "container", "inspect", ...ids]);
-    // a container can vanish between ps and inspect; inspect then prints the others and exits 125
-    return parseJsonArray<InspectJson>(out.stdout, "inspect")
-      .map(toContainerInfo)
-      .filter((c) => matches(c.labels, filter.labels))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return parseJsonArray<InspectJson>(out.stdout, "inspect").map(toContainerInfo);
   }
 
   async inspectContainer(nameOrId: string): Promise<ContainerInfo | undefined> {
@@ -132,10 +160,7 @@ export class CliRuntime implements ContainerRuntime {
     const names = r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
     if (names.length === 0) return [];
     const out = await this.run_(["volume", "inspect", ...names]);
-    return parseJsonArray<VolumeJson>(out.stdout, "volume inspect")
-      .map((j) => ({ name: j.Name, labels: j.Labels ?? {}, mountpoint: j.Mountpoint }))
-      .filter((v) => matches(v.labels, filter.labels))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return volumeInfos(parseJsonArray<VolumeJson>(out.stdout, "volume inspect"), filter.labels);
   }
 
   async run(spec: RunSpec): Promise<string> {

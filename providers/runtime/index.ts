@@ -19,9 +19,10 @@ export interface RuntimeDeps {
 
 function build(name: RuntimeName, deps: RuntimeDeps): ContainerRuntime {
   const helperImage = deps.env.DEVX_HELPER_IMAGE;
-  if (name === "podman") return new PodmanRuntime({ exec: deps.exec, helperImage, tmpDir: join(deps.paths.state, "tmp") });
-  if (name === "docker") return new DockerRuntime({ exec: deps.exec, helperImage });
-  return new NerdctlRuntime({ exec: deps.exec, helperImage });
+  const factsFile = join(deps.paths.state, "host-facts.json");
+  if (name === "podman") return new PodmanRuntime({ exec: deps.exec, helperImage, factsFile, tmpDir: join(deps.paths.state, "tmp") });
+  if (name === "docker") return new DockerRuntime({ exec: deps.exec, helperImage, factsFile });
+  return new NerdctlRuntime({ exec: deps.exec, helperImage, factsFile });
 }
 
 /**

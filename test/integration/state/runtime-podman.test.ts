@@ -51,6 +51,57 @@ ptest("lists labelled containers with image, ports, volumes and labels", async (
   await rt.remove(`${prefix}-c`, { force: true });
 });
 
+ptest("a container that mounts nothing is listed from ps alone, exactly as inspect describes it", async () => {
+  const base = 19000 + (process.pid % 500) * 2;
+  const name = `${prefix}-plain`;
+  // podman ps reports a port range as one row and in its own order; inspect lists each port
+  sh(["podman", "run", "-d", "--name", name, "--label", `devx.managed=true`, "--label", `devx.project=${prefix}`, "--label", "devx.kind=cache", "-p", `127.0.0.1:${base + 10}:6379`, "-p", `${base}-${base + 1}:7000-7001/udp`, BUSYBOX_IMAGE, "sleep", "600"]);
+  const seen: string[][] = [];
+  const counting = new PodmanRuntime({ exec: { ...systemExec, run: (argv, o) => (seen.push(argv), systemExec.run(argv, o)) }, tmpDir: rt["tmpDir"] });
+  const [listed] = await counting.listContainers({ labels: { "devx.project": prefix, "devx.kind": "cache" } });
+  expect(seen.map((a) => a[1])).toEqual(["ps"]);
+  const inspected = await rt.inspectContainer(name);
+  expect(listed).toBeDefined();
+  expect({ ...listed!, createdAt: undefined }).toEqual({ ...inspected!, createdAt: undefined });
+  expect(Math.abs(Date.parse(listed!.createdAt!) - Date.parse(inspected!.createdAt!))).toBeLessThan(1000);
+  expect(listed!.ports).toHaveLength(3);
+  // one that mounts a volume is inspected too (ps knows its mount destinations, not the volume names)
+  await rt.createVolume(`${prefix}-pv`, label);
+  sh(["podman", "run", "-d", "--name", `${name}-m`, "--label", `devx.managed=true`, "--label", `devx.project=${prefix}`, "--label", "devx.kind=cache", "-v", `${prefix}-pv:/d`, BUSYBOX_IMAGE, "sleep", "600"]);
+  seen.length = 0;
+  const both = await counting.listContainers({ labels: { "devx.project": prefix, "devx.kind": "cache" } });
+  expect(seen.map((a) => a.slice(1, 3).join(" "))).toEqual(["ps --format", "container inspect"]);
+  expect(both.map((c) => [c.name, c.volumes])).toEqual([[name, []], [`${name}-m`, [{ name: `${prefix}-pv`, destination: "/d" }]]]);
+  // volumes: one `volume ls`, labels and mountpoint included
+  seen.length = 0;
+  const vols = await counting.listVolumes({ labels: { "devx.project": prefix } });
+  expect(seen).toHaveLength(1);
+  expect(vols.find((v) => v.name === `${prefix}-pv`)).toMatchObject({ labels: label, mountpoint: expect.stringContaining(`${prefix}-pv`) });
+  sh(["podman", "rm", "-f", "-t", "0", name, `${name}-m`]);
+});
+
+ctest("criu check and the tools' versions are probed once per binary and boot, and probed again after a failed checkpoint", async () => {
+  const factsFile = join(mkdtempSync(join(tmpdir(), "dxfacts-")), "host-facts.json");
+  const seen: string[] = [];
+  const make = () => new PodmanRuntime({ exec: { ...systemExec, run: (argv, o) => (seen.push(argv.slice(0, 2).join(" ")), systemExec.run(argv, o)) }, tmpDir: rt["tmpDir"], factsFile });
+  const first = make();
+  expect(await first.checkpointer.supportsCheckpoint()).toEqual({ ok: true });
+  expect(await first.version()).toMatch(/^\d+\.\d+/);
+  expect(await first.checkpointer.toolVersion?.()).toMatch(/^\d+\.\d+/);
+  expect(seen).toEqual(["criu check", "podman --version", "criu --version"]);
+  seen.length = 0;
+  const second = make();
+  expect(await second.checkpointer.supportsCheckpoint()).toEqual({ ok: true });
+  expect(await second.version()).toBe(await first.version());
+  expect(await second.checkpointer.toolVersion?.()).toBe(await first.checkpointer.toolVersion?.());
+  expect(seen).toEqual([]);
+  // a checkpoint that fails makes the next run check CRIU again
+  await expect(second.checkpointer.checkpointToFile!(`${prefix}-no-such-container`, join(tmpdir(), `${prefix}-x.tar.zst`))).rejects.toThrow(/checkpoint of/);
+  seen.length = 0;
+  expect(await make().checkpointer.supportsCheckpoint()).toEqual({ ok: true });
+  expect(seen).toEqual(["criu check"]);
+});
+
 ptest("volume export is a tar; import replaces (not merges) the content and keeps labels", async () => {
   const v = `${prefix}-vol2`;
   await rt.createVolume(v, { ...label, "devx.kind": "database" });
