@@ -4,11 +4,17 @@
  * for a heap this small that comes late: a 1 GB share or attach grew devx by 100–250 MB of dead
  * chunks (bench/state-share.ts). A full collection costs 13–18 ms in the compiled binary, so one
  * every 32 MiB cost an attach 4 s per GB; instead every stream reports its bytes here and, every
- * few MiB, the process's RSS is checked (~12 µs): only above the budget is there a collection.
+ * 256 KiB, the process's RSS is checked (~10 µs): only above the budget is there a collection.
  * What survives one (live buffers, pages the allocator keeps) raises the bar for the next, so a
  * process that is simply bigger does not collect in a loop.
  */
-const PACE_CHECK = 4 << 20;
+/**
+ * How often RSS is looked at. The look costs ~10 µs, so every 256 KiB is ~40 ms per GiB reported;
+ * every 4 MiB let an S3 share overshoot the bar by 20-35 MiB between looks (each reported byte
+ * is several allocated ones: tar read, gzip and cipher output, the HTTP client's copy of a part),
+ * peaking at 139-141 MiB at 1 GiB; every 256 KiB peaks at 125-132 MiB, same wall time.
+ */
+const PACE_CHECK = 256 << 10;
 const RSS_BUDGET = 100 << 20;
 /** growth over what survived the last collection before the next one */
 const RSS_SLACK = 16 << 20;
