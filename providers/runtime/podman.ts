@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -8,12 +8,12 @@ import { ProviderError } from "../../src/errors.ts";
 import { execCheck, type Exec } from "../../src/platform/exec.ts";
 import type { Checkpointer, ContainerInfo, VolumeInfo } from "./types.ts";
 import { CliRuntime, finishListing, labelFilters, parseJsonArray, sortPorts, volumeInfos, type CliRuntimeOptions, type VolumeJson } from "./cli-family.ts";
-import { writeToProcess } from "./streams.ts";
+import { readFromFifo, writeToProcess } from "./streams.ts";
 import type { HostFacts } from "./host-facts.ts";
 
 export interface PodmanOptions extends Omit<CliRuntimeOptions, "bin"> {
   bin?: string;
-  /** where checkpoint archives are staged (podman's export/import only take a file); large, so not /tmp */
+  /** where archives to restore are staged and export FIFOs made (podman's import only takes a file); large, so not /tmp */
   tmpDir: string;
 }
 
@@ -57,38 +57,17 @@ export class PodmanRuntime extends CliRuntime {
     await this.run_(["rm", ...(opts.force ? ["-f", "-t", "0"] : []), name]);
   }
 
-  /**
-   * `volume export` opens its output by path (it cannot write to a socket stdin/stdout), so it
-   * writes into a FIFO that we read: streaming, nothing staged on disk.
-   */
+  /** `volume export` opens its output by path (it cannot write to stdout): streamed through a FIFO */
   override exportVolume(name: string): Readable {
-    const { cmd, bin } = this;
-    const fifo = join(this.tmpDir, `vol-${process.pid}-${randomBytes(6).toString("hex")}.fifo`);
+    const { bin } = this;
     const hint = this.hint();
-    const tmpDir = this.tmpDir;
-    async function* gen(): AsyncGenerator<Uint8Array> {
-      await mkdir(tmpDir, { recursive: true });
-      await execCheck(cmd, ["mkfifo", "-m", "600", fifo], {}, "install coreutils (mkfifo)");
-      const child = cmd.spawn([bin, "volume", "export", "--output", fifo, name], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-      const errText = new Response(child.stderr).text();
-      let done = false;
-      // if podman fails before opening the FIFO, our open would block forever: open it ourselves to unblock
-      const exited = child.exited.then(async (code) => {
-        if (code !== 0 && !done) await writeFile(fifo, "").catch(() => {});
-        return code;
-      });
-      try {
-        for await (const c of createReadStream(fifo, { highWaterMark: 1 << 16 })) yield c as Uint8Array;
-        const code = await exited;
-        if (code !== 0) throw new ProviderError(`\`${bin} volume export ${name}\` failed (exit ${code}): ${(await errText).trim().split("\n").pop() ?? ""}`, hint);
-        done = true;
-      } finally {
-        if (!done) child.kill("SIGKILL");
-        done = true;
-        await rm(fifo, { force: true });
-      }
-    }
-    return Readable.from(gen(), { objectMode: false });
+    return readFromFifo(this.cmd, {
+      dir: this.tmpDir,
+      tag: "vol",
+      argv: (fifo) => [bin, "volume", "export", "--output", fifo, name],
+      fail: (code, stderr) => new ProviderError(`\`${bin} volume export ${name}\` failed (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`, hint),
+      onAbort: "kill",
+    });
   }
 
   override async importVolume(name: string, tar: Readable, opts: { emptyWith?: string } = {}): Promise<void> {
@@ -180,31 +159,24 @@ class PodmanCheckpointer implements Checkpointer {
     return join(this.tmpDir, `${tag}-${process.pid}-${randomBytes(6).toString("hex")}.tar.zst`);
   }
 
-  async checkpointToFile(name: string, file: string, opts: { leaveRunning?: boolean; tcpEstablished?: boolean } = {}): Promise<void> {
-    // volumes travel separately (plain tars with their own hashes): keep them out of the archive
-    const argv = [this.bin, "container", "checkpoint", `--export=${file}`, "--compress=zstd", "--ignore-volumes"];
-    if (opts.leaveRunning) argv.push("--leave-running");
-    if (opts.tcpEstablished) argv.push("--tcp-established");
-    const r = await this.exec.run([...argv, name], { timeoutMs: 30 * 60_000 });
-    if (r.code !== 0) {
-      await this.distrust();
-      throw new ProviderError(`checkpoint of ${name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`, "run `criu check`; `devx state share --db-only` works without checkpoints");
-    }
-  }
-
+  /**
+   * The archive streams out of `podman container checkpoint --export` through a FIFO: the caller
+   * hashes it as it writes it (no temp file, no second read). A consumer that stops early lets
+   * podman finish (drained, never killed mid-CRIU).
+   */
   checkpoint(name: string, opts: { leaveRunning?: boolean; tcpEstablished?: boolean } = {}): Readable {
-    const file = this.tmpFile("ckpt");
-    const self = this;
-    async function* gen(): AsyncGenerator<Uint8Array> {
-      try {
-        await mkdir(self.tmpDir, { recursive: true });
-        await self.checkpointToFile(name, file, opts);
-        for await (const c of createReadStream(file, { highWaterMark: 1 << 16 })) yield c as Uint8Array;
-      } finally {
-        await rm(file, { force: true });
-      }
-    }
-    return Readable.from(gen(), { objectMode: false });
+    // volumes travel separately (plain tars with their own hashes): keep them out of the archive
+    const flags = ["--compress=zstd", "--ignore-volumes", ...(opts.leaveRunning ? ["--leave-running"] : []), ...(opts.tcpEstablished ? ["--tcp-established"] : [])];
+    return readFromFifo(this.exec, {
+      dir: this.tmpDir,
+      tag: "ckpt",
+      argv: (fifo) => [this.bin, "container", "checkpoint", `--export=${fifo}`, ...flags, name],
+      fail: async (_code, stderr) => {
+        await this.distrust();
+        return new ProviderError(`checkpoint of ${name} failed: ${stderr.trim().split("\n").slice(-2).join(" | ")}`, "run `criu check`; `devx state share --db-only` works without checkpoints");
+      },
+      onAbort: "drain",
+    });
   }
 
   async resume(name: string, opts: { tcpEstablished?: boolean } = {}): Promise<void> {

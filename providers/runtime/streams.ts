@@ -1,6 +1,10 @@
+import { randomBytes } from "node:crypto";
+import { constants, createReadStream } from "node:fs";
+import { mkdir, open, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { ProviderError } from "../../src/errors.ts";
-import type { Exec, Spawned } from "../../src/platform/exec.ts";
+import { execCheck, type Exec, type Spawned } from "../../src/platform/exec.ts";
 
 /**
  * Byte streams to and from runtime CLIs (`volume export`, `volume import -`). A child's exit code
@@ -42,6 +46,61 @@ export function readFromProcess(exec: Exec, argv: string[], hint = "run with --d
     }
   }
   return Readable.from(gen(), { objectMode: false, highWaterMark: 1 << 16 });
+}
+
+/**
+ * What `argv(path)` writes to a file path it opens itself (podman's `volume export --output`,
+ * `container checkpoint --export`: they cannot write to stdout), as a stream: the path is a FIFO
+ * that we read, so nothing is staged on disk and the bytes can be hashed as they pass.
+ *
+ * `onAbort` says what to do with the writer when the consumer stops early: "kill" it (an export
+ * that may simply be dropped), or "drain" (a checkpoint: SIGKILL could leave CRIU's work half
+ * done, so the rest is read and discarded and the writer finishes on its own). Either way nothing
+ * is left running or blocked when the stream closes.
+ */
+export function readFromFifo(
+  exec: Exec,
+  opts: { dir: string; tag: string; argv: (fifo: string) => string[]; fail: (code: number, stderr: string) => Error | Promise<Error>; onAbort: "kill" | "drain" },
+): Readable {
+  const fifo = join(opts.dir, `${opts.tag}-${process.pid}-${randomBytes(6).toString("hex")}.fifo`);
+  async function* gen(): AsyncGenerator<Uint8Array> {
+    await mkdir(opts.dir, { recursive: true });
+    await execCheck(exec, ["mkfifo", "-m", "600", fifo], {}, "install coreutils (mkfifo)");
+    const child = exec.spawn(opts.argv(fifo), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const errText = collect(child.stderr);
+    // a writer that fails (or is killed) before opening the FIFO leaves our open blocked: a
+    // non-blocking open for writing releases it, and never blocks itself (ENXIO with no reader)
+    let opened = false;
+    const exited = child.exited.then(async (code) => {
+      if (code !== 0 || !opened) await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).then((fh) => fh.close(), () => {});
+      return code;
+    });
+    const reader = createReadStream(fifo, { highWaterMark: 1 << 16 });
+    reader.once("open", () => (opened = true));
+    let done = false;
+    try {
+      for await (const c of reader.iterator({ destroyOnReturn: false })) yield c as Uint8Array;
+      const code = await exited;
+      if (code !== 0) throw await opts.fail(code, await errText);
+      done = true;
+    } finally {
+      if (!done && opts.onAbort === "kill") child.kill("SIGKILL");
+      if (!done) {
+        // read to the end whatever the writer still sends (discarded), so it never blocks on us
+        try {
+          for await (const _ of reader) {
+            /* discard */
+          }
+        } catch {
+          /* the writer failed: its exit code says so */
+        }
+        await exited;
+      }
+      reader.destroy();
+      await rm(fifo, { force: true });
+    }
+  }
+  return Readable.from(gen(), { objectMode: false });
 }
 
 /** Pipe `input` into the stdin of `argv` and wait for a clean exit. */

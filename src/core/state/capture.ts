@@ -3,14 +3,14 @@ import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
-import { Transform } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { messageOf } from "../../errors.ts";
 import { writeFileAtomic } from "../../platform/atomic.ts";
 import { gcPace } from "../../platform/gc-pace.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import type { StateDeps } from "./context.ts";
-import { contentDigester, fileSha256 } from "./digest.ts";
+import { contentDigester } from "./digest.ts";
 import { MANIFEST_FILE, MANIFEST_VERSION, type ContainerEntry, type Manifest, type VolumeEntry } from "./manifest.ts";
 import type { Selection } from "./select.ts";
 
@@ -66,7 +66,7 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
   const containers: ContainerEntry[] = [];
   const volumes: VolumeEntry[] = [];
   /** containers we stopped, with how to bring each back */
-  const stopped: Array<{ name: string; archive?: boolean }> = [];
+  const stopped: Stopped[] = [];
   // recorded in the manifest; fetched while the capture runs
   const versions = Promise.all([rt.version().catch(() => "unknown"), sel.mode === "full" ? rt.checkpointer?.toolVersion?.() : undefined]);
   try {
@@ -75,12 +75,18 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       const file = `containers/${c.name}.tar.zst`;
       const leaveRunning = c.volumes.length === 0 && !opts.leaveStopped;
       sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "started" });
-      if (rt.checkpointer.checkpointToFile) await rt.checkpointer.checkpointToFile(c.name, join(dir, file), { leaveRunning });
-      else await pipeline(rt.checkpointer.checkpoint(c.name, { leaveRunning }), progressTap(sd, `checkpoint:${c.name}`, `checkpoint ${c.name}`), createWriteStream(join(dir, file), { mode: 0o600 }));
+      let written: { sha256: string; size: number };
+      try {
+        // hashed as it is written: no second read of the archive
+        written = await writeHashed(rt.checkpointer.checkpoint(c.name, { leaveRunning }), progressTap(sd, `checkpoint:${c.name}`, `checkpoint ${c.name}`), join(dir, file));
+      } catch (e) {
+        // a checkpoint that failed after CRIU's dump may have left the container stopped
+        if (!leaveRunning) stopped.push({ name: c.name, archive: true, ifStopped: true });
+        throw e;
+      }
       if (!leaveRunning) stopped.push({ name: c.name, archive: true });
-      const { sha256, size } = await fileSha256(join(dir, file));
-      containers.push({ ...entryOf(c), archive: { file, size, sha256 } });
-      sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "done", detail: `${(size / 1e6).toFixed(1)} MB` });
+      containers.push({ ...entryOf(c), archive: { file, ...written } });
+      sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "done", detail: `${(written.size / 1e6).toFixed(1)} MB` });
     }
     for (const c of sel.stopOnly) {
       sd.emit({ type: "step", id: `stop:${c.name}`, title: `stop ${c.name}`, status: "started", detail: "for a consistent copy of its volumes" });
@@ -93,19 +99,9 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "started" });
       // one pass: the tar goes to disk while its SHA-256 and content digest are computed (reading
       // it back twice cost two more reads of every volume)
-      const hash = createHash("sha256");
       const content = contentDigester();
-      let size = 0;
-      const digest = new Transform({
-        transform(c: Buffer, _e, cb) {
-          hash.update(c);
-          size += c.length;
-          content.write(c).then(() => cb(null, c), cb);
-        },
-      });
-      await pipeline(rt.exportVolume(v.name), progressTap(sd, `volume:${v.name}`, `export ${v.name}`), digest, createWriteStream(join(dir, file), { mode: 0o600 }));
+      const { sha256, size } = await writeHashed(rt.exportVolume(v.name), progressTap(sd, `volume:${v.name}`, `export ${v.name}`), join(dir, file), (c) => content.write(c));
       const contentDigest = await content.finish();
-      const sha256 = hash.digest("hex");
       volumes.push({ name: v.name, labels: v.labels, file, size, sha256, contentDigest });
       sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "done", detail: `${(size / 1e6).toFixed(1)} MB` });
     }
@@ -134,14 +130,40 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
   return manifest;
 }
 
+/** `src` written to `file` in one pass, with its SHA-256 and size, and `also` fed every chunk on the way. */
+async function writeHashed(src: Readable, tap: Transform, file: string, also?: (c: Buffer) => Promise<void>): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const digest = new Transform({
+    transform(c: Buffer, _e, cb) {
+      hash.update(c);
+      size += c.length;
+      if (also) also(c).then(() => cb(null, c), cb);
+      else cb(null, c);
+    },
+  });
+  await pipeline(src, tap, digest, createWriteStream(file, { mode: 0o600 }));
+  return { sha256: hash.digest("hex"), size };
+}
+
 function entryOf(c: ContainerInfo): ContainerEntry {
   return { name: c.name, image: c.image, labels: c.labels, ports: c.ports, volumes: c.volumes };
 }
 
+/** a container the capture stopped, and how to bring it back */
+interface Stopped {
+  name: string;
+  /** resume from podman's local copy of its checkpoint */
+  archive?: boolean;
+  /** its checkpoint failed: it may still be running, then it is left alone */
+  ifStopped?: boolean;
+}
+
 /** Bring back what the capture stopped: restore from the fresh archive, or a plain start. */
-async function restart(sd: StateDeps, stopped: Array<{ name: string; archive?: boolean }>): Promise<void> {
+async function restart(sd: StateDeps, stopped: Stopped[]): Promise<void> {
   const rt = sd.runtime;
   for (const s of stopped) {
+    if (s.ifStopped && (await rt.inspectContainer(s.name).catch(() => undefined))?.state === "running") continue;
     try {
       if (s.archive && rt.checkpointer?.resume) {
         // resumes from podman's own copy of the checkpoint: the container is never removed here

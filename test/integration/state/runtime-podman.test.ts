@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout } from "bun:test";
 setDefaultTimeout(60_000);
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createWriteStream } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,7 +98,7 @@ ctest("criu check and the tools' versions are probed once per binary and boot, a
   expect(await second.checkpointer.toolVersion?.()).toBe(await first.checkpointer.toolVersion?.());
   expect(seen).toEqual([]);
   // a checkpoint that fails makes the next run check CRIU again
-  await expect(second.checkpointer.checkpointToFile!(`${prefix}-no-such-container`, join(tmpdir(), `${prefix}-x.tar.zst`))).rejects.toThrow(/checkpoint of/);
+  await expect(text(second.checkpointer.checkpoint(`${prefix}-no-such-container`))).rejects.toThrow(/checkpoint of/);
   seen.length = 0;
   expect(await make().checkpointer.supportsCheckpoint()).toEqual({ ok: true });
   expect(seen).toEqual(["criu check"]);
@@ -130,6 +132,39 @@ ctest("checkpoint to a stream and restore under the same name: the in-memory cou
   const after = Number(sh(["podman", "exec", name, "cat", "/tmp/n"]).trim());
   // the shell variable survived: counting resumed from the checkpointed value, not from 0
   expect(after).toBeGreaterThanOrEqual(before);
+  await rt.remove(name, { force: true });
+});
+
+ctest("a checkpoint stream its consumer abandons lets podman finish: nothing left running, blocked or behind", async () => {
+  const name = `${prefix}-abandon`;
+  await rt.run({ name, image: BUSYBOX_IMAGE, command: ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"], labels: label });
+  const tmp = rt["tmpDir"] as string;
+  const closed = (r: Readable) => new Promise<void>((res) => r.once("close", () => res()));
+  // the destination cannot be opened: the stream is dropped before its first byte
+  const early = rt.checkpointer.checkpoint(name, { leaveRunning: true });
+  const earlyClosed = closed(early);
+  await expect(pipeline(early, createWriteStream(join(tmp, "no-such-dir", "x.tar.zst")))).rejects.toThrow(/ENOENT/);
+  await earlyClosed;
+  // dropped after its first chunk
+  const late = rt.checkpointer.checkpoint(name, { leaveRunning: true });
+  const lateClosed = closed(late);
+  for await (const _ of late) break;
+  await lateClosed;
+  expect(sh(["sh", "-c", `ls '${tmp}' | grep -c fifo || true`]).trim()).toBe("0");
+  expect(sh(["sh", "-c", "pgrep -f '[p]odman container checkpoint' || true"]).trim()).toBe("");
+  expect((await rt.inspectContainer(name))?.state).toBe("running");
+  const a = Number(sh(["podman", "exec", name, "cat", "/tmp/n"]).trim());
+  await Bun.sleep(300);
+  expect(Number(sh(["podman", "exec", name, "cat", "/tmp/n"]).trim())).toBeGreaterThan(a);
+  // and a volume export dropped midway is killed, leaving no FIFO either
+  const v = `${prefix}-abandon-v`;
+  await rt.createVolume(v, label);
+  sh(["podman", "run", "--rm", "-v", `${v}:/d`, BUSYBOX_IMAGE, "sh", "-c", "head -c 8388608 /dev/urandom > /d/big"]);
+  const exp = rt.exportVolume(v);
+  const expClosed = closed(exp);
+  for await (const _ of exp) break;
+  await expClosed;
+  expect(sh(["sh", "-c", `ls '${tmp}' | grep -c fifo || true`]).trim()).toBe("0");
   await rt.remove(name, { force: true });
 });
 

@@ -21,9 +21,8 @@ test("mongo: volume, run with the password only in the runtime's env, mongosh pi
   let password = "";
   const stub = new ExecStub([
     { argv: ["podman", "container", "inspect", "devx-shop-mongo"], code: 125, stderr: "Error: inspecting object: no such container devx-shop-mongo\n" },
-    { argv: ["podman", "volume", "ls", "-q", "--filter", "label=devx.managed=true", "--filter", "label=devx.project=shop", "--filter", "label=devx.database=mongo"] },
-    { argv: ["podman", "volume", "ls", "-q"], stdout: "other-volume\n" },
-    { argv: ["podman", "volume", "inspect", "other-volume"], stdout: '[{"Name":"other-volume","Labels":{},"Mountpoint":"/x"}]' },
+    { argv: ["podman", "volume", "ls", "--format", "json", "--filter", "label=devx.managed=true", "--filter", "label=devx.project=shop", "--filter", "label=devx.database=mongo"], stdout: "[]\n" },
+    { argv: ["podman", "volume", "ls", "--format", "json"], stdout: '[{"Name":"other-volume","Labels":{},"Mountpoint":"/x"}]\n' },
     { argv: ["podman", "volume", "create", ...LABELS, "devx-shop-mongo-data"], stdout: "devx-shop-mongo-data\n" },
     { argv: ["podman", "image", "inspect", "docker.io/library/mongo:7"], stdout: '[{"Id":"4f2ab2c8b4a1","RepoTags":["docker.io/library/mongo:7"]}]\n' },
     {

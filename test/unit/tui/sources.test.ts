@@ -42,14 +42,18 @@ const deps = (exec: Exec) => createDeps(v.parse(globalOptions, {}), { exec, io: 
 // recorded from podman 4.3 (`podman container inspect`, trimmed to the fields devx reads)
 const WEB = { Id: "e1649d33ecb71f6a62a023819ffb39b8dd0e616833dd8b33ed18532dd54d3776", Name: "shop-web", ImageName: "localhost/devx-test-busybox:1", Created: "2026-11-23T10:32:04.839457342Z", State: { Status: "running", Running: true }, Config: { Labels: { "devx.kind": "service", "devx.managed": "true", "devx.project": "shop" }, Image: "localhost/devx-test-busybox:1" }, HostConfig: { PortBindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "18942" }] } }, Mounts: [] };
 const DB = { Id: "af7f092205ffb60a54fba389008c2ec7179b1949da06b9c93046ce326c0e6f41", Name: "shop-db", ImageName: "localhost/devx-test-postgres:15", Created: "2026-11-23T10:30:00Z", State: { Status: "exited", Running: false }, Config: { Labels: { "devx.kind": "database", "devx.managed": "true", "devx.project": "shop" } }, HostConfig: { PortBindings: {} }, Mounts: [{ Type: "volume", Name: "shop-db-data", Destination: "/var/lib/postgresql/data" }] };
-const PS = ["podman", "ps", "-q", "--no-trunc", "-a", "--filter", "label=devx.managed=true"];
-const INSPECT = ["podman", "container", "inspect", WEB.Id, DB.Id];
+// the same two as podman 4.3's `ps --format json` rows (trimmed): ps has mount destinations only,
+// so the one that mounts a volume is inspected as well
+const WEB_PS = { Id: WEB.Id, Names: ["shop-web"], Image: "localhost/devx-test-busybox:1", State: "running", Labels: WEB.Config.Labels, Mounts: [], Ports: [{ host_ip: "127.0.0.1", container_port: 80, host_port: 18942, range: 1, protocol: "tcp" }], Created: 1795429924 };
+const DB_PS = { Id: DB.Id, Names: ["shop-db"], Image: "localhost/devx-test-postgres:15", State: "exited", Labels: DB.Config.Labels, Mounts: ["/var/lib/postgresql/data"], Ports: null, Created: 1795429800 };
+const PS = ["podman", "ps", "--format", "json", "-a", "--filter", "label=devx.managed=true"];
+const INSPECT = ["podman", "container", "inspect", DB.Id];
 
 describe("containers data function (through the runtime adapter)", () => {
   test("podman: devx-labelled containers by name, with kind, project, ports, volumes", async () => {
     const { exec, done } = stubExec(["podman"], [
-      { argv: PS, stdout: `${WEB.Id}\n${DB.Id}\n` },
-      { argv: INSPECT, stdout: JSON.stringify([WEB, DB]) },
+      { argv: PS, stdout: JSON.stringify([WEB_PS, DB_PS]) },
+      { argv: INSPECT, stdout: JSON.stringify([DB]) },
     ]);
     const l = await listDevxContainers(deps(exec));
     done();
@@ -71,8 +75,8 @@ describe("containers data function (through the runtime adapter)", () => {
 
   test("the pane: rows from the listing, drill-in shows the log tail from the same runtime", async () => {
     const { exec, done } = stubExec(["podman"], [
-      { argv: PS, stdout: `${WEB.Id}\n${DB.Id}\n` },
-      { argv: INSPECT, stdout: JSON.stringify([WEB, DB]) },
+      { argv: PS, stdout: JSON.stringify([WEB_PS, DB_PS]) },
+      { argv: INSPECT, stdout: JSON.stringify([DB]) },
       { argv: ["podman", "logs", "--tail", "50", "e1649d33ecb7"], stdout: "listening on :80\nready\n" },
     ]);
     const src = containersSource(deps(exec));
