@@ -52,15 +52,12 @@ export function readFromProcess(exec: Exec, argv: string[], hint = "run with --d
  * What `argv(path)` writes to a file path it opens itself (podman's `volume export --output`,
  * `container checkpoint --export`: they cannot write to stdout), as a stream: the path is a FIFO
  * that we read, so nothing is staged on disk and the bytes can be hashed as they pass.
- *
- * `onAbort` says what to do with the writer when the consumer stops early: "kill" it (an export
- * that may simply be dropped), or "drain" (a checkpoint: SIGKILL could leave CRIU's work half
- * done, so the rest is read and discarded and the writer finishes on its own). Either way nothing
- * is left running or blocked when the stream closes.
+ * A consumer that stops early kills the writer; nothing is left running or blocked when the
+ * stream closes.
  */
 export function readFromFifo(
   exec: Exec,
-  opts: { dir: string; tag: string; argv: (fifo: string) => string[]; fail: (code: number, stderr: string) => Error | Promise<Error>; onAbort: "kill" | "drain" },
+  opts: { dir: string; tag: string; argv: (fifo: string) => string[]; fail: (code: number, stderr: string) => Error },
 ): Readable {
   const fifo = join(opts.dir, `${opts.tag}-${process.pid}-${randomBytes(6).toString("hex")}.fifo`);
   async function* gen(): AsyncGenerator<Uint8Array> {
@@ -81,12 +78,12 @@ export function readFromFifo(
     try {
       for await (const c of reader.iterator({ destroyOnReturn: false })) yield c as Uint8Array;
       const code = await exited;
-      if (code !== 0) throw await opts.fail(code, await errText);
+      if (code !== 0) throw opts.fail(code, await errText);
       done = true;
     } finally {
-      if (!done && opts.onAbort === "kill") child.kill("SIGKILL");
       if (!done) {
-        // read to the end whatever the writer still sends (discarded), so it never blocks on us
+        child.kill("SIGKILL");
+        // read to the end whatever is still in the pipe (discarded), so the reader is closed
         try {
           for await (const _ of reader) {
             /* discard */

@@ -74,6 +74,8 @@ export interface Checkpointer {
   checkpoint(name: string, opts?: { leaveRunning?: boolean; tcpEstablished?: boolean }): Readable;
   /** restore a container from an archive (optionally under a new name) */
   restore(archive: Readable, opts?: { name?: string; tcpEstablished?: boolean }): Promise<string>;
+  /** checkpoint straight into `file` (saves a copy of the archive when the caller keeps it on disk) */
+  checkpointToFile?(name: string, file: string, opts?: { leaveRunning?: boolean; tcpEstablished?: boolean }): Promise<void>;
   /** restore from an archive file (saves staging a copy of it) */
   restoreFromFile?(file: string, opts?: { name?: string; tcpEstablished?: boolean }): Promise<string>;
   /** resume a container that was checkpointed (and so stopped) on this host, from its local checkpoint */

@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../../platform/atomic.ts";
 import { gcPace } from "../../platform/gc-pace.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
 import type { StateDeps } from "./context.ts";
-import { contentDigester } from "./digest.ts";
+import { contentDigester, fileSha256 } from "./digest.ts";
 import { MANIFEST_FILE, MANIFEST_VERSION, type ContainerEntry, type Manifest, type VolumeEntry } from "./manifest.ts";
 import type { Selection } from "./select.ts";
 
@@ -77,8 +77,10 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "started" });
       let written: { sha256: string; size: number };
       try {
-        // hashed as it is written: no second read of the archive
-        written = await writeHashed(rt.checkpointer.checkpoint(c.name, { leaveRunning }), progressTap(sd, `checkpoint:${c.name}`, `checkpoint ${c.name}`), join(dir, file));
+        const ck = rt.checkpointer;
+        // podman writes its archive itself (faster than through a pipe to us); then one read hashes it
+        if (ck.checkpointToFile) written = await ck.checkpointToFile(c.name, join(dir, file), { leaveRunning }).then(() => fileSha256(join(dir, file)));
+        else written = await writeHashed(ck.checkpoint(c.name, { leaveRunning }), progressTap(sd, `checkpoint:${c.name}`, `checkpoint ${c.name}`), join(dir, file));
       } catch (e) {
         // a checkpoint that failed after CRIU's dump may have left the container stopped
         if (!leaveRunning) stopped.push({ name: c.name, archive: true, ifStopped: true });
