@@ -12,7 +12,7 @@
  *   bun run build && bun bench/state-share.ts
  *   STATE_BENCH_MB=256 STATE_BENCH_SKIP_REDIS=1 bun bench/state-share.ts     # quicker
  *   STATE_BENCH_BIN=/path/to/devx bun bench/state-share.ts                   # another build (before/after)
- *   STATE_BENCH_ROUNDS=5 STATE_BENCH_SKIP_VOLUME=1 bun bench/state-share.ts   # redis only, more rounds
+ *   STATE_BENCH_ROUNDS=9 STATE_BENCH_SKIP_VOLUME=1 bun bench/state-share.ts   # redis only, more rounds (default 5)
  * Needs root podman + CRIU (../shared/env/setup-containers.sh). Everything binds 127.0.0.1.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -147,7 +147,7 @@ async function redisBench(): Promise<void> {
     rmSync(join(env.DEVX_HOME, "state", "restore-points"), { recursive: true, force: true });
     return { ck: ck.ms, rs: rs.ms, hwm: Math.max(ck.hwmKiB, rs.hwmKiB) };
   };
-  const rounds = Number(process.env.STATE_BENCH_ROUNDS ?? 3);
+  const rounds = Number(process.env.STATE_BENCH_ROUNDS ?? 5);
   const R: Array<{ ck: number; rs: number }> = [];
   const D: Array<{ ck: number; rs: number; hwm: number }> = [];
   for (let i = 0; i < rounds; i++) {
@@ -163,6 +163,8 @@ async function redisBench(): Promise<void> {
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const [rc, rr, dc, dr] = [med(R.map((x) => x.ck)), med(R.map((x) => x.rs)), med(D.map((x) => x.ck)), med(D.map((x) => x.rs))];
   const pct = (d: number, r: number) => `${((d / r - 1) * 100).toFixed(1)}%`;
+  const list = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(2)).join(" ");
+  console.log(`rounds (s): checkpoint raw [${list(R.map((x) => x.ck))}] devx [${list(D.map((x) => x.ck))}]; restore raw [${list(R.map((x) => x.rs))}] devx [${list(D.map((x) => x.rs))}]`);
   console.log(`medians of ${rounds} interleaved rounds:`);
   console.log(`checkpoint: raw podman ${fmt(rc)}, devx ${fmt(dc)}  overhead ${pct(dc, rc)}`);
   console.log(`restore (restore point + replace): raw podman ${fmt(rr)}, devx ${fmt(dr)}  overhead ${pct(dr, rr)}`);

@@ -86,7 +86,7 @@ export async function removeSnapshot(stateDir: string, kind: SnapshotKind, name:
 export async function restoreSnapshot(sd: StateDeps, kind: SnapshotKind, name: string, opts: { dryRun: boolean; confirm(q: string): Promise<void>; dbOnly?: boolean }): Promise<RestoreResult> {
   const { dir, manifest } = await load(sd.stateDir, kind, name);
   // the listing the plan needs runs alongside the CRIU probe (each costs ~0.1 s)
-  const world = listWorld(sd);
+  const world = listWorld(sd, { for: manifest });
   world.catch(() => {});
   let mode = manifest.mode;
   if (mode === "full" && (opts.dbOnly || (await chooseMode(sd, false, "restoring")) === "db-only")) mode = "db-only";

@@ -57,7 +57,7 @@ export async function restoreFromDir(outer: StateDeps, req: RestoreRequest): Pro
   // container on this machine" would sweep up other projects' containers
   const sd = { ...outer, project: req.manifest.project ?? outer.project };
   const m = req.mode === "db-only" ? dbOnly(req.manifest) : req.manifest;
-  let world = req.world ?? listWorld(sd);
+  let world = req.world ?? listWorld(sd, { for: m });
   const plan = await planApply(sd, m, { strict: true, world });
   sd.emit({ type: "info", message: `plan for ${req.source} (${m.mode}):\n${describePlan(plan).join("\n")}` });
   if (req.dryRun) return { plan, applied: false };
@@ -68,7 +68,7 @@ export async function restoreFromDir(outer: StateDeps, req: RestoreRequest): Pro
 
   const rp = await withStateLock(sd.stateDir, `applying ${req.source}`, async () => {
     if (waited) {
-      world = listWorld(sd);
+      world = listWorld(sd, { for: m });
       if (JSON.stringify(await planApply(sd, m, { strict: true, world })) !== JSON.stringify(plan)) throw new ConflictError("this machine changed while the plan was shown", "run the command again to see the new plan");
     }
     const dir = await takeRestorePoint(sd, plan, req.source, await world);

@@ -55,7 +55,33 @@ test("strict planning refuses, before any change, a stopped container in the way
   expect((await planApply(sd(stopped), bundle, { strict: false })).replace.map((c) => c.name)).toEqual(["shop-api"]);
 });
 
-test("a listing taken alongside the CRIU probe is planned from as is, and the image checks run with it", async () => {
+test("an image a container here was created from is not looked up again; any other is", async () => {
+  const looked: string[] = [];
+  const counting = (containers: ContainerInfo[]) => {
+    const rt = readOnlyRuntime(containers, [], ["img:1"]);
+    return new Proxy(rt, { get: (t, k) => (k === "imageExists" ? (i: string) => (looked.push(i), (t as ContainerRuntime).imageExists(i)) : (t as never)[k]) });
+  };
+  await planApply(sd(counting([ctr("shop-api", "running", managed("shop"))])), bundle, { strict: true });
+  expect(looked).toEqual([]);
+  await planApply(sd(counting([ctr("other", "running", managed("other"), [], "other:2")])), bundle, { strict: true });
+  expect(looked).toEqual(["img:1"]);
+});
+
+test("the listing for a snapshot without volumes does not list volumes; with volumes it does", async () => {
+  const calls: string[] = [];
+  const rt = readOnlyRuntime([ctr("shop-api", "running", managed("shop"))], [{ name: "shop-data", labels: managed("shop", "database") }], ["img:1"]);
+  const counting = new Proxy(rt, { get: (t, k) => (typeof k === "string" && k.startsWith("list") ? (...a: unknown[]) => (calls.push(k), (t as never as Record<string, (...x: unknown[]) => unknown>)[k]!(...a)) : (t as never)[k]) });
+  const noVolumes: Manifest = { ...bundle, volumes: [], containers: bundle.containers.map((c) => ({ ...c, volumes: [] })) };
+  const world = await listWorld(sd(counting), { for: noVolumes });
+  expect(calls).toEqual(["listContainers"]);
+  expect(world.volumes).toEqual([]);
+  expect((await planApply(sd(counting), noVolumes, { strict: true, world: Promise.resolve(world) })).volumes).toEqual([]);
+  calls.length = 0;
+  expect((await listWorld(sd(counting), { for: bundle })).volumes.map((v) => v.name)).toEqual(["shop-data"]);
+  expect(calls.sort()).toEqual(["listContainers", "listVolumes"]);
+});
+
+test("a listing taken alongside the CRIU probe is planned from as is", async () => {
   const listed = readOnlyRuntime([ctr("shop-api", "running", managed("shop"))], [{ name: "shop-data", labels: managed("shop", "database") }], ["img:1"]);
   const world = listWorld(sd(listed));
   let listings = 0;
