@@ -7,7 +7,8 @@ import { withStateLock } from "./lock.ts";
 import { NAME_RE, dirs, type StateDeps } from "./context.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
 import { listRestorePoints, restoreFromDir, type RestoreResult } from "./restore.ts";
-import { recentShares, chooseMode, databaseVolumes, type RecentShare } from "./share.ts";
+import { chooseMode, databaseVolumes } from "./mode.ts";
+import { recentShares, type RecentShare } from "./recent.ts";
 import { selectBoth } from "./select.ts";
 
 /** Local snapshots: `checkpoint` (full, or db-only where CRIU cannot run) and db `snapshot` (db-only). */

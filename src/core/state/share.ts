@@ -2,8 +2,6 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { NotFoundError } from "../../errors.ts";
-import { readJson, writeFileAtomic } from "../../platform/atomic.ts";
-import { LABEL } from "../labels.ts";
 import { generatePassphrase } from "./bundle/passphrase.ts";
 import { formatShareId, newObjectName, parseShareId } from "./bundle/share-id.ts";
 import { downloadBundle, uploadBundle } from "./bundle-io.ts";
@@ -13,6 +11,8 @@ import { dirs, type StateDeps } from "./context.ts";
 import type { Manifest, Mode } from "./manifest.ts";
 import { restoreFromDir, type RestoreResult } from "./restore.ts";
 import { selectBoth } from "./select.ts";
+import { chooseMode, databaseVolumes } from "./mode.ts";
+import { rememberShare } from "./recent.ts";
 
 export interface ShareOptions {
   relay: string;
@@ -34,32 +34,6 @@ export interface ShareResult {
   databases: string[];
   volumes: string[];
   bytes: number;
-}
-
-/** A share as remembered locally (for the dashboard): never the passphrase. */
-export interface RecentShare {
-  relay: string;
-  object: string;
-  created: string;
-  mode: Mode;
-  containers: string[];
-  volumes: string[];
-  bytes: number;
-}
-
-/** Full when this host can checkpoint, else db-only with the reason as a warning. */
-export async function chooseMode(sd: StateDeps, dbOnly: boolean | undefined, verb: string): Promise<Mode> {
-  if (dbOnly) return "db-only";
-  const probe = sd.runtime.checkpointer ? await sd.runtime.checkpointer.supportsCheckpoint() : { ok: false, reason: `${sd.runtime.displayName} cannot checkpoint containers` };
-  if (probe.ok) return "full";
-  sd.emit({ type: "warning", message: `${verb} database volumes only (db-only): ${probe.reason}`, hint: "running containers' memory is not included; use podman as root with a working `criu check` for full snapshots" });
-  return "db-only";
-}
-
-export function databaseVolumes(m: Manifest): string[] {
-  if (m.mode === "db-only") return m.volumes.map((v) => v.name);
-  const mountedByDb = new Set(m.containers.filter((c) => c.labels[LABEL.kind] === "database").flatMap((c) => c.volumes.map((v) => v.name)));
-  return m.volumes.filter((v) => v.labels[LABEL.kind] === "database" || mountedByDb.has(v.name)).map((v) => v.name);
 }
 
 /** checkpoint → bundle → encrypt → upload; returns the share ID. */
@@ -93,16 +67,6 @@ export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareRes
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-}
-
-async function rememberShare(sd: StateDeps, s: RecentShare): Promise<void> {
-  const file = dirs(sd.stateDir).shares;
-  const list = (await readJson<RecentShare[]>(file).catch(() => undefined)) ?? [];
-  await writeFileAtomic(file, JSON.stringify([s, ...list].slice(0, 50), null, 2) + "\n");
-}
-
-export async function recentShares(stateDir: string): Promise<RecentShare[]> {
-  return (await readJson<RecentShare[]>(dirs(stateDir).shares).catch(() => undefined)) ?? [];
 }
 
 export interface AttachOptions {

@@ -13,7 +13,6 @@ import type { StateDeps } from "../../../core/state/context.ts";
 export async function stateDeps(deps: Deps): Promise<StateDeps> {
   const loaded = await deps.findConfig();
   const { detectRuntime } = await import("../../../../providers/runtime/index.ts");
-  const { openRelay } = await import("../../../../providers/relay/index.ts");
   const state = loaded?.config.state;
   return {
     runtime: detectRuntime(deps, loaded?.config.provider),
@@ -23,7 +22,8 @@ export async function stateDeps(deps: Deps): Promise<StateDeps> {
     now: () => new Date(deps.clock.now()),
     project: loaded?.config.name,
     configSha256: loaded?.sha256,
-    openRelay: async (uri) => openRelay(uri, { endpoint: state?.endpoint, region: state?.region, pathStyle: state?.path_style, env: deps.env, exec: deps.exec }),
+    // the relays (and the S3 SDK, ~10 ms to load) only when a command needs one: not for checkpoint/restore
+    openRelay: async (uri) => (await import("../../../../providers/relay/index.ts")).openRelay(uri, { endpoint: state?.endpoint, region: state?.region, pathStyle: state?.path_style, env: deps.env, exec: deps.exec }),
     fault: deps.faultPoint,
     signal: deps.signal,
   };

@@ -24,7 +24,7 @@ export default defineCommand({
     const cfg = (await deps.findConfig())?.config.state;
     if (deps.global.dryRun) {
       const { selectForSnapshot } = await import("../../../core/state/select.ts");
-      const { chooseMode } = await import("../../../core/state/share.ts");
+      const { chooseMode } = await import("../../../core/state/mode.ts");
       const sel = await selectForSnapshot(sd, await chooseMode(sd, opts.dbOnly, "sharing"));
       const plan = { relay: await relayUri(deps, opts.relay), mode: sel.mode, containers: sel.containers.map((c) => c.name), stopped: sel.stopOnly.map((c) => c.name), volumes: sel.volumes.map((x) => x.name) };
       deps.io.out.write(deps.global.json ? JSON.stringify(plan, null, 2) + "\n" : `would share (${plan.mode}) to ${plan.relay}:\n${plan.containers.map((c) => `  checkpoint container ${c}\n`).join("")}${plan.stopped.map((c) => `  stop and start container ${c}\n`).join("")}${plan.volumes.map((x) => `  export volume ${x}\n`).join("")}`);
