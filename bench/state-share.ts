@@ -134,15 +134,22 @@ async function redisBench(): Promise<void> {
   // (the first checkpoint of a process is slower), and medians are reported.
   const a = join(work, "raw-a.tar.zst");
   const b = join(work, "raw-b.tar.zst");
+  // every measured command starts on a settled disk: the archives written by the one before (and the
+  // volume benchmark's gigabytes) are flushed first, outside the timing, for raw and devx alike
+  const settle = () => Bun.spawnSync(["sync"]);
   const raw = async () => {
+    settle();
     const ck = await measure(["podman", "container", "checkpoint", "--leave-running", `--export=${a}`, "--compress=zstd", "--ignore-volumes", name]);
+    settle();
     const rs = await measure(["sh", "-c", `podman container checkpoint --export='${b}' --compress=zstd --ignore-volumes ${name} >/dev/null && podman rm -f -t 0 ${name} >/dev/null && podman container restore --import='${a}' --ignore-volumes >/dev/null`]);
     rmSync(a, { force: true });
     rmSync(b, { force: true });
     return { ck: ck.ms, rs: rs.ms };
   };
   const devx = async () => {
+    settle();
     const ck = await measure([BIN, "state", "checkpoint", "bench", "--force"], { cwd: proj, env });
+    settle();
     const rs = await measure([BIN, "state", "restore", "bench", "-y"], { cwd: proj, env });
     rmSync(join(env.DEVX_HOME, "state", "restore-points"), { recursive: true, force: true });
     return { ck: ck.ms, rs: rs.ms, hwm: Math.max(ck.hwmKiB, rs.hwmKiB) };
