@@ -97,6 +97,7 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       containers.push(entryOf(c));
     }
     for (const v of sel.volumes) {
+      await sd.fault?.(`capture:volume:${v.name}`);
       const file = `volumes/${v.name}.tar`;
       sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "started" });
       // one pass: the tar goes to disk while its SHA-256 and content digest are computed (reading

@@ -1,4 +1,5 @@
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { pidAlive } from "../../platform/atomic.ts";
 import { join } from "node:path";
 import { ConflictError, NotFoundError, UsageError } from "../../errors.ts";
 import { listWorld } from "./apply.ts";
@@ -45,8 +46,40 @@ export async function createSnapshot(sd: StateDeps, kind: SnapshotKind, name: st
   if (sel.containers.length + sel.stopOnly.length + sel.volumes.length === 0) {
     throw new NotFoundError(`nothing to snapshot: no running devx-managed containers or ${mode === "db-only" ? "database " : ""}volumes${sd.project ? ` in project ${sd.project}` : ""}`, "start the environment (`devx up`) first");
   }
-  const m = await withStateLock(sd.stateDir, `${kind} ${name}`, () => captureSnapshot(sd, sel, { dir, kind, name }));
+  const root = rootOf(sd.stateDir, kind);
+  const m = await withStateLock(sd.stateDir, `${kind} ${name}`, async () => {
+    await recoverInterrupted(root);
+    // --force keeps the snapshot it replaces whole until its successor is: captured beside it
+    // (hidden: not a valid name, so never listed), then swapped in
+    const fresh = join(root, `.${name}.new-${process.pid}`);
+    const m = await captureSnapshot(sd, sel, { dir: fresh, kind, name });
+    const old = join(root, `.${name}.old-${process.pid}`);
+    const had = await rename(dir, old).then(() => true, (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? false : Promise.reject(e)));
+    await rename(fresh, dir);
+    if (had) await rm(old, { recursive: true, force: true });
+    return m;
+  });
   return summary(kind, m, await dirBytes(dir));
+}
+
+/**
+ * What a devx killed midway through a --force capture left beside the snapshots: a finished
+ * successor (`.<name>.new-<pid>`, it has a manifest) or the snapshot it was replacing
+ * (`.<name>.old-<pid>`) takes the name if the name is free; anything else is removed. Only entries
+ * of processes that are gone are touched.
+ */
+async function recoverInterrupted(root: string): Promise<void> {
+  const entries = (await readdir(root).catch(() => [] as string[])).map((e) => ({ e, m: /^\.(.+)\.(new|old)-(\d+)$/.exec(e) })).filter((x) => x.m && !pidAlive(Number(x.m[3])));
+  // a finished successor first: it is what the user asked for
+  entries.sort((a, b) => (a.m![2] === b.m![2] ? 0 : a.m![2] === "new" ? -1 : 1));
+  for (const { e, m } of entries) {
+    const from = join(root, e);
+    const to = join(root, m![1]!);
+    const complete = await stat(join(from, MANIFEST_FILE)).then(() => true, () => false);
+    const free = await stat(to).then(() => false, () => true);
+    if (complete && free && NAME_RE.test(m![1]!)) await rename(from, to);
+    else await rm(from, { recursive: true, force: true });
+  }
 }
 
 async function dirBytes(dir: string): Promise<number> {
@@ -67,6 +100,7 @@ async function load(stateDir: string, kind: SnapshotKind, name: string): Promise
 
 export async function listLocal(stateDir: string, kind: SnapshotKind): Promise<SnapshotSummary[]> {
   const root = rootOf(stateDir, kind);
+  await recoverInterrupted(root);
   const out: SnapshotSummary[] = [];
   for (const name of (await readdir(root).catch(() => [] as string[])).sort()) {
     try {

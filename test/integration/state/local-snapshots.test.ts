@@ -1,4 +1,6 @@
 import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { criuAvailable, podmanAvailable } from "../../support/images.ts";
 import { testWith } from "../../support/require.ts";
 import { counterAtLeast, makeEnv, type Env } from "./fixture.ts";
@@ -58,6 +60,21 @@ ptest("db snapshot create|list|restore|rm: only database volumes, the database r
   expect(restored.code).toBe(0);
   expect(await env.snapshot()).toEqual(original);
   expect((await env.cli(["db", "snapshot", "list"])).out).toContain("seed");
+
+  // --force over an existing snapshot that fails midway leaves the old one whole, and nothing beside it
+  const root = join(env.stateDir, "state", "db-snapshots");
+  const manifestBefore = readFileSync(join(root, "seed", "manifest.json"), "utf8");
+  env.sh(["podman", "exec", env.db, "sh", "-c", "echo newer > /data/known.txt"]);
+  const failed = await env.cli(["db", "snapshot", "create", "seed", "--force"], { faultPoint: (p) => { if (p.startsWith("capture:volume:")) throw new Error("injected: disk full"); } });
+  expect(failed.code).not.toBe(0);
+  expect(failed.err).toContain("injected: disk full");
+  expect(readFileSync(join(root, "seed", "manifest.json"), "utf8")).toBe(manifestBefore);
+  expect(readdirSync(root)).toEqual(["seed"]);
+  expect((await env.snapshot()).containers.every((c) => c.includes(":running:"))).toBe(true);
+  // and one that succeeds replaces it
+  expect((await env.cli(["db", "snapshot", "create", "seed", "--force"])).code).toBe(0);
+  expect(readFileSync(join(root, "seed", "manifest.json"), "utf8")).not.toBe(manifestBefore);
+  expect(readdirSync(root)).toEqual(["seed"]);
   expect((await env.cli(["db", "snapshot", "rm", "seed", "-y"])).code).toBe(0);
   expect((await env.cli(["db", "snapshot", "list"])).out).toContain("no database snapshots");
 });
