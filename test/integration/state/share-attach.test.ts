@@ -96,7 +96,8 @@ full("full share through file://, then attach: no TTY without -y is a usage erro
   try {
     const elsewhere = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "no-project-"));
     const before = env.sh(["podman", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", bystander]);
-    expect((await env.cli(["state", "attach", "-y", id], { cwd: elsewhere })).code).toBe(0);
+    const r = await env.cli(["state", "attach", "-y", id], { cwd: elsewhere });
+    expect(r.err + `exit ${r.code}`).toEndWith("exit 0");
     expect(env.sh(["podman", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", bystander])).toBe(before);
   } finally {
     env.sh(["podman", "rm", "-f", "-t", "0", bystander]);
