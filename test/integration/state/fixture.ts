@@ -67,7 +67,7 @@ export function makeEnv(tag: string, yaml: (project: string) => string = () => "
     start() {
       sh(["podman", "volume", "create", ...lbl("database"), volume]);
       sh(["podman", "run", "--rm", "-v", `${volume}:/data`, BUSYBOX_IMAGE, "sh", "-c", "echo 'hello devx' > /data/known.txt && mkdir -p /data/pg && chmod 700 /data/pg && chown 999:999 /data/pg && head -c 3000000 /dev/urandom > /data/pg/blob && ln -s known.txt /data/link"]);
-      sh(["podman", "run", "-d", "--name", app, ...lbl("service"), BUSYBOX_IMAGE, "sh", "-c", LOOP("i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done")]);
+      sh(["podman", "run", "-d", "--name", app, ...lbl("service"), BUSYBOX_IMAGE, "sh", "-c", LOOP("i=0; while :; do i=$((i+1)); echo $i > /tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.1; done")]);
       sh(["podman", "run", "-d", "--name", db, ...lbl("database"), "-v", `${volume}:/data`, BUSYBOX_IMAGE, "sh", "-c", LOOP("while :; do sleep 0.2; done")]);
     },
     wipe() {

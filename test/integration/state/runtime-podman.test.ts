@@ -119,7 +119,7 @@ ptest("volume export is a tar; import replaces (not merges) the content and keep
 ctest("checkpoint to a stream and restore under the same name: the in-memory counter continues", async () => {
   expect(await rt.checkpointer.supportsCheckpoint()).toEqual({ ok: true });
   const name = `${prefix}-counter`;
-  await rt.run({ name, image: BUSYBOX_IMAGE, command: ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"], labels: label });
+  await rt.run({ name, image: BUSYBOX_IMAGE, command: ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.1; done"], labels: label });
   let before = 0;
   while (before < 5) before = Number(sh(["podman", "exec", name, "cat", "/tmp/n"]).trim() || 0);
   const archive = await text(rt.checkpointer.checkpoint(name));
@@ -137,7 +137,7 @@ ctest("checkpoint to a stream and restore under the same name: the in-memory cou
 
 ctest("a checkpoint stream or volume export its consumer abandons leaves nothing running, blocked or behind", async () => {
   const name = `${prefix}-abandon`;
-  await rt.run({ name, image: BUSYBOX_IMAGE, command: ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"], labels: label });
+  await rt.run({ name, image: BUSYBOX_IMAGE, command: ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.1; done"], labels: label });
   const tmp = rt["tmpDir"] as string;
   const closed = (r: Readable) => new Promise<void>((res) => r.once("close", () => res()));
   // the destination cannot be opened: the stream is dropped before its first byte
