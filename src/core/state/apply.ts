@@ -55,11 +55,6 @@ export async function planApply(sd: StateDeps, m: Manifest, opts: { strict: bool
   const restoring = m.containers.filter((c) => c.archive);
   const world = await (opts.world ?? listWorld(sd));
   const all = world.containers;
-  // an image some container here was created from is here (podman and docker remove an image's
-  // containers with it): only the others cost a CLI start (~50 ms with podman) to look up
-  const used = new Set(all.map((c) => c.image));
-  const images = opts.strict ? Promise.all(restoring.map((c) => used.has(c.image) || rt.imageExists(c.image))) : undefined;
-  images?.catch(() => {});
   const localVolumes = new Set(world.volumes.map((v) => v.name));
   const restoreNames = new Set(restoring.map((c) => c.name));
   const volumeNames = new Set(m.volumes.map((v) => v.name));
@@ -72,7 +67,10 @@ export async function planApply(sd: StateDeps, m: Manifest, opts: { strict: bool
     if (blocked.length > 0) {
       throw new ConflictError(`container ${blocked.map((c) => c.name).join(", ")} exists here (${blocked[0]!.state}) and would be replaced`, `remove it first (\`${rt.displayName} rm ${blocked[0]!.name}\`) if you do not need it`);
     }
-    const present = await images!;
+    // an image some container here was created from is here (podman and docker remove an image's
+    // containers with it): only the others cost a CLI start (~50 ms with podman) to look up
+    const used = new Set(all.map((c) => c.image));
+    const present = await Promise.all(restoring.map((c) => used.has(c.image) || rt.imageExists(c.image)));
     for (const [i, c] of restoring.entries()) {
       if (!present[i]) throw new ProviderError(`image ${c.image} (for ${c.name}) is not on this machine; a checkpoint restores only onto its own image`, `build or pull ${c.image} here, or attach with --db-only`);
     }
