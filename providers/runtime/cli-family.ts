@@ -129,7 +129,7 @@ export class CliRuntime implements ContainerRuntime {
 
   /** the CLI's version (recorded in snapshot manifests), probed once per installed binary */
   version(): Promise<string> {
-    return this.facts.get(`${this.bin}-version`, this.facts.fingerprint([this.bin]), async () => {
+    return this.facts.get(`${this.bin}-version`, { bins: [this.bin] }, async () => {
       const r = await this.run_(["--version"], { timeoutMs: 15_000 });
       return r.stdout.match(/\d+\.\d+(\.\d+)?[\w.-]*/)?.[0] ?? r.stdout.trim();
     });

@@ -38,11 +38,14 @@ export class HostFacts {
   }
 
   /**
-   * The fact `key` as last probed under the same fingerprint, else `probe()` (kept only when
-   * `keep` says so: a failed probe is worth repeating, its cause may be fixed by the next run).
+   * The fact `key` as last probed while what it depends on (`on`: these binaries, and with `boot`
+   * this boot and user) was the same, else `probe()` (kept only when `keep` says so: a failed probe
+   * is worth repeating, its cause may be fixed by the next run).
    */
-  async get<T>(key: string, fp: string | undefined, probe: () => Promise<T>, keep: (v: T) => boolean = () => true): Promise<T> {
-    if (!this.file || fp === undefined) return probe();
+  async get<T>(key: string, on: { bins: string[]; boot?: boolean }, probe: () => Promise<T>, keep: (v: T) => boolean = () => true): Promise<T> {
+    if (!this.file) return probe();
+    const fp = this.fingerprint(on.bins, { boot: on.boot });
+    if (fp === undefined) return probe();
     const all = await this.load();
     const hit = all[key];
     if (hit && hit.fp === fp) return hit.value as T;

@@ -130,7 +130,7 @@ class PodmanCheckpointer implements Checkpointer {
       if (!this.exec.which("criu")) return { ok: false, reason: "CRIU is not installed" };
       return this.facts.get(
         CRIU_CHECK,
-        this.facts.fingerprint(["criu"], { boot: true }),
+        { bins: ["criu"], boot: true },
         async () => {
           const c = await this.exec.run(["criu", "check"], { timeoutMs: 30_000 });
           if (c.code !== 0) return { ok: false, reason: `\`criu check\` failed: ${(c.stderr || c.stdout).trim().split("\n").pop() ?? ""}` };
@@ -142,7 +142,7 @@ class PodmanCheckpointer implements Checkpointer {
   }
 
   toolVersion(): Promise<string | undefined> {
-    return this.facts.get("criu-version", this.facts.fingerprint(["criu"]), async () => {
+    return this.facts.get("criu-version", { bins: ["criu"] }, async () => {
       const r = await this.exec.run(["criu", "--version"], { timeoutMs: 10_000 }).catch(() => undefined);
       return r?.stdout.match(/Version: (\S+)/)?.[1];
     }, (v) => v !== undefined);

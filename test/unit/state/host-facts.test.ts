@@ -18,16 +18,16 @@ test("a fact is probed once per fingerprint, and again when the binary changes",
   let probes = 0;
   const probe = async () => `v${++probes}`;
   const a = new HostFacts(file, { which });
-  expect(await a.get("tool-version", a.fingerprint(["tool"]), probe)).toBe("v1");
+  expect(await a.get("tool-version", { bins: ["tool"] }, probe)).toBe("v1");
   // a new process reads it from the file
   const b = new HostFacts(file, { which });
-  expect(await b.get("tool-version", b.fingerprint(["tool"]), probe)).toBe("v1");
+  expect(await b.get("tool-version", { bins: ["tool"] }, probe)).toBe("v1");
   expect(probes).toBe(1);
   // the tool was upgraded: same path, new mtime and size
   writeFileSync(bin, "#!/bin/sh\necho new\n");
   utimesSync(bin, new Date(), new Date(Date.now() + 5000));
   const c = new HostFacts(file, { which });
-  expect(await c.get("tool-version", c.fingerprint(["tool"]), probe)).toBe("v2");
+  expect(await c.get("tool-version", { bins: ["tool"] }, probe)).toBe("v2");
   expect(probes).toBe(2);
 });
 
@@ -36,18 +36,18 @@ test("a failed probe is not kept; a missing binary or no file means no cache; a 
   let probes = 0;
   const failing = async () => ({ ok: (++probes, false) });
   const f = new HostFacts(file, { which });
-  await f.get("check", f.fingerprint(["tool"], { boot: true }), failing, (v) => v.ok);
-  await new HostFacts(file, { which }).get("check", f.fingerprint(["tool"], { boot: true }), failing, (v) => v.ok);
+  await f.get("check", { bins: ["tool"], boot: true }, failing, (v) => v.ok);
+  await new HostFacts(file, { which }).get("check", { bins: ["tool"], boot: true }, failing, (v) => v.ok);
   expect(probes).toBe(2);
   expect(f.fingerprint(["tool", "absent"])).toBeUndefined();
   let n = 0;
   const none = new HostFacts(undefined, { which });
-  await none.get("k", none.fingerprint(["tool"]), async () => ++n);
-  await none.get("k", none.fingerprint(["tool"]), async () => ++n);
+  await none.get("k", { bins: ["tool"] }, async () => ++n);
+  await none.get("k", { bins: ["tool"] }, async () => ++n);
   expect(n).toBe(2);
   writeFileSync(file, "{not json");
   const g = new HostFacts(file, { which });
-  expect(await g.get("k", g.fingerprint(["tool"]), async () => "fresh")).toBe("fresh");
+  expect(await g.get("k", { bins: ["tool"] }, async () => "fresh")).toBe("fresh");
   expect(JSON.parse(readFileSync(file, "utf8")).k.value).toBe("fresh");
   // forget drops one fact
   await g.forget("k");
