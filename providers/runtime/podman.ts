@@ -13,7 +13,7 @@ import type { HostFacts } from "./host-facts.ts";
 
 export interface PodmanOptions extends Omit<CliRuntimeOptions, "bin"> {
   bin?: string;
-  /** where checkpoint archives are staged and export FIFOs made (podman's export/import only take a file); large, so not /tmp */
+  /** where archives are staged (podman's checkpoint export/import take only a file) and volume-export FIFOs made; large, so not /tmp */
   tmpDir: string;
 }
 
@@ -63,7 +63,6 @@ export class PodmanRuntime extends CliRuntime {
     const hint = this.hint();
     return readFromFifo(this.cmd, {
       dir: this.tmpDir,
-      tag: "vol",
       argv: (fifo) => [bin, "volume", "export", "--output", fifo, name],
       fail: (code, stderr) => new ProviderError(`\`${bin} volume export ${name}\` failed (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`, hint),
     });

@@ -49,17 +49,15 @@ export function readFromProcess(exec: Exec, argv: string[], hint = "run with --d
 }
 
 /**
- * What `argv(path)` writes to a file path it opens itself (podman's `volume export --output`,
- * `container checkpoint --export`: they cannot write to stdout), as a stream: the path is a FIFO
- * that we read, so nothing is staged on disk and the bytes can be hashed as they pass.
+ * What `argv(path)` writes to a file path it opens itself (podman's `volume export --output`: it
+ * cannot write to stdout), as a stream: the path is a FIFO that we read, so nothing is staged on
+ * disk and the bytes can be hashed as they pass. Not for large writes that must be fast: a pipe
+ * takes 64 KiB at a time (checkpoint archives are written to their file by podman instead).
  * A consumer that stops early kills the writer; nothing is left running or blocked when the
  * stream closes.
  */
-export function readFromFifo(
-  exec: Exec,
-  opts: { dir: string; tag: string; argv: (fifo: string) => string[]; fail: (code: number, stderr: string) => Error },
-): Readable {
-  const fifo = join(opts.dir, `${opts.tag}-${process.pid}-${randomBytes(6).toString("hex")}.fifo`);
+export function readFromFifo(exec: Exec, opts: { dir: string; argv: (fifo: string) => string[]; fail: (code: number, stderr: string) => Error }): Readable {
+  const fifo = join(opts.dir, `export-${process.pid}-${randomBytes(6).toString("hex")}.fifo`);
   async function* gen(): AsyncGenerator<Uint8Array> {
     await mkdir(opts.dir, { recursive: true });
     await execCheck(exec, ["mkfifo", "-m", "600", fifo], {}, "install coreutils (mkfifo)");

@@ -1,7 +1,7 @@
 import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { pidAlive } from "../../platform/atomic.ts";
 import { join } from "node:path";
 import { ConflictError, NotFoundError, UsageError } from "../../errors.ts";
+import { pidAlive } from "../../platform/atomic.ts";
 import { listWorld } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
 import { withStateLock } from "./lock.ts";
