@@ -13,7 +13,7 @@
  *   STATE_BENCH_MB=256 STATE_BENCH_SKIP_REDIS=1 bun bench/state-share.ts     # quicker
  *   STATE_BENCH_BIN=/path/to/devx bun bench/state-share.ts                   # another build (before/after)
  *   STATE_BENCH_ROUNDS=9 STATE_BENCH_SKIP_VOLUME=1 bun bench/state-share.ts   # redis only, more rounds (default 5)
- * Needs root podman + CRIU (../shared/env/setup-containers.sh). Everything binds 127.0.0.1.
+ * Needs root podman + CRIU (scripts/setup-containers.sh). Everything binds 127.0.0.1.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

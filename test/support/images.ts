@@ -27,7 +27,7 @@ function imageExists(tag: string): boolean {
 export function ensureBusyboxImage(tag = BUSYBOX_IMAGE): string {
   if (imageExists(tag)) return tag;
   const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
-  if (!busybox) throw new Error("busybox-static is not installed (run ../shared/env/setup-containers.sh)");
+  if (!busybox) throw new Error("busybox-static is not installed (run scripts/setup-containers.sh)");
   const root = mkdtempSync(join(tmpdir(), "devx-img-"));
   try {
     for (const d of ["bin", "etc", "tmp", "www", "proc", "sys", "dev", "data"]) mkdirSync(join(root, d), { recursive: true });
