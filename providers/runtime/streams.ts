@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { constants, createReadStream } from "node:fs";
-import { mkdir, open, rm } from "node:fs/promises";
+import { closeSync, constants, createReadStream, openSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { ProviderError } from "../../src/errors.ts";
@@ -33,7 +33,7 @@ export function readFromProcess(exec: Exec, argv: string[], hint = "run with --d
   let child: Spawned | undefined;
   let finished = false;
   async function* gen(): AsyncGenerator<Uint8Array> {
-    child = exec.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    child = exec.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", dieWithParent: true });
     const errText = collect(child.stderr);
     try {
       for await (const c of child.stdout as unknown as AsyncIterable<Uint8Array>) yield c;
@@ -49,50 +49,51 @@ export function readFromProcess(exec: Exec, argv: string[], hint = "run with --d
 }
 
 /**
- * What `argv(path)` writes to a file path it opens itself (podman's `volume export --output`: it
- * cannot write to stdout), as a stream: the path is a FIFO that we read, so nothing is staged on
- * disk and the bytes can be hashed as they pass. Not for large writes that must be fast: a pipe
- * takes 64 KiB at a time (checkpoint archives are written to their file by podman instead).
- * A consumer that stops early kills the writer; nothing is left running or blocked when the
- * stream closes.
+ * What `argv` writes to its stdout when that stdout must be a real pipe: podman's `volume export`
+ * reopens /dev/stdout by path, which fails on the socket a spawned child's stdout is. The pipe is a
+ * FIFO whose both ends are opened here (read-write first, so no open ever blocks) and which is
+ * unlinked at once: a devx killed at any moment leaves no FIFO on disk and no writer blocked in
+ * open(); the writer gets EPIPE when our end goes, and SIGKILL when devx dies (dieWithParent).
+ * A consumer that stops early kills the writer.
  */
-export function readFromFifo(exec: Exec, opts: { dir: string; argv: (fifo: string) => string[]; fail: (code: number, stderr: string) => Error }): Readable {
+export function readFromFifo(exec: Exec, opts: { dir: string; argv: string[]; fail: (code: number, stderr: string) => Error }): Readable {
   const fifo = join(opts.dir, `export-${process.pid}-${randomBytes(6).toString("hex")}.fifo`);
   async function* gen(): AsyncGenerator<Uint8Array> {
     await mkdir(opts.dir, { recursive: true });
     await execCheck(exec, ["mkfifo", "-m", "600", fifo], {}, "install coreutils (mkfifo)");
-    const child = exec.spawn(opts.argv(fifo), { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    let writeEnd: number | undefined;
+    let readEnd: number;
+    try {
+      writeEnd = openSync(fifo, constants.O_RDWR);
+      readEnd = openSync(fifo, constants.O_RDONLY);
+    } catch (e) {
+      if (writeEnd !== undefined) closeSync(writeEnd);
+      throw e;
+    } finally {
+      await rm(fifo, { force: true });
+    }
+    let child: Spawned;
+    try {
+      child = exec.spawn(opts.argv, { stdin: "ignore", stdout: writeEnd, stderr: "pipe", dieWithParent: true });
+    } catch (e) {
+      closeSync(readEnd);
+      throw e;
+    } finally {
+      // only the child holds the write end now: its exit is our end of file
+      closeSync(writeEnd);
+    }
     const errText = collect(child.stderr);
-    // a writer that fails (or is killed) before opening the FIFO leaves our open blocked: a
-    // non-blocking open for writing releases it, and never blocks itself (ENXIO with no reader)
-    let opened = false;
-    const exited = child.exited.then(async (code) => {
-      if (code !== 0 || !opened) await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).then((fh) => fh.close(), () => {});
-      return code;
-    });
-    const reader = createReadStream(fifo, { highWaterMark: 1 << 16 });
-    reader.once("open", () => (opened = true));
+    const reader = createReadStream("", { fd: readEnd, highWaterMark: 1 << 16 });
     let done = false;
     try {
-      for await (const c of reader.iterator({ destroyOnReturn: false })) yield c as Uint8Array;
-      const code = await exited;
+      for await (const c of reader) yield c as Uint8Array;
+      const code = await child.exited;
       if (code !== 0) throw opts.fail(code, await errText);
       done = true;
     } finally {
-      if (!done) {
-        child.kill("SIGKILL");
-        // read to the end whatever is still in the pipe (discarded), so the reader is closed
-        try {
-          for await (const _ of reader) {
-            /* discard */
-          }
-        } catch {
-          /* the writer failed: its exit code says so */
-        }
-        await exited;
-      }
+      if (!done) child.kill("SIGKILL");
       reader.destroy();
-      await rm(fifo, { force: true });
+      if (!done) await child.exited;
     }
   }
   return Readable.from(gen(), { objectMode: false });
@@ -100,7 +101,7 @@ export function readFromFifo(exec: Exec, opts: { dir: string; argv: (fifo: strin
 
 /** Pipe `input` into the stdin of `argv` and wait for a clean exit. */
 export async function writeToProcess(exec: Exec, argv: string[], input: Readable | AsyncIterable<Uint8Array>, hint = "run with --debug for the full output"): Promise<void> {
-  const child = exec.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const child = exec.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "pipe", dieWithParent: true });
   const sink = child.stdin!;
   const errText = collect(child.stderr);
   const outText = collect(child.stdout);

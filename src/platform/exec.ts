@@ -43,6 +43,12 @@ export interface SpawnOptions {
   stdin?: "pipe" | "ignore" | "inherit";
   stdout?: "pipe" | "ignore" | "inherit" | number;
   stderr?: "pipe" | "ignore" | "inherit" | number;
+  /**
+   * The child gets SIGKILL when devx dies, however it dies (SIGKILL, OOM, a closed lid): for
+   * helpers that only make sense while devx reads or writes their other end (a volume export, an
+   * import, a log follower). Linux only (util-linux `setpriv --pdeathsig`); elsewhere a no-op.
+   */
+  dieWithParent?: boolean;
 }
 
 export interface Exec {
@@ -71,6 +77,14 @@ function killGroup(pid: number, signal: NodeJS.Signals | number = "SIGTERM"): vo
       /* already gone */
     }
   }
+}
+
+let setpriv: string | null | undefined;
+/** argv prefixed so the kernel kills the child when this process dies (see SpawnOptions.dieWithParent) */
+export function withParentDeathSignal(argv: string[]): string[] {
+  if (process.platform !== "linux") return argv;
+  setpriv ??= Bun.which("setpriv");
+  return setpriv ? [setpriv, "--pdeathsig", "KILL", "--", ...argv] : argv;
 }
 
 function notInstalled(bin: string): ProviderError {
@@ -133,9 +147,11 @@ export const systemExec: Exec = {
   spawn(argv, opts = {}) {
     const [bin] = argv;
     if (!bin) throw new ProviderError("empty command", "this is a bug in devx");
+    // behind setpriv a missing program is setpriv's exit 127, not ENOENT: look it up first
+    if (opts.dieWithParent && !bin.includes("/") && !Bun.which(bin)) throw notInstalled(bin);
     let proc;
     try {
-      proc = Bun.spawn(argv, {
+      proc = Bun.spawn(opts.dieWithParent ? withParentDeathSignal(argv) : argv, {
         cwd: opts.cwd,
         env: mergeEnv(opts.env),
         stdin: opts.stdin ?? "ignore",
