@@ -3,7 +3,8 @@ import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { Parser, type ReadEntry } from "tar";
 import { gcPace } from "../../platform/gc-pace.ts";
-import { ProviderError, messageOf } from "../../errors.ts";
+import { IntegrityError, ProviderError, messageOf } from "../../errors.ts";
+import type { TarGuard } from "./guard/tar-rules.ts";
 
 /**
  * SHA-256 and size of a file, read into one reused buffer: hashing is most of the bytes a share or
@@ -40,11 +41,16 @@ export async function tarContentDigest(tar: Readable | AsyncIterable<Uint8Array>
   return d.finish();
 }
 
-/** tarContentDigest fed chunk by chunk, so a capture can digest a volume while it streams to disk. */
-export function contentDigester(): { write(chunk: Uint8Array): Promise<void>; finish(): Promise<string> } {
+/**
+ * tarContentDigest fed chunk by chunk, so a capture can digest a volume while it streams to disk.
+ * With a `guard`, every entry header is checked too (a bundle's volume, before anything extracts
+ * it): the first entry it refuses is what finish() throws.
+ */
+export function contentDigester(guard?: TarGuard): { write(chunk: Uint8Array): Promise<void>; finish(): Promise<string> } {
   const entries: string[] = [];
   const parser = new Parser({ strict: true });
   let failed = false;
+  let refused: unknown;
   const done = new Promise<void>((resolve, reject) => {
     parser.on("end", () => resolve());
     parser.on("error", reject);
@@ -53,6 +59,17 @@ export function contentDigester(): { write(chunk: Uint8Array): Promise<void>; fi
   // the failure surfaces in finish(); until then the rest of the stream is only drained
   done.catch(() => (failed = true));
   parser.on("entry", (e: ReadEntry) => {
+    if (guard && refused === undefined) {
+      try {
+        guard.check({ path: e.path, type: e.type, mode: e.mode, size: e.size, linkpath: e.linkpath, devmaj: e.header?.devmaj, devmin: e.header?.devmin });
+      } catch (err) {
+        refused = err;
+      }
+    }
+    if (refused !== undefined) {
+      e.resume();
+      return;
+    }
     const h = createHash("sha256");
     e.on("data", (c: Buffer) => h.update(c));
     e.on("end", () => {
@@ -68,17 +85,21 @@ export function contentDigester(): { write(chunk: Uint8Array): Promise<void>; fi
       // a view, not Buffer.from(chunk): that copies every chunk that is a plain Uint8Array
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       if (onlyZeros && buf.some((b) => b !== 0)) onlyZeros = false;
-      if (failed) return;
+      if (failed || refused !== undefined) return;
       // a parser that fails never drains
       if (!parser.write(buf)) await Promise.race([new Promise((r) => parser.once("drain", r)), done.catch(() => {})]);
     },
     async finish() {
+      if (refused !== undefined) throw refused;
       parser.end();
       try {
         await done;
       } catch (e) {
-        if (!(onlyZeros && entries.length === 0)) throw new ProviderError(`a volume export is not a readable tar: ${messageOf(e)}`, "check the container runtime (`devx doctor`)");
+        const empty = onlyZeros && entries.length === 0;
+        if (!empty && guard) throw new IntegrityError(`${guard.what}: not a readable tar (${messageOf(e)})`, "the bundle is damaged: ask for a new share", { cause: e });
+        if (!empty) throw new ProviderError(`a volume export is not a readable tar: ${messageOf(e)}`, "check the container runtime (`devx doctor`)");
       }
+      if (refused !== undefined) throw refused;
       entries.sort();
       return createHash("sha256").update(entries.join("\n")).digest("hex");
     },

@@ -10,17 +10,25 @@ export const MANIFEST_FILE = "manifest.json";
 
 const safeName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/, "expected a container or volume name"));
 const relFile = v.pipe(v.string(), v.regex(/^(containers|volumes)\/[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\.(tar|tar\.zst)$/, "expected containers/<name>.tar.zst or volumes/<name>.tar"));
-const labels = v.record(v.string(), v.string());
+const labels = v.pipe(
+  v.record(v.pipe(v.string(), v.maxLength(253)), v.pipe(v.string(), v.maxLength(4096))),
+  v.check((r) => Object.keys(r).length <= 128, "too many labels"),
+);
+const text = v.pipe(v.string(), v.maxLength(4096));
+/** A bundle is read before anything else is trusted: its manifest is bounded in every direction. */
+export const MAX_CONTAINERS = 256;
+export const MAX_VOLUMES = 1024;
+const size = v.pipe(v.number(), v.integer(), v.minValue(0));
 const sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex digest"));
 
 export const containerEntry = v.object({
   name: safeName,
-  image: v.string(),
+  image: text,
   labels,
-  ports: v.array(v.object({ hostIp: v.string(), hostPort: v.number(), containerPort: v.number(), protocol: v.string() })),
-  volumes: v.array(v.object({ name: safeName, destination: v.string() })),
+  ports: v.pipe(v.array(v.object({ hostIp: text, hostPort: v.number(), containerPort: v.number(), protocol: text })), v.maxLength(1024)),
+  volumes: v.pipe(v.array(v.object({ name: safeName, destination: text })), v.maxLength(1024)),
   /** the CRIU archive; absent when the container is recorded only to be stopped and started again */
-  archive: v.optional(v.object({ file: relFile, size: v.number(), sha256 })),
+  archive: v.optional(v.object({ file: relFile, size: size, sha256 })),
 });
 
 export const volumeEntry = v.object({
@@ -28,7 +36,7 @@ export const volumeEntry = v.object({
   labels,
   file: relFile,
   /** bytes of the volume tar */
-  size: v.number(),
+  size: size,
   /** SHA-256 of the volume tar as stored */
   sha256,
   /** SHA-256 over the sorted entries (path, type, mode, owner, content hash): independent of tar order and mtimes */
@@ -38,16 +46,16 @@ export const volumeEntry = v.object({
 export const manifestSchema = v.object({
   formatVersion: v.literal(MANIFEST_VERSION),
   kind: v.picklist(["checkpoint", "share", "restore-point", "db-snapshot"]),
-  name: v.string(),
-  created: v.string(),
+  name: text,
+  created: text,
   mode: v.picklist(["full", "db-only"]),
-  host: v.object({ os: v.string(), arch: v.string() }),
-  runtime: v.object({ name: v.string(), version: v.string() }),
-  criu: v.optional(v.string()),
-  project: v.optional(v.string()),
+  host: v.object({ os: text, arch: text }),
+  runtime: v.object({ name: text, version: text }),
+  criu: v.optional(text),
+  project: v.optional(text),
   configSha256: v.optional(sha256),
-  containers: v.array(containerEntry),
-  volumes: v.array(volumeEntry),
+  containers: v.pipe(v.array(containerEntry), v.maxLength(MAX_CONTAINERS)),
+  volumes: v.pipe(v.array(volumeEntry), v.maxLength(MAX_VOLUMES)),
 });
 
 export type Manifest = v.InferOutput<typeof manifestSchema>;

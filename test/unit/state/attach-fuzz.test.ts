@@ -14,6 +14,8 @@ import type { StateDeps } from "../../../src/core/state/context.ts";
 import { openRelay } from "../../../providers/relay/index.ts";
 import { systemExec } from "../../../src/platform/exec.ts";
 import { isDevxError } from "../../../src/errors.ts";
+import { tarContentDigest } from "../../../src/core/state/digest.ts";
+import { craftTar } from "../../support/bundle-craft.ts";
 
 /**
  * Randomised: thousands of mutated bundles (flipped bytes, truncation, appended bytes, swapped,
@@ -42,13 +44,14 @@ function rng(seed: number): () => number {
 
 test(`${CASES} mutated bundles never crash, never validate, never leave files`, async () => {
   const src = mkdtempSync(join(root, "src-"));
-  const body = Buffer.alloc(40_000);
-  for (let i = 0; i < body.length; i++) body[i] = (i * 7919) % 251;
+  const content = Buffer.alloc(40_000);
+  for (let i = 0; i < content.length; i++) content[i] = (i * 7919) % 251;
+  const body = craftTar([{ path: "data", body: content }]);
   mkdirSync(join(src, "volumes"));
   writeFileSync(join(src, "volumes", "v.tar"), body);
   writeFileSync(
     join(src, "manifest.json"),
-    JSON.stringify({ formatVersion: 1, kind: "share", name: "x", created: new Date(0).toISOString(), mode: "db-only", host: { os: "linux", arch: "x64" }, runtime: { name: "podman", version: "4" }, containers: [], volumes: [{ name: "v", labels: {}, file: "volumes/v.tar", size: body.length, sha256: createHash("sha256").update(body).digest("hex"), contentDigest: "0".repeat(64) }] }),
+    JSON.stringify({ formatVersion: 1, kind: "share", name: "x", created: new Date(0).toISOString(), mode: "db-only", host: { os: "linux", arch: "x64" }, runtime: { name: "podman", version: "4" }, containers: [], volumes: [{ name: "v", labels: {}, file: "volumes/v.tar", size: body.length, sha256: createHash("sha256").update(body).digest("hex"), contentDigest: await tarContentDigest(Readable.from([body])) }] }),
   );
   const good = join(root, "good");
   await pipeline(Readable.from(create({ cwd: src, portable: true }, ["manifest.json", "volumes/v.tar"]) as unknown as AsyncIterable<Buffer>), createGzip({ level: 0 }), await createEncryptStream(PW, { iterations: 100_000, chunkSize: CHUNK }), createWriteStream(good));
@@ -58,7 +61,7 @@ test(`${CASES} mutated bundles never crash, never validate, never leave files`, 
   expect(chunks).toBeGreaterThan(3);
   const object = newObjectName();
   writeFileSync(join(relayDir, object), original);
-  expect((await downloadBundle(sd, relay, object, join(root, "ok"), PW)).volumes).toHaveLength(1);
+  expect((await downloadBundle(sd, relay, object, join(root, "ok"), PW)).manifest.volumes).toHaveLength(1);
 
   const seed = Number(process.env.DEVX_FUZZ_SEED ?? Date.now() % 1_000_000);
   const r = rng(seed);
