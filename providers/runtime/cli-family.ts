@@ -18,6 +18,8 @@ export interface CliRuntimeOptions {
   helperImage?: string;
   /** where facts about the host's tools are kept between runs (unset: probed every time) */
   factsFile?: string;
+  /** see ContainerRuntime.localVolumes */
+  localVolumes?: boolean;
 }
 
 /** docker-compatible `inspect` output, the fields devx reads (podman, docker and nerdctl agree on these) */
@@ -106,6 +108,7 @@ export function finishListing(cs: ContainerInfo[], labels?: Record<string, strin
 export class CliRuntime implements ContainerRuntime {
   readonly displayName: string;
   readonly checkpointer?: Checkpointer;
+  readonly localVolumes: boolean;
   protected readonly cmd: Exec;
   protected readonly bin: string;
   protected readonly helperImage: string;
@@ -116,6 +119,7 @@ export class CliRuntime implements ContainerRuntime {
     this.bin = opts.bin;
     this.facts = new HostFacts(opts.factsFile, opts.exec);
     this.displayName = opts.bin;
+    this.localVolumes = opts.localVolumes ?? false;
     this.helperImage = opts.helperImage ?? "docker.io/library/busybox:latest";
   }
 
@@ -230,8 +234,8 @@ export class CliRuntime implements ContainerRuntime {
     return readFromProcess(this.cmd, [this.bin, "run", "--rm", "-v", `${name}:/v:ro`, this.helperImage, "tar", "-C", "/v", "-cf", "-", "."], this.hint());
   }
 
-  async importVolume(name: string, tar: Readable, opts: { emptyWith?: string } = {}): Promise<void> {
-    await this.emptyVolume(name, opts.emptyWith);
+  async importVolume(name: string, tar: Readable, opts: { emptyWith?: string; isEmpty?: boolean } = {}): Promise<void> {
+    if (!opts.isEmpty) await this.emptyVolume(name, opts.emptyWith);
     await writeToProcess(this.cmd, [this.bin, "run", "--rm", "-i", "-v", `${name}:/v`, this.helperImage, "tar", "-C", "/v", "-xf", "-"], tar, this.hint());
   }
 

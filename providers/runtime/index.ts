@@ -20,8 +20,10 @@ export interface RuntimeDeps {
 function build(name: RuntimeName, deps: RuntimeDeps): ContainerRuntime {
   const helperImage = deps.env.DEVX_HELPER_IMAGE;
   const factsFile = join(deps.paths.state, "host-facts.json");
-  if (name === "podman") return new PodmanRuntime({ exec: deps.exec, helperImage, factsFile, tmpDir: join(deps.paths.state, "tmp") });
-  if (name === "docker") return new DockerRuntime({ exec: deps.exec, helperImage, factsFile });
+  // a remote socket (podman machine, a docker context) means volume directories are not here
+  const linux = process.platform === "linux";
+  if (name === "podman") return new PodmanRuntime({ exec: deps.exec, helperImage, factsFile, tmpDir: join(deps.paths.state, "tmp"), localVolumes: linux && !deps.env.CONTAINER_HOST });
+  if (name === "docker") return new DockerRuntime({ exec: deps.exec, helperImage, factsFile, localVolumes: linux && !deps.env.DOCKER_HOST });
   return new NerdctlRuntime({ exec: deps.exec, helperImage, factsFile });
 }
 

@@ -57,20 +57,20 @@ export class PodmanRuntime extends CliRuntime {
     await this.run_(["rm", ...(opts.force ? ["-f", "-t", "0"] : []), name]);
   }
 
-  /** `volume export` opens its output by path (it cannot write to stdout): streamed through a FIFO */
+  /** `volume export` reopens /dev/stdout by path, which needs a pipe (see readFromFifo) */
   override exportVolume(name: string): Readable {
     const { bin } = this;
     const hint = this.hint();
     return readFromFifo(this.cmd, {
       dir: this.tmpDir,
-      argv: (fifo) => [bin, "volume", "export", "--output", fifo, name],
+      argv: [bin, "volume", "export", name],
       fail: (code, stderr) => new ProviderError(`\`${bin} volume export ${name}\` failed (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`, hint),
     });
   }
 
-  override async importVolume(name: string, tar: Readable, opts: { emptyWith?: string } = {}): Promise<void> {
+  override async importVolume(name: string, tar: Readable, opts: { emptyWith?: string; isEmpty?: boolean } = {}): Promise<void> {
     // `volume import` merges into what is there: start from an empty volume
-    await this.emptyVolume(name, opts.emptyWith);
+    if (!opts.isEmpty) await this.emptyVolume(name, opts.emptyWith);
     await writeToProcess(this.cmd, [this.bin, "volume", "import", name, "-"], tar, this.hint());
   }
 }
@@ -145,6 +145,22 @@ class PodmanCheckpointer implements Checkpointer {
       const r = await this.exec.run(["criu", "--version"], { timeoutMs: 10_000 }).catch(() => undefined);
       return r?.stdout.match(/Version: (\S+)/)?.[1];
     }, (v) => v !== undefined);
+  }
+
+  async withImageRoot<T>(image: string, fn: (root: string) => Promise<T>): Promise<T> {
+    const r = await execCheck(this.exec, [this.bin, "image", "mount", image], { timeoutMs: 60_000 }, "checking a checkpoint needs root podman (`podman image mount`)");
+    const root = r.stdout.trim().split("\n").pop() ?? "";
+    try {
+      if (!root.startsWith("/")) throw new ProviderError(`\`${this.bin} image mount ${image}\` printed no path`, "check podman (`devx doctor`)");
+      return await fn(root);
+    } finally {
+      await this.exec.run([this.bin, "image", "unmount", image], { timeoutMs: 60_000 });
+    }
+  }
+
+  async imageId(image: string): Promise<string | undefined> {
+    const r = await this.exec.run([this.bin, "image", "inspect", "--format", "{{.Id}}", image], { timeoutMs: 30_000 });
+    return r.code === 0 ? r.stdout.trim() || undefined : undefined;
   }
 
   /** a checkpoint or restore failed: the kept `criu check` pass may no longer hold */

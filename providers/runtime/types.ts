@@ -62,9 +62,10 @@ export interface VolumeExporter {
   /**
    * Replace the volume's content with the tar stream (import into an emptied volume). A volume
    * still referenced by a (stopped) container cannot be recreated: it is emptied in place by a
-   * throwaway container of `emptyWith` (an image with `sh` and `rm`), or this fails.
+   * throwaway container of `emptyWith` (an image with `sh` and `rm`), or this fails. `isEmpty`:
+   * the caller emptied it already (its content was set aside).
    */
-  importVolume(name: string, tar: Readable, opts?: { emptyWith?: string }): Promise<void>;
+  importVolume(name: string, tar: Readable, opts?: { emptyWith?: string; isEmpty?: boolean }): Promise<void>;
 }
 
 export interface Checkpointer {
@@ -80,6 +81,13 @@ export interface Checkpointer {
   restoreFromFile?(file: string, opts?: { name?: string; tcpEstablished?: boolean }): Promise<string>;
   /** resume a container that was checkpointed (and so stopped) on this host, from its local checkpoint */
   resume?(name: string, opts?: { tcpEstablished?: boolean }): Promise<void>;
+  /**
+   * Run `fn` with the image's root filesystem visible at a path on this machine (read only by
+   * devx: a bundle's checkpoint is checked against the symlinks of the image it restores onto).
+   */
+  withImageRoot?<T>(image: string, fn: (root: string) => Promise<T>): Promise<T>;
+  /** the ID of `image` here, undefined when it is not here */
+  imageId?(image: string): Promise<string | undefined>;
   /** the checkpoint engine's version ("4.2.1" for CRIU), recorded in bundle manifests */
   toolVersion?(): Promise<string | undefined>;
 }
@@ -88,6 +96,11 @@ export interface ContainerRuntime extends Lister, Runner, VolumeExporter {
   /** "podman", "docker", "nerdctl": for messages only, never for branching */
   readonly displayName: string;
   version(): Promise<string>;
+  /**
+   * Volume data directories (VolumeInfo.mountpoint) are directories of this machine, where devx
+   * may move content itself (the runtime runs here, not in a VM or behind a remote socket).
+   */
+  readonly localVolumes?: boolean;
   /** present only where checkpoint/restore can work */
   readonly checkpointer?: Checkpointer;
 }

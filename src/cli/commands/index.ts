@@ -23,6 +23,8 @@ import tunnelGc from "./tunnel/gc.ts";
 import stateShare from "./state/share.ts";
 import stateAttach from "./state/attach.ts";
 import stateUndo from "./state/undo.ts";
+import stateRecover from "./state/recover.ts";
+import statePrune from "./state/prune.ts";
 import stateCheckpoint from "./state/checkpoint.ts";
 import stateRestore from "./state/restore.ts";
 import stateList from "./state/list.ts";
@@ -103,6 +105,8 @@ export const commands: Command[] = [
   stateShare,
   stateAttach,
   stateUndo,
+  stateRecover,
+  statePrune,
   configValidate,
   configShow,
   configSchema,

@@ -23,6 +23,13 @@ export interface CaptureOptions {
    * its containers are replaced). Otherwise everything is running again afterwards.
    */
   leaveStopped?: boolean;
+  /**
+   * Told, before a container is checkpointed (when that leaves it stopped) or stopped, so a crash
+   * journal can record it first: whatever ends devx next, the container is known to need bringing back.
+   */
+  beforeStop?(name: string, checkpointed: boolean): Promise<void>;
+  /** fault points are `${faultPrefix}:checkpoint:<name>` and so on (tests) */
+  faultPrefix?: string;
 }
 
 /** Counts bytes for progress events without touching them. */
@@ -63,6 +70,7 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, "containers"), { recursive: true });
   await mkdir(join(dir, "volumes"), { recursive: true });
+  const fault = opts.faultPrefix ?? "capture";
   const containers: ContainerEntry[] = [];
   const volumes: VolumeEntry[] = [];
   /** containers we stopped, with how to bring each back */
@@ -75,6 +83,8 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       const file = `containers/${c.name}.tar.zst`;
       const leaveRunning = c.volumes.length === 0 && !opts.leaveStopped;
       sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "started" });
+      if (!leaveRunning) await opts.beforeStop?.(c.name, true);
+      await sd.fault?.(`${fault}:checkpoint:${c.name}`);
       let written: { sha256: string; size: number };
       try {
         const ck = rt.checkpointer;
@@ -92,12 +102,14 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
     }
     for (const c of sel.stopOnly) {
       sd.emit({ type: "step", id: `stop:${c.name}`, title: `stop ${c.name}`, status: "started", detail: "for a consistent copy of its volumes" });
+      await opts.beforeStop?.(c.name, false);
+      await sd.fault?.(`${fault}:stop:${c.name}`);
       await rt.stop(c.name);
       stopped.push({ name: c.name });
       containers.push(entryOf(c));
     }
     for (const v of sel.volumes) {
-      await sd.fault?.(`capture:volume:${v.name}`);
+      await sd.fault?.(`${fault}:volume:${v.name}`);
       const file = `volumes/${v.name}.tar`;
       sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "started" });
       // one pass: the tar goes to disk while its SHA-256 and content digest are computed (reading
@@ -114,6 +126,7 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+  await sd.fault?.(`${fault}:captured`);
   if (!opts.leaveStopped) await restart(sd, stopped);
   const manifest: Manifest = {
     formatVersion: MANIFEST_VERSION,

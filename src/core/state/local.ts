@@ -4,7 +4,8 @@ import { ConflictError, NotFoundError, UsageError } from "../../errors.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { listWorld } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
-import { withStateLock } from "./lock.ts";
+import { listJournals } from "./journal.ts";
+import { bytesUnder, describeInterrupted, journaledCapture, settleInterrupted, stateOperation, sweepLeftovers } from "./recover.ts";
 import { NAME_RE, dirs, type StateDeps } from "./context.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
 import { listRestorePoints, restoreFromDir, type RestoreResult } from "./restore.ts";
@@ -37,6 +38,7 @@ function summary(kind: SnapshotKind, m: Manifest, bytes: number): SnapshotSummar
 
 export async function createSnapshot(sd: StateDeps, kind: SnapshotKind, name: string, opts: { force?: boolean; dbOnly?: boolean } = {}): Promise<SnapshotSummary> {
   checkName(name);
+  await settleInterrupted(sd, { dryRun: false });
   const dir = join(rootOf(sd.stateDir, kind), name);
   const exists = await stat(join(dir, MANIFEST_FILE)).then(() => true, () => false);
   if (exists && !opts.force) throw new ConflictError(`${kind === "checkpoint" ? "checkpoint" : "snapshot"} '${name}' already exists`, "pick another name, remove it first, or pass --force to overwrite it");
@@ -47,12 +49,13 @@ export async function createSnapshot(sd: StateDeps, kind: SnapshotKind, name: st
     throw new NotFoundError(`nothing to snapshot: no running devx-managed containers or ${mode === "db-only" ? "database " : ""}volumes${sd.project ? ` in project ${sd.project}` : ""}`, "start the environment (`devx up`) first");
   }
   const root = rootOf(sd.stateDir, kind);
-  const m = await withStateLock(sd.stateDir, `${kind} ${name}`, async () => {
+  // a capture's own output (`.<name>.new-<pid>`) is settled by recoverInterrupted below, not by the journal
+  const m = await journaledCapture(sd, { op: kind, source: `${kind === "checkpoint" ? "checkpoint" : "snapshot"} ${name}` }, async (beforeStop) => {
     await recoverInterrupted(root);
     // --force keeps the snapshot it replaces whole until its successor is: captured beside it
     // (hidden: not a valid name, so never listed), then swapped in
     const fresh = join(root, `.${name}.new-${process.pid}`);
-    const m = await captureSnapshot(sd, sel, { dir: fresh, kind, name });
+    const m = await captureSnapshot(sd, sel, { dir: fresh, kind, name, beforeStop });
     const old = join(root, `.${name}.old-${process.pid}`);
     const had = await rename(dir, old).then(() => true, (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? false : Promise.reject(e)));
     await rename(fresh, dir);
@@ -113,9 +116,36 @@ export async function listLocal(stateDir: string, kind: SnapshotKind): Promise<S
   return out.sort((a, b) => b.created.localeCompare(a.created));
 }
 
+/** The snapshot's summary; NotFoundError when there is none by that name (checked before asking to remove it). */
+export async function findSnapshot(stateDir: string, kind: SnapshotKind, name: string): Promise<SnapshotSummary> {
+  const { dir, manifest } = await load(stateDir, kind, name);
+  return summary(kind, manifest, await dirBytes(dir));
+}
+
 export async function removeSnapshot(stateDir: string, kind: SnapshotKind, name: string): Promise<void> {
   const { dir } = await load(stateDir, kind, name);
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Restore points beyond the newest `keep` (each may hold the only copy of what an attach
+ * replaced: never removed without being asked), and what interrupted runs left behind.
+ */
+export async function prunePlan(stateDir: string, keep: number): Promise<{ restorePoints: Array<{ name: string; source: string; created: string; bytes: number }>; leftovers: string[]; bytes: number }> {
+  const old = (await listRestorePoints(stateDir)).slice(keep);
+  const leftovers = await sweepLeftovers(stateDir, true);
+  const restorePoints = [];
+  for (const r of old) restorePoints.push({ name: r.name, source: r.source, created: r.created, bytes: await bytesUnder([r.dir]) });
+  return { restorePoints, leftovers, bytes: restorePoints.reduce((n, r) => n + r.bytes, 0) + (await bytesUnder(leftovers)) };
+}
+
+export async function prune(sd: StateDeps, keep: number): Promise<Awaited<ReturnType<typeof prunePlan>>> {
+  return stateOperation(sd, "pruning", async () => {
+    const plan = await prunePlan(sd.stateDir, keep);
+    for (const r of plan.restorePoints) await rm(join(dirs(sd.stateDir).restorePoints, r.name), { recursive: true, force: true });
+    await sweepLeftovers(sd.stateDir, false);
+    return plan;
+  });
 }
 
 export async function restoreSnapshot(sd: StateDeps, kind: SnapshotKind, name: string, opts: { dryRun: boolean; confirm(q: string): Promise<void>; dbOnly?: boolean }): Promise<RestoreResult> {
@@ -125,13 +155,24 @@ export async function restoreSnapshot(sd: StateDeps, kind: SnapshotKind, name: s
   world.catch(() => {});
   let mode = manifest.mode;
   if (mode === "full" && (opts.dbOnly || (await chooseMode(sd, false, "restoring")) === "db-only")) mode = "db-only";
-  return restoreFromDir(sd, { dir, manifest, mode, source: `${kind === "checkpoint" ? "checkpoint" : "snapshot"} ${name}`, dryRun: opts.dryRun, confirm: opts.confirm, world });
+  return restoreFromDir(sd, { dir, manifest, mode, source: `${kind === "checkpoint" ? "checkpoint" : "snapshot"} ${name}`, op: "restore", dryRun: opts.dryRun, confirm: opts.confirm, world });
 }
 
-/** Everything the dashboard's Snapshots pane lists. */
-export async function listSnapshots(sd: Pick<StateDeps, "stateDir">): Promise<{ checkpoints: SnapshotSummary[]; dbSnapshots: SnapshotSummary[]; restorePoints: Awaited<ReturnType<typeof listRestorePoints>>; shares: RecentShare[] }> {
-  const [checkpoints, dbSnapshots, restorePoints, shares] = await Promise.all([listLocal(sd.stateDir, "checkpoint"), listLocal(sd.stateDir, "db-snapshot"), listRestorePoints(sd.stateDir), recentShares(sd.stateDir)]);
-  return { checkpoints, dbSnapshots, restorePoints, shares };
+/** Everything the dashboard's Snapshots pane and `state list` show, with what an interrupted devx left. */
+export async function listSnapshots(sd: Pick<StateDeps, "stateDir">): Promise<{
+  checkpoints: SnapshotSummary[];
+  dbSnapshots: SnapshotSummary[];
+  restorePoints: Array<Awaited<ReturnType<typeof listRestorePoints>>[number] & { bytes: number }>;
+  shares: RecentShare[];
+  /** operations a devx that is gone left half done (`devx state recover` finishes them) */
+  interrupted: string[];
+  /** bytes of scratch and unfinished restore points of interrupted runs (`devx state recover` reclaims them) */
+  leftoverBytes: number;
+}> {
+  const [checkpoints, dbSnapshots, rps, shares, journals, leftovers] = await Promise.all([listLocal(sd.stateDir, "checkpoint"), listLocal(sd.stateDir, "db-snapshot"), listRestorePoints(sd.stateDir), recentShares(sd.stateDir), listJournals(sd.stateDir), sweepLeftovers(sd.stateDir, true)]);
+  const restorePoints = await Promise.all(rps.map(async (r) => ({ ...r, bytes: await bytesUnder([r.dir]) })));
+  const interrupted = journals.flatMap((j) => ("broken" in j ? [`unreadable journal ${j.file}`] : j.alive ? [] : [describeInterrupted(j.record)]));
+  return { checkpoints, dbSnapshots, restorePoints, shares, interrupted, leftoverBytes: await bytesUnder(leftovers) };
 }
 
 export { databaseVolumes };

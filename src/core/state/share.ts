@@ -6,7 +6,8 @@ import { generatePassphrase } from "./bundle/passphrase.ts";
 import { formatShareId, newObjectName, parseShareId } from "./bundle/share-id.ts";
 import { downloadBundle, uploadBundle } from "./bundle-io.ts";
 import { captureSnapshot } from "./capture.ts";
-import { withStateLock } from "./lock.ts";
+import type { Allowance } from "./guard/allow.ts";
+import { journaledCapture, settleInterrupted } from "./recover.ts";
 import { dirs, type StateDeps } from "./context.ts";
 import type { Manifest, Mode } from "./manifest.ts";
 import { restoreFromDir, type RestoreResult } from "./restore.ts";
@@ -38,6 +39,7 @@ export interface ShareResult {
 
 /** checkpoint → bundle → encrypt → upload; returns the share ID. */
 export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareResult> {
+  await settleInterrupted(sd, { dryRun: false });
   const [mode, both] = await Promise.all([chooseMode(sd, opts.dbOnly, "sharing"), selectBoth(sd)]);
   const sel = both[mode];
   if (sel.containers.length + sel.stopOnly.length + sel.volumes.length === 0) {
@@ -48,7 +50,8 @@ export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareRes
   const passphrase = generatePassphrase(opts.words ?? 4);
   const staging = join(dirs(sd.stateDir).tmp, `share-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
-    const m = await withStateLock(sd.stateDir, "sharing", () => captureSnapshot(sd, sel, { dir: staging, kind: "share", name: object }));
+    const m = await journaledCapture(sd, { op: "share", source: `share ${object}`, scratch: staging }, (beforeStop) => captureSnapshot(sd, sel, { dir: staging, kind: "share", name: object, beforeStop }));
+    await sd.fault?.("upload");
     sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "started" });
     const bytes = await uploadBundle(sd, relay, object, staging, m, { passphrase, level: opts.level ?? 1, iterations: opts.iterations });
     sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "done", detail: `${(bytes / 1e6).toFixed(1)} MB` });
@@ -72,6 +75,8 @@ export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareRes
 export interface AttachOptions {
   shareId: string;
   dbOnly?: boolean;
+  /** what the bundle may do beyond its own containers and volumes (guard/allow.ts) */
+  allow?: Set<Allowance>;
   dryRun: boolean;
   confirm(question: string): Promise<void>;
 }
@@ -82,13 +87,14 @@ export interface AttachOptions {
  */
 export async function attach(sd: StateDeps, opts: AttachOptions): Promise<RestoreResult & { manifest: Manifest; mode: Mode }> {
   const id = parseShareId(opts.shareId);
+  await settleInterrupted(sd, opts);
   const relay = await sd.openRelay(id.relay);
   const staging = join(dirs(sd.stateDir).tmp, `attach-${process.pid}-${randomBytes(4).toString("hex")}`);
   // the CRIU probe (remembered by the runtime) runs while the bundle downloads, off the critical path
   sd.runtime.checkpointer?.supportsCheckpoint().catch(() => {});
   try {
     sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "started" });
-    const manifest = await downloadBundle(sd, relay, id.object, staging, id.passphrase);
+    const { manifest, setuid } = await downloadBundle(sd, relay, id.object, staging, id.passphrase);
     sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "done", detail: `verified: ${manifest.containers.length} container(s), ${manifest.volumes.length} volume(s), from ${manifest.host.os}/${manifest.host.arch}` });
     let mode: Mode = manifest.mode;
     if (mode === "full") {
@@ -102,7 +108,7 @@ export async function attach(sd: StateDeps, opts: AttachOptions): Promise<Restor
         }
       }
     }
-    const r = await restoreFromDir(sd, { dir: staging, manifest, mode, source: `bundle ${id.object}`, dryRun: opts.dryRun, confirm: opts.confirm });
+    const r = await restoreFromDir(sd, { dir: staging, manifest, mode, source: `bundle ${id.object}`, op: "attach", dryRun: opts.dryRun, confirm: opts.confirm, bundle: { allow: opts.allow ?? new Set(), setuid, scratch: staging } });
     return { ...r, manifest, mode };
   } finally {
     await rm(staging, { recursive: true, force: true });

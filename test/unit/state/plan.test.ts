@@ -36,7 +36,7 @@ test("full plan: replaces the project's running containers, pauses other users o
     [{ name: "shop-data", labels: managed("shop", "database") }],
     ["img:1"],
   );
-  const plan = await planApply(sd(rt), bundle, { strict: true });
+  const plan = await planApply(sd(rt), "shop", bundle, { strict: true });
   expect(plan.replace.map((c) => c.name)).toEqual(["shop-api", "shop-worker"]);
   expect(plan.pause.map((c) => c.name)).toEqual(["adminer"]);
   expect(plan.volumes).toEqual([{ name: "shop-data", exists: true, bytes: 1, emptyWith: "adminer:4" }]);
@@ -46,13 +46,13 @@ test("full plan: replaces the project's running containers, pauses other users o
 
 test("strict planning refuses, before any change, a stopped container in the way and a missing image", async () => {
   const stopped = readOnlyRuntime([ctr("shop-api", "exited", managed("shop"))], [], ["img:1"]);
-  await expect(planApply(sd(stopped), bundle, { strict: true })).rejects.toThrow(ConflictError);
+  await expect(planApply(sd(stopped), "shop", bundle, { strict: true })).rejects.toThrow(ConflictError);
   const noImage = readOnlyRuntime([], [], []);
-  const err = await planApply(sd(noImage), bundle, { strict: true }).catch((e: unknown) => e);
+  const err = await planApply(sd(noImage), "shop", bundle, { strict: true }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ProviderError);
   expect((err as ProviderError).hint).toContain("--db-only");
   // a rollback (not strict) removes what is in the way: it is what the failed apply created
-  expect((await planApply(sd(stopped), bundle, { strict: false })).replace.map((c) => c.name)).toEqual(["shop-api"]);
+  expect((await planApply(sd(stopped), "shop", bundle, { strict: false })).replace.map((c) => c.name)).toEqual(["shop-api"]);
 });
 
 test("an image a container here was created from is not looked up again; any other is", async () => {
@@ -61,9 +61,9 @@ test("an image a container here was created from is not looked up again; any oth
     const rt = readOnlyRuntime(containers, [], ["img:1"]);
     return new Proxy(rt, { get: (t, k) => (k === "imageExists" ? (i: string) => (looked.push(i), (t as ContainerRuntime).imageExists(i)) : (t as never)[k]) });
   };
-  await planApply(sd(counting([ctr("shop-api", "running", managed("shop"))])), bundle, { strict: true });
+  await planApply(sd(counting([ctr("shop-api", "running", managed("shop"))])), "shop", bundle, { strict: true });
   expect(looked).toEqual([]);
-  await planApply(sd(counting([ctr("other", "running", managed("other"), [], "other:2")])), bundle, { strict: true });
+  await planApply(sd(counting([ctr("other", "running", managed("other"), [], "other:2")])), "shop", bundle, { strict: true });
   expect(looked).toEqual(["img:1"]);
 });
 
@@ -75,7 +75,7 @@ test("the listing for a snapshot without volumes does not list volumes; with vol
   const world = await listWorld(sd(counting), { for: noVolumes });
   expect(calls).toEqual(["listContainers"]);
   expect(world.volumes).toEqual([]);
-  expect((await planApply(sd(counting), noVolumes, { strict: true, world: Promise.resolve(world) })).volumes).toEqual([]);
+  expect((await planApply(sd(counting), "shop", noVolumes, { strict: true, world: Promise.resolve(world) })).volumes).toEqual([]);
   calls.length = 0;
   expect((await listWorld(sd(counting), { for: bundle })).volumes.map((v) => v.name)).toEqual(["shop-data"]);
   expect(calls.sort()).toEqual(["listContainers", "listVolumes"]);
@@ -86,10 +86,27 @@ test("a listing taken alongside the CRIU probe is planned from as is", async () 
   const world = listWorld(sd(listed));
   let listings = 0;
   const rt = new Proxy(listed, { get: (t, k) => (k === "listContainers" || k === "listVolumes" ? () => (listings++, Promise.reject(new Error("listed again"))) : (t as never)[k]) });
-  const plan = await planApply(sd(rt), bundle, { strict: true, world });
+  const plan = await planApply(sd(rt), "shop", bundle, { strict: true, world });
   expect(listings).toBe(0);
   expect(plan.replace.map((c) => c.name)).toEqual(["shop-api"]);
   expect(plan.volumes).toEqual([{ name: "shop-data", exists: true, bytes: 1, emptyWith: undefined }]);
   // without a listing, planning lists for itself
-  await expect(planApply(sd(rt), bundle, { strict: true })).rejects.toThrow("listed again");
+  await expect(planApply(sd(rt), "shop", bundle, { strict: true })).rejects.toThrow("listed again");
+});
+
+test("strict planning refuses a container or volume of the same name that is not this project's", async () => {
+  const foreignCtr = readOnlyRuntime([ctr("shop-api", "running", managed("other"))], [], ["img:1"]);
+  const e1 = await planApply(sd(foreignCtr), "shop", bundle, { strict: true }).catch((e: unknown) => e);
+  expect(e1).toBeInstanceOf(ConflictError);
+  expect((e1 as Error).message).toContain("container shop-api exists here and is not one of project shop's devx containers");
+  const unmanagedVolume = readOnlyRuntime([], [{ name: "shop-data", labels: {} }], ["img:1"]);
+  const e2 = await planApply(sd(unmanagedVolume), "shop", bundle, { strict: true }).catch((e: unknown) => e);
+  expect(e2).toBeInstanceOf(ConflictError);
+  expect((e2 as Error).message).toContain("volume shop-data exists here and is not one of project shop's devx volumes");
+  const otherProjectVolume = readOnlyRuntime([], [{ name: "shop-data", labels: managed("other", "database") }], ["img:1"]);
+  await expect(planApply(sd(otherProjectVolume), "shop", bundle, { strict: true })).rejects.toThrow(ConflictError);
+  // the project comes from here, never from the bundle: a bundle naming another project replaces nothing of it
+  const elsewhere = readOnlyRuntime([ctr("other-web", "running", managed("other"))], [], ["img:1"]);
+  const plan = await planApply(sd(elsewhere), "shop", { ...bundle, project: "other" }, { strict: true });
+  expect(plan.replace).toEqual([]);
 });

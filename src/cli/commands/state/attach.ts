@@ -1,5 +1,6 @@
 import * as v from "valibot";
-import { defineCommand, flag, optionalArg } from "../../define.ts";
+import { defineCommand, flag, list, optionalArg } from "../../define.ts";
+import { ALLOW, parseAllow } from "../../../core/state/guard/allow.ts";
 import { UsageError } from "../../../errors.ts";
 import type { Deps } from "../../deps.ts";
 
@@ -12,13 +13,18 @@ export default defineCommand({
     "touched. Then shows the plan (containers stopped, replaced, started; volumes replaced), asks to confirm (-y\n" +
     "without a terminal), takes a restore point, applies and verifies. Any failure rolls back to the restore point;\n" +
     "`devx state undo` returns to it after success. Exit codes: 10 wrong passphrase, 9 tampered, 11 truncated,\n" +
-    "8 relay unreachable, 2 malformed share ID.\n" +
+    "8 relay unreachable, 2 malformed share ID, 6 the bundle asks for something you did not --allow.\n" +
+    "A bundle only ever replaces this project's devx containers and volumes. What it would do beyond that — a\n" +
+    "privileged container, host directories mounted, extra capabilities, host namespaces, devices, ports on other\n" +
+    "addresses than 127.0.0.1, other networks, setuid files — is shown in the plan and refused unless named with\n" +
+    "--allow.\n" +
     "The share ID holds the passphrase: to keep it out of the process list (argv), pass `-` and pipe it on stdin,\n" +
     "or leave the argument out and set DEVX_SHARE_ID.",
   examples: ["devx state attach 's3://team-bucket/devx/mfrggzdfmztwq2lknnwg23tpoa.devx:radar-muscular-duller-encounter'", "devx state attach --dry-run '<share-id>'", "devx state attach -y --db-only '<share-id>'", "pbpaste | devx state attach -y -"],
   options: v.object({
     shareId: optionalArg("the share ID printed by `devx state share`; `-` reads it from stdin (default: $DEVX_SHARE_ID)", { placeholder: "share-id" }),
     dbOnly: flag("apply the database volumes only, even from a full bundle"),
+    allow: list(`let the bundle do what is refused by default (comma-separated or repeated): ${Object.keys(ALLOW).join(", ")}`, { placeholder: "what" }),
   }),
   async run(opts, deps) {
     const { stateDeps } = await import("./context.ts");
@@ -26,7 +32,7 @@ export default defineCommand({
     const { describePlan } = await import("../../../core/state/apply.ts");
     const sd = await stateDeps(deps);
     const shareId = await resolveShareId(opts.shareId, deps);
-    const r = await attach(sd, { shareId, dbOnly: opts.dbOnly, dryRun: deps.global.dryRun, confirm: deps.confirm });
+    const r = await attach(sd, { shareId, dbOnly: opts.dbOnly, allow: parseAllow(opts.allow), dryRun: deps.global.dryRun, confirm: deps.confirm });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify({ applied: r.applied, mode: r.mode, source: { created: r.manifest.created, host: r.manifest.host, project: r.manifest.project }, plan: r.plan, restorePoint: r.restorePoint }, null, 2) + "\n");
       return 0;

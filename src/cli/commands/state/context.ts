@@ -24,8 +24,23 @@ export async function stateDeps(deps: Deps): Promise<StateDeps> {
     configSha256: loaded?.sha256,
     // the relays (and the S3 SDK, ~10 ms to load) only when a command needs one: not for checkpoint/restore
     openRelay: async (uri) => (await import("../../../../providers/relay/index.ts")).openRelay(uri, { endpoint: state?.endpoint, region: state?.region, pathStyle: state?.path_style, env: deps.env, exec: deps.exec }),
-    fault: deps.faultPoint,
+    fault: killAt(deps.env.DEVX_TEST_KILL_AT, deps.faultPoint),
     signal: deps.signal,
+  };
+}
+
+/**
+ * DEVX_TEST_KILL_AT=<step> makes devx SIGKILL itself when it reaches that step (crash-safety
+ * tests: the next devx must finish or undo what this one left). `@N` after the step kills at its
+ * Nth arrival.
+ */
+function killAt(spec: string | undefined, inner?: (p: string) => void | Promise<void>): ((p: string) => void | Promise<void>) | undefined {
+  if (!spec) return inner;
+  const [point, nth] = spec.split("@");
+  let seen = 0;
+  return (p) => {
+    if (p === point && ++seen >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
+    return inner?.(p);
   };
 }
 

@@ -79,13 +79,15 @@ export function listCommand(k: Kind) {
       const { listSnapshots } = await import("../../../core/state/local.ts");
       const all = await listSnapshots({ stateDir: deps.paths.state });
       const items = k.kind === "checkpoint" ? all.checkpoints : all.dbSnapshots;
+      for (const line of all.interrupted) deps.emit({ type: "warning", message: line, hint: "`devx state recover` finishes it (any state command does too)" });
+      if (all.leftoverBytes > 0) deps.emit({ type: "warning", message: `${fmtMB(all.leftoverBytes)} left behind by interrupted runs`, hint: "`devx state recover` reclaims it" });
       if (deps.global.json) {
-        deps.io.out.write(JSON.stringify(k.kind === "checkpoint" ? { checkpoints: items, restorePoints: all.restorePoints.map(({ dir: _d, ...r }) => r), shares: all.shares } : { snapshots: items }, null, 2) + "\n");
+        deps.io.out.write(JSON.stringify(k.kind === "checkpoint" ? { checkpoints: items, restorePoints: all.restorePoints.map(({ dir: _d, ...r }) => r), shares: all.shares, interrupted: all.interrupted, leftoverBytes: all.leftoverBytes } : { snapshots: items }, null, 2) + "\n");
         return 0;
       }
       const lines = items.map((s) => `${s.name.padEnd(24)} ${s.created.slice(0, 19).replace("T", " ")}  ${s.mode.padEnd(7)}  ${fmtMB(s.bytes).padStart(10)}  ${s.containers.length} container(s), ${s.volumes.join(", ") || "no volumes"}`);
       deps.io.out.write(lines.length ? `${"NAME".padEnd(24)} ${"CREATED".padEnd(19)}  ${"MODE".padEnd(7)}  ${"SIZE".padStart(10)}  CONTENT\n${lines.join("\n")}\n` : `no ${k.noun}s (create one with \`devx ${[...k.path, k.kind === "checkpoint" ? "checkpoint" : "create"].join(" ")} <name>\`)\n`);
-      if (k.kind === "checkpoint" && all.restorePoints.length) deps.io.out.write(`\nrestore points (newest first, \`devx state undo\`):\n${all.restorePoints.map((r) => `  ${r.name}  before ${r.source}`).join("\n")}\n`);
+      if (k.kind === "checkpoint" && all.restorePoints.length) deps.io.out.write(`\nrestore points (newest first, \`devx state undo\`; \`devx state prune\` removes old ones):\n${all.restorePoints.map((r) => `  ${r.name}  ${fmtMB(r.bytes).padStart(10)}  before ${r.source}`).join("\n")}\n`);
       if (k.kind === "checkpoint" && all.shares.length) deps.io.out.write(`\nrecent shares:\n${all.shares.slice(0, 10).map((s) => `  ${s.created.slice(0, 19).replace("T", " ")}  ${s.mode.padEnd(7)}  ${s.relay}/${s.object}`).join("\n")}\n`);
       return 0;
     },
@@ -99,9 +101,11 @@ export function rmCommand(k: Kind) {
     summary: `remove a ${k.noun}`,
     options: v.object({ name: arg(`${k.noun} name`, { placeholder: "name" }) }),
     async run(opts, deps) {
-      const { removeSnapshot } = await import("../../../core/state/local.ts");
+      const { findSnapshot, removeSnapshot } = await import("../../../core/state/local.ts");
+      // a name that does not exist is an error before any question or plan
+      const found = await findSnapshot(deps.paths.state, k.kind, opts.name);
       if (deps.global.dryRun) {
-        deps.io.out.write(`would remove ${k.noun} ${opts.name}\n`);
+        deps.io.out.write(`would remove ${k.noun} ${opts.name} (${fmtMB(found.bytes)})\n`);
         return 0;
       }
       await deps.confirm(`Remove ${k.noun} ${opts.name}?`);
