@@ -136,6 +136,10 @@ describe("a Cloudflare account shared by a team", () => {
     expect(cf.log.filter((l) => l.includes("/workers/"))).toEqual([]);
     const perPage = cf.log.filter((l) => l.includes("per_page=")).map((l) => `${l.split("?")[0]!.replace(/[0-9a-f-]{32,36}/g, ":id")} ${new URL(`http://x${l.split(" ")[1]}`).searchParams.get("per_page")}`);
     expect(new Set(perPage)).toEqual(new Set(["GET /zones 50", "GET /accounts/:id/cfd_tunnel 100", "GET /zones/:id/dns_records 100"]));
+    // every DNS lookup is a filtered query: none walks through the zone's records
+    const dnsLists = cf.log.filter((l) => /^GET \/zones\/[^/]+\/dns_records\?/.test(l));
+    expect(dnsLists.length).toBeGreaterThan(0);
+    for (const l of dnsLists) expect(l).toMatch(/[?&](name\.exact|content\.exact|comment\.startswith)=/);
     expect(cf.violations).toEqual([]);
   });
 });
