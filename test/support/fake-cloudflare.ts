@@ -1,4 +1,5 @@
 import { check, checkQuery, operationFor } from "./cloudflare-openapi/validate.ts";
+import { catchAllAllowed, validateIngress, workerScript } from "./fake-cloudflare-checks.ts";
 
 /**
  * A local stand-in for the Cloudflare API v4 (127.0.0.1 only), derived from the official OpenAPI
@@ -134,7 +135,6 @@ export interface FakeCloudflare extends AsyncDisposable {
 const hex = () => crypto.randomUUID().replace(/-/g, "");
 const now = () => new Date().toISOString();
 const COMMENT_MAX = 100; // the Free plan's limit
-const SERVICE = /^(https?|tcp|ssh|rdp|smb|unix|unix\+tls):/;
 
 export async function startFakeCloudflare(opts: { token?: string; accountId?: string; zone?: string; zones?: string[]; permissions?: Permission[]; pageSize?: number } = {}): Promise<FakeCloudflare> {
   const token = opts.token ?? `cf-test-${hex()}`;
@@ -186,43 +186,6 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
       }
     }
     return b as Record<string, unknown>;
-  }
-
-  function validateIngress(ingress: Ingress[]): string | undefined {
-    if (!Array.isArray(ingress) || ingress.length === 0) return "config.ingress must have at least one rule";
-    const last = ingress[ingress.length - 1]!;
-    if (last.hostname || last.path) return "The last ingress rule must match all URLs (i.e. it should not have a hostname or path filter)";
-    for (const [i, r] of ingress.entries()) {
-      if (r.hostname) {
-        const bare = r.hostname.replace(/^\*\./, "");
-        if (!zoneOfHost(bare)) return `ingress[${i}].hostname ${r.hostname} is not in a zone of this account`;
-      }
-      if (r.path !== undefined) {
-        try {
-          new RegExp(r.path);
-        } catch {
-          return `ingress[${i}].path ${r.path} is not a valid regular expression`;
-        }
-      }
-      const s = r.service;
-      if (/^http_status:/.test(s)) {
-        const code = Number(s.slice(12));
-        if (!/^\d{3}$/.test(s.slice(12)) || code < 100 || code > 599) return `ingress[${i}].service ${s}: not a valid HTTP status`;
-        continue;
-      }
-      if (s === "hello_world" || s === "bastion") continue;
-      if (!SERVICE.test(s)) return `ingress[${i}].service ${s}: the protocol must be one of http, https, tcp, ssh, rdp, smb, unix, unix+tls`;
-      if (/^unix/.test(s)) continue;
-      let u: URL;
-      try {
-        u = new URL(s);
-      } catch {
-        return `ingress[${i}].service ${s} is not a valid URL`;
-      }
-      if (!u.hostname) return `ingress[${i}].service ${s} has no host`;
-      if (u.pathname !== "/" && u.pathname !== "") return `ingress[${i}].service ${s}: ingress rules don't support proxying to a different path on the origin service`;
-    }
-    return undefined;
   }
 
   async function handle(req: Request): Promise<Response> {
@@ -318,7 +281,7 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
           const b = await jsonBody(req, path);
           if (b instanceof Response) return b;
           const cfg = (b.config ?? {}) as FakeConfig["config"];
-          const problem = validateIngress(cfg.ingress);
+          const problem = validateIngress(cfg.ingress, (h) => !!zoneOfHost(h));
           if (problem) return fail(400, 1056, `Validation failed: ${problem}`);
           const version = (configs.get(id)?.version ?? 0) + 1;
           const created_at = now();
@@ -380,7 +343,7 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
 
     if ((r = /^\/accounts\/([^/]+)\/workers\/scripts\/([^/]+)$/.exec(path))) {
       if (r[1] !== accountId) return denied();
-      return workerScript(req, r[2]!);
+      return workerScript(req, r[2]!, { allowed: (w) => has(w ? "Account:Workers Scripts:Edit" : "Account:Workers Scripts:Read"), workers, envelope, fail });
     }
 
     if ((r = /^\/zones\/([^/]+)\/workers\/routes(?:\/([^/]+))?$/.exec(path))) {
@@ -407,37 +370,6 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
       return fail(405, 10405, "Method not allowed");
     }
     return fail(404, 7003, `Could not route to ${path}, perhaps your object identifier is invalid?`);
-  }
-
-  async function workerScript(req: Request, name: string): Promise<Response> {
-    const m = req.method;
-    if (!has(m === "GET" ? "Account:Workers Scripts:Read" : "Account:Workers Scripts:Edit")) return denied();
-    if (m === "PUT") {
-      if (!(req.headers.get("content-type") ?? "").startsWith("multipart/form-data")) return fail(400, 10021, "Uploaded scripts must be multipart/form-data with a metadata part");
-      // the part's own Content-Type header, as sent (the parsed form guesses it from the file name)
-      const raw = await req.clone().text();
-      const form = await req.formData();
-      const metaPart = form.get("metadata");
-      if (!metaPart || typeof metaPart === "string") return fail(400, 10021, "metadata part missing");
-      let meta: { main_module?: string; bindings?: FakeWorker["bindings"]; compatibility_date?: string };
-      try {
-        meta = JSON.parse(await (metaPart as Blob).text());
-      } catch {
-        return fail(400, 10021, "metadata is not JSON");
-      }
-      const mod = meta.main_module ? form.get(meta.main_module) : null;
-      if (!mod || typeof mod === "string") return fail(400, 10021, "No such module: main_module must name an uploaded part");
-      if (!Array.isArray(meta.bindings ?? []) || (meta.bindings ?? []).some((b) => !b.type || !b.name)) return fail(400, 10021, "bindings must be a list of {type, name}");
-      const partType = new RegExp(`Content-Disposition: form-data; name="${meta.main_module!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"[^\r\n]*\r\nContent-Type: ([^\r\n]+)`).exec(raw)?.[1] ?? "";
-      if (partType !== "application/javascript+module") return fail(400, 10021, `main_module must be sent as application/javascript+module, got "${partType}"`);
-      workers.set(name, { name, mainModule: meta.main_module!, module: await (mod as Blob).text(), moduleType: partType, bindings: meta.bindings ?? [] });
-      return envelope({ id: name, etag: hex(), created_on: now(), modified_on: now() });
-    }
-    if (m === "DELETE") {
-      if (!workers.delete(name)) return fail(404, 10007, "This Worker does not exist on your account.");
-      return envelope(null);
-    }
-    return fail(405, 10405, "Method not allowed");
   }
 
   function newTunnel(name: string, remote: boolean, createdAt = now()): FakeTunnel {
@@ -491,10 +423,3 @@ export async function startFakeCloudflare(opts: { token?: string; accountId?: st
   };
 }
 
-/** The described ingress schema requires a hostname on every rule; the live API requires a last rule without one. */
-function catchAllAllowed(body: NonNullable<ReturnType<typeof operationFor>>["op"]["body"]) {
-  const copy = structuredClone(body)!;
-  const items = copy.properties?.config?.properties?.ingress?.items;
-  if (items?.required) items.required = items.required.filter((k) => k !== "hostname");
-  return copy;
-}
