@@ -74,7 +74,8 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: Resolve
     }
     if (!detected.usable) {
       if (opts.planOnly) return planOnly(provider, detected, choice.from, `${provider.displayName} cannot be used: ${detected.reason}`);
-      throw new ProviderError(`${provider.displayName} cannot be used: ${detected.reason}`, `upgrade ${provider.displayName}, or choose another with --provider`);
+      const upgrade = `upgrade ${provider.displayName}, or choose another with --provider`;
+      throw new ProviderError(`${provider.displayName} cannot be used: ${detected.reason}`, process.platform === "linux" ? `${NO_VM_ON_LINUX}; ${upgrade}` : upgrade);
     }
     return { provider, detected, providerFrom: choice.from, name, vm, project, resources };
   }
@@ -90,6 +91,8 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: Resolve
   return { provider: VM_PROVIDERS[picked.id], detected: picked, providerFrom: "auto", name, vm, project, resources };
 }
 
+const NO_VM_ON_LINUX = "on Linux devx does not need a VM: `devx db`, `devx up` and `devx state` use the local container runtime (podman, docker or nerdctl) directly";
+
 /**
  * Why no VM can be had, naming the provider that is installed but unusable (podman 4.3 has no
  * usable `podman machine`) rather than claiming none was found. On Linux no VM is needed: devx
@@ -97,7 +100,7 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: Resolve
  */
 export function noUsableProvider(found: Detected[], platform: string = process.platform): ProviderError | NotFoundError {
   const linux = platform === "linux";
-  const local = "on Linux devx does not need a VM: `devx db`, `devx up` and `devx state` use the local container runtime (podman, docker or nerdctl) directly";
+  const local = NO_VM_ON_LINUX;
   if (found.length) {
     const why = found.map((d) => `${VM_PROVIDERS[d.id].displayName} ${d.version}: ${d.reason ?? "not usable"}`).join("; ");
     const upgrade = `upgrade ${found.map((d) => VM_PROVIDERS[d.id].displayName).join(" or ")} to get a VM`;

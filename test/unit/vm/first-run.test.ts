@@ -112,6 +112,10 @@ describe("printing works without a usable provider; reports say what is wrong", 
       .load(new AbortController().signal)
       .catch((x) => x);
     expect([pane.message, pane.hint]).toEqual([e.message, e.hint]);
+    // podman chosen in devx.yaml: the same two facts
+    const chosen = await vmStatus(testDeps(new ExecStub([oldPodman], { podman: BINS.podman }), { env: { HOME: cleanHome() }, config: { vm: { provider: "podman" } } }).deps).catch((x) => x);
+    expect(chosen.message).toBe("Podman machine cannot be used: podman 4.3.1 is too old for `podman machine` (devx needs 4.6.0 or newer)");
+    if (process.platform === "linux") expect(chosen.hint).toContain("on Linux devx does not need a VM");
     // elsewhere the way out is an upgrade; with nothing installed, it says so
     expect(noUsableProvider([{ id: "podman", version: "4.3.1", usable: false, reason: "too old" }], "darwin").hint).toBe("upgrade Podman machine to get a VM, then run `devx doctor`");
     const none = noUsableProvider([], "linux");
