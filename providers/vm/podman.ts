@@ -45,7 +45,9 @@ export const podmanProvider: VmProvider = {
     const r = await exec.run(commandLine("podman", "version", { name: "" })!);
     const version = parsePodmanVersion(r.stdout);
     if (r.code !== 0 || !version) return { id: "podman", version: "unknown", usable: false, reason: `\`podman --version\` failed: ${r.stderr.trim()}` };
-    return versionCheck("podman", version, "4.6.0", "podman");
+    const d = versionCheck("podman", version, "4.6.0", "podman");
+    // the runtime itself may be fine (doctor says so): it is `podman machine` that needs 4.6
+    return d.usable ? d : { ...d, reason: `podman ${version} is too old for \`podman machine\` (devx needs 4.6.0 or newer)` };
   },
   async status(exec, name) {
     const r = await exec.run(commandLine("podman", "status", { name })!);

@@ -53,7 +53,7 @@ const state = (p: string) => resolve(root, "devx-home", "state", "vm", "devx", p
 describe("devx vm init --dry-run --json on the compiled binary", () => {
   const cases: Array<[string, string[], string[], string[]]> = [
     // a home that never ran podman machine: its machine key is generated first
-    ["podman", ["podman --version", "podman machine inspect devx"], [`ssh-keygen -q -t ed25519 -N  -C podman-machine -f ${join(home, ".local/share/containers/podman/machine/machine")}`, "write", `podman machine init --cpus 4 --memory 8192 --disk-size 60 --ignition-path ${state("ignition.json")} devx`, "podman machine start devx"], []],
+    ["podman", ["podman --version", "podman machine inspect devx"], ["mkdir", `ssh-keygen -q -t ed25519 -N  -C podman-machine -f ${join(home, ".local/share/containers/podman/machine/machine")}`, "write", `podman machine init --cpus 4 --memory 8192 --disk-size 60 --ignition-path ${state("ignition.json")} devx`, "podman machine start devx"], []],
     ["lima", ["limactl --version", "limactl list --json"], ["write", `limactl create --tty=false --name=devx ${state("lima.yaml")}`, "limactl start --tty=false devx"], []],
     ["colima", ["colima version", "colima list --json"], ["write", "colima start --profile devx --cpu 4 --memory 8 --disk 60 --runtime docker"], []],
     ["orbstack", ["orb version", "orb list --format json"], ["write", `orb create --user-data ${state("user-data")} ubuntu:noble devx`], []],

@@ -38,7 +38,16 @@ export async function detectProviders(deps: Pick<Deps, "exec">): Promise<Detecte
   return found.filter((d): d is Detected => d !== undefined);
 }
 
-export async function resolveVmContext(deps: Deps, flags: VmFlags): Promise<VmContext> {
+export interface ResolveOptions {
+  /**
+   * Printing a configuration or a plan (`vm ignition`, `vm init --dry-run`) works anywhere: a chosen
+   * provider that is missing or too old is reported as a warning, and with none usable podman
+   * machine's configuration is shown. `detected.usable` is then false and nothing may be run.
+   */
+  planOnly?: boolean;
+}
+
+export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: ResolveOptions = {}): Promise<VmContext> {
   const loaded = await deps.findConfig();
   const project = loaded?.config;
   const user = await deps.userConfig();
@@ -47,6 +56,10 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags): Promise<VmCo
   const choice = resolveVmProvider(sources);
   const vm = project?.vm ?? {};
   const resources = resourcesOf(vm);
+  const planOnly = (provider: VmProvider, detected: Detected, from: string, warning: string): VmContext => {
+    deps.emit({ type: "warning", message: warning, hint: `the plan below is for ${provider.displayName}; it cannot run here until that is fixed` });
+    return { provider, detected, providerFrom: from, name, vm, project, resources };
+  };
 
   if (choice.value !== "auto") {
     if (!(VM_PROVIDER_IDS as readonly string[]).includes(choice.value)) {
@@ -54,17 +67,46 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags): Promise<VmCo
     }
     const provider = VM_PROVIDERS[choice.value as VmProviderId];
     const detected = await provider.detect(deps.exec);
-    if (!detected) throw new NotFoundError(`${provider.displayName} (${provider.binary}) is not installed, but the ${choice.from} setting chooses it`, `install ${provider.displayName}, or choose another with --provider`);
-    if (!detected.usable) throw new ProviderError(`${provider.displayName} cannot be used: ${detected.reason}`, `upgrade ${provider.displayName}, or choose another with --provider`);
+    if (!detected) {
+      const what = `${provider.displayName} (${provider.binary}) is not installed, but the ${choice.from} setting chooses it`;
+      if (opts.planOnly) return planOnly(provider, { id: provider.id, version: "", usable: false, reason: "not installed" }, choice.from, what);
+      throw new NotFoundError(what, `install ${provider.displayName}, or choose another with --provider`);
+    }
+    if (!detected.usable) {
+      if (opts.planOnly) return planOnly(provider, detected, choice.from, `${provider.displayName} cannot be used: ${detected.reason}`);
+      const upgrade = `upgrade ${provider.displayName}, or choose another with --provider`;
+      throw new ProviderError(`${provider.displayName} cannot be used: ${detected.reason}`, process.platform === "linux" ? `${NO_VM_ON_LINUX}; ${upgrade}` : upgrade);
+    }
     return { provider, detected, providerFrom: choice.from, name, vm, project, resources };
   }
 
-  const usable = (await detectProviders(deps)).filter((d) => d.usable);
+  const found = await detectProviders(deps);
+  const usable = found.filter((d) => d.usable);
   if (usable.length === 0) {
-    throw new NotFoundError("no VM provider found (podman, limactl, colima, Docker Desktop or orb)", "install one, e.g. Podman (https://podman.io), then run `devx doctor`");
+    const e = noUsableProvider(found);
+    if (opts.planOnly) return planOnly(VM_PROVIDERS.podman, found.find((d) => d.id === "podman") ?? { id: "podman", version: "", usable: false, reason: "not installed" }, "auto", e.message);
+    throw e;
   }
   const picked = usable.length === 1 ? usable[0]! : await askProvider(deps, usable);
   return { provider: VM_PROVIDERS[picked.id], detected: picked, providerFrom: "auto", name, vm, project, resources };
+}
+
+const NO_VM_ON_LINUX = "on Linux devx does not need a VM: `devx db`, `devx up` and `devx state` use the local container runtime (podman, docker or nerdctl) directly";
+
+/**
+ * Why no VM can be had, naming the provider that is installed but unusable (podman 4.3 has no
+ * usable `podman machine`) rather than claiming none was found. On Linux no VM is needed: devx
+ * drives the local container runtime directly.
+ */
+export function noUsableProvider(found: Detected[], platform: string = process.platform): ProviderError | NotFoundError {
+  const linux = platform === "linux";
+  const local = NO_VM_ON_LINUX;
+  if (found.length) {
+    const why = found.map((d) => `${VM_PROVIDERS[d.id].displayName} ${d.version}: ${d.reason ?? "not usable"}`).join("; ");
+    const upgrade = `upgrade ${found.map((d) => VM_PROVIDERS[d.id].displayName).join(" or ")} to get a VM`;
+    return new ProviderError(`no usable VM provider (${why})`, linux ? `${local}; ${upgrade}` : `${upgrade}, then run \`devx doctor\``);
+  }
+  return new NotFoundError("no VM provider found (podman, limactl, colima, Docker Desktop or orb)", linux ? `${local}; for a VM install one, e.g. Podman 4.6+ (https://podman.io)` : "install one, e.g. Podman (https://podman.io), then run `devx doctor`");
 }
 
 async function askProvider(deps: Deps, found: Detected[]): Promise<Detected> {

@@ -1,10 +1,11 @@
+import { dirname } from "node:path";
 import { NotFoundError, ProviderError, UsageError } from "../../errors.ts";
 import type { Deps } from "../../cli/deps.ts";
 import { commandLine, type VmOp } from "../../../providers/vm/commands.ts";
 import type { VmInfo, VmResources } from "../../../providers/vm/types.ts";
 import { parseTailscaleStatus, type TailnetStatus } from "../../../providers/tailscale/status.ts";
-import { CloudflareClient, DEFAULT_API } from "../../../providers/cloudflare/client.ts";
-import { accountIdOf, apiToken, ensureVmTunnel, removeVmTunnel, tunnelNameFor } from "../tunnel/setup.ts";
+import { accountIdOf, apiToken, ensureVmTunnel, findVmTunnel, removeVmTunnel, tunnelNameFor, vmCloudflareSetup } from "../tunnel/setup.ts";
+import { peekOwnerId } from "../tunnel/local-state.ts";
 import { resolveVmContext, type VmContext, type VmFlags } from "./context.ts";
 import { machineInputs, podmanMachineKey, renderNative, sshKeys, tailscaleAuthkey } from "./machine.ts";
 import { describe, executePlan, type PlanStep, type StepView } from "./plan.ts";
@@ -44,10 +45,12 @@ export interface InitOptions extends VmFlags {
 }
 
 export async function vmInit(deps: Deps, opts: InitOptions): Promise<PlanResult & { existing?: VmInfo }> {
-  const ctx = await resolveVmContext(deps, opts);
-  const info = await ctx.provider.status(deps.exec, ctx.name);
-  const { inputs, unsupported } = machineInputs(ctx, deps.env, deps.emit);
-  for (const u of unsupported) deps.emit({ type: "warning", message: `${u.feature} is configured but ${ctx.provider.displayName} cannot run it: ${u.reason}` });
+  const ctx = await resolveVmContext(deps, opts, { planOnly: deps.global.dryRun });
+  // a dry run without a usable provider plans the creation of a new VM (resolveVmContext warned)
+  const info: VmInfo = ctx.detected.usable ? await ctx.provider.status(deps.exec, ctx.name) : { name: ctx.name, provider: ctx.provider.id, state: "missing" };
+  const { inputs, unsupported: notHere } = machineInputs(ctx, deps.env, deps.emit);
+  const unsupported = ctx.detected.usable ? notHere : [{ feature: "provider", reason: `${ctx.provider.displayName}: ${ctx.detected.reason ?? "not usable"}` }, ...notHere];
+  for (const u of notHere) deps.emit({ type: "warning", message: `${u.feature} is configured but ${ctx.provider.displayName} cannot run it: ${u.reason}` });
 
   if (!ctx.provider.features.create.supported) {
     // Docker Desktop: the VM exists with the app; init can only make sure it runs
@@ -65,27 +68,32 @@ export async function vmInit(deps: Deps, opts: InitOptions): Promise<PlanResult 
   }
   const secrets: { tunnelToken?: string; tailscaleAuthkey?: string } = {};
   if (inputs.features.tailscale) secrets.tailscaleAuthkey = await tailscaleAuthkey(ctx, deps.env);
+  if (ctx.provider.nativeConfig === "ignition") {
+    // podman only creates its machine key inside `machine init`, after devx wrote the Ignition
+    // config that must already carry it; a first-time user gets it generated here (ssh-keygen does
+    // not create the folder). Local steps come before the tunnel, so a failure here leaves nothing at Cloudflare.
+    const key = podmanMachineKey(deps.env);
+    if (!key.exists) {
+      steps.push({ kind: "mkdir", title: "create podman's machine key folder", path: dirname(key.path), mode: 0o700 });
+      steps.push({ kind: "exec", title: "create podman's machine ssh key", argv: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "podman-machine", "-f", key.path] });
+    }
+  }
   if (inputs.features.cloudflared) {
-    const tunnelName = tunnelNameFor(ctx.name, deps.env);
     const accountId = accountIdOf(ctx.vm, deps.env)!;
-    const token = await apiToken(ctx.vm, deps.env);
+    // a missing token fails here, before any step has run
+    await apiToken(ctx.vm, deps.env);
+    const owner = await peekOwnerId(deps.paths.state);
+    const tunnelName = tunnelNameFor(ctx.name, owner ?? "<your owner id>");
     steps.push({
       kind: "api",
       title: `ensure Cloudflare tunnel ${tunnelName} and fetch its token`,
       request: `GET/POST /accounts/${accountId}/cfd_tunnel (name=${tunnelName}), GET …/token`,
       run: async () => {
-        const cf = new CloudflareClient(token, deps.env.DEVX_CLOUDFLARE_API || DEFAULT_API);
-        secrets.tunnelToken = (await ensureVmTunnel({ cf, accountId, tunnelName })).token;
+        secrets.tunnelToken = (await ensureVmTunnel(await vmCloudflareSetup(deps, ctx.name, ctx.vm))).token;
       },
     });
   }
   const configPath = ctx.provider.configPath!(ctx.name, deps.paths.state, deps.env);
-  if (ctx.provider.nativeConfig === "ignition") {
-    // podman only creates its machine key inside `machine init`, after devx wrote the Ignition
-    // config that must already carry it; a first-time user gets it generated here
-    const key = podmanMachineKey(deps.env);
-    if (!key.exists) steps.push({ kind: "exec", title: "create podman's machine ssh key", argv: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "podman-machine", "-f", key.path] });
-  }
   // keys are read when the file is written, so a key made by an earlier step is included
   const render = (mask: boolean) => renderNative(ctx.provider, { ...inputs, ...(mask ? {} : { sshKeys: sshKeys(ctx, deps.env) }), ...secrets }, ctx.resources, mask);
   steps.push({ kind: "write", title: `${ctx.provider.nativeConfig} machine configuration`, path: configPath, mode: 0o600, contents: () => render(false), masked: () => render(true) });
@@ -119,15 +127,14 @@ export async function vmRemove(deps: Deps, opts: VmFlags & { keepTunnel?: boolea
   const steps: PlanStep[] = [{ kind: "exec", title: `remove VM ${ctx.name}`, argv: line(ctx, "remove") }];
   const accountId = accountIdOf(ctx.vm, deps.env);
   if (accountId && !opts.keepTunnel) {
-    const tunnelName = tunnelNameFor(ctx.name, deps.env);
-    const token = await apiToken(ctx.vm, deps.env);
+    // a missing token fails here, before the VM is removed
+    await apiToken(ctx.vm, deps.env);
     steps.push({
       kind: "api",
-      title: `delete Cloudflare tunnel ${tunnelName} and the devx DNS records pointing at it`,
+      title: `delete the VM's Cloudflare tunnel and the devx DNS records pointing at it`,
       request: `DELETE /zones/…/dns_records (devx CNAMEs → the tunnel), DELETE /accounts/${accountId}/cfd_tunnel/… (connections, then tunnel)`,
       run: async () => {
-        const cf = new CloudflareClient(token, deps.env.DEVX_CLOUDFLARE_API || DEFAULT_API);
-        await removeVmTunnel({ cf, accountId, tunnelName, vmName: ctx.name, zone: ctx.vm.cloudflare?.zone });
+        await removeVmTunnel(await vmCloudflareSetup(deps, ctx.name, ctx.vm));
       },
     });
   }
@@ -210,13 +217,13 @@ export async function vmSsh(deps: Deps, opts: VmFlags & { command: string[] }): 
 
 /** The native machine configuration `init` would use (secrets masked unless asked). */
 export async function vmIgnition(deps: Deps, opts: VmFlags & { reveal?: boolean }): Promise<{ kind: string; text: string }> {
-  const ctx = await resolveVmContext(deps, opts);
+  const ctx = await resolveVmContext(deps, opts, { planOnly: true });
   const { inputs } = machineInputs(ctx, deps.env, deps.emit);
   const secrets = opts.reveal ? { tailscaleAuthkey: inputs.features.tailscale ? await tailscaleAuthkey(ctx, deps.env) : undefined } : {};
   if (opts.reveal && inputs.features.cloudflared) {
-    const cf = new CloudflareClient(await apiToken(ctx.vm, deps.env), deps.env.DEVX_CLOUDFLARE_API || DEFAULT_API);
-    const t = (await cf.listTunnels(accountIdOf(ctx.vm, deps.env)!, tunnelNameFor(ctx.name, deps.env)))[0];
-    if (t) Object.assign(secrets, { tunnelToken: await cf.tunnelToken(accountIdOf(ctx.vm, deps.env)!, t.id) });
+    const s = await vmCloudflareSetup(deps, ctx.name, ctx.vm);
+    const t = await findVmTunnel(s);
+    if (t) Object.assign(secrets, { tunnelToken: await s.cf.tunnelToken(s.accountId, t.id) });
   }
   return { kind: ctx.provider.nativeConfig ?? "none", text: renderNative(ctx.provider, { ...inputs, ...secrets }, ctx.resources, !opts.reveal) };
 }

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { expose, gc, listTunnels, unexpose } from "../../../src/core/tunnel/ops.ts";
+import { expose, listTunnels, unexpose } from "../../../src/core/tunnel/ops.ts";
+import { gc } from "../../../src/core/tunnel/gc.ts";
 import { cloudflareSetup, ensureVmTunnel, tunnelNameFor } from "../../../src/core/tunnel/setup.ts";
+import { peekOwnerId } from "../../../src/core/tunnel/local-state.ts";
 import { vmInit, vmRemove } from "../../../src/core/vm/ops.ts";
 import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../../src/errors.ts";
 import type { DevxConfig } from "../../../src/config/schema.ts";
@@ -29,7 +31,7 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     await using cf = await startFakeCloudflare();
     const { deps, s, tunnel } = await withTunnel(cf);
     // a rule someone added by hand stays untouched
-    cf.configs.set(tunnel.id, { version: 1, config: { ingress: [{ hostname: "manual.example.dev", service: "http://localhost:9999" }, { service: "http_status:404" }] } });
+    cf.configs.set(tunnel.id, { version: 1, created_at: new Date().toISOString(), config: { ingress: [{ hostname: "manual.example.dev", service: "http://localhost:9999" }, { service: "http_status:404" }] } });
 
     const e = await expose(deps, { port: 3000, name: "web" }, s);
     expect(e).toMatchObject({ url: "https://web.example.dev", hostname: "web.example.dev", service: "http://localhost:3000", live: true });
@@ -40,7 +42,7 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     ]);
     const recs = [...cf.records.values()];
     expect(recs).toHaveLength(1);
-    expect(recs[0]).toMatchObject({ type: "CNAME", name: "web.example.dev", content: `${tunnel.id}.cfargotunnel.com`, proxied: true, comment: "devx: vm=devx tunnel=devx-devx-dev" });
+    expect(recs[0]).toMatchObject({ type: "CNAME", name: "web.example.dev", content: `${tunnel.id}.cfargotunnel.com`, proxied: true, comment: `devx: owner=${s.owner} vm=devx` });
 
     // idempotent: exposing the same thing again changes nothing
     await expose(deps, { port: 3000, name: "web" }, s);
@@ -49,7 +51,7 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
 
     const listed = await listTunnels(deps, {}, s);
     expect(listed.exposures).toEqual([
-      { name: "manual", hostname: "manual.example.dev", url: "https://manual.example.dev", service: "http://localhost:9999", port: 9999, ingress: true, dns: false, live: false, auth: "none" },
+      { name: "manual", hostname: "manual.example.dev", url: "https://manual.example.dev", service: "http://localhost:9999", port: 9999, ingress: true, dns: false, live: false, auth: "unknown" },
       { name: "web", hostname: "web.example.dev", url: "https://web.example.dev", service: "http://localhost:3000", port: 3000, ingress: true, dns: true, live: true, auth: "none" },
     ]);
 
@@ -84,7 +86,7 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
 
     const { deps, s, tunnel } = await withTunnel(cf);
     cf.permissions.delete("Account:Cloudflare Tunnel:Edit");
-    const e2 = await ensureVmTunnel({ ...s, tunnelName: "devx-other-dev" }).catch((x) => x);
+    const e2 = await ensureVmTunnel({ ...s, vmName: "other", tunnelName: "devx-other-dev" }).catch((x) => x);
     expect(e2).toBeInstanceOf(PermissionError);
     expect(e2.hint).toContain('"Account:Cloudflare Tunnel:Read"');
     cf.permissions.add("Account:Cloudflare Tunnel:Edit");
@@ -117,7 +119,7 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     expect(w.moduleType).toBe("application/javascript+module");
     const digest = new Bun.CryptoHasher("sha256").update("alice:s3cret pass:word").digest("hex");
     expect(w.bindings).toEqual([{ type: "secret_text", name: "DEVX_BASIC_AUTH_SHA256", text: digest }]);
-    expect([...cf.routes.values()]).toEqual([{ id: expect.any(String), pattern: "admin.example.dev/*", script: "devx-auth-admin-example-dev" }]);
+    expect([...cf.routes.values()]).toEqual([{ id: expect.any(String), zone_id: cf.zone.id, pattern: "admin.example.dev/*", script: "devx-auth-admin-example-dev" }]);
     const order = cf.log.map((l) => l.split("?")[0]!);
     expect(order.indexOf(`POST /zones/${cf.zone.id}/workers/routes`)).toBeLessThan(order.indexOf(`POST /zones/${cf.zone.id}/dns_records`));
     expect(cf.log.join("\n") + w.module).not.toContain("s3cret");
@@ -145,22 +147,29 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     // a guard whose record vanished is collected by gc; a failed DNS step takes the guard back
     await expose(deps, { port: 3001, name: "panel", basicAuth: { user: "a", password: "b" } }, s);
     cf.records.clear();
-    expect((await gc(deps, {}, s)).map((i) => i.kind).sort()).toEqual(["auth", "ingress"]);
+    expect((await gc(deps, { graceMs: 0 }, s)).removed.map((i) => i.kind).sort()).toEqual(["auth", "ingress"]);
     expect([cf.routes.size, cf.workers.size]).toEqual([0, 0]);
     cf.failNext("POST", /dns_records$/, 403, [{ code: 10000, message: "Authentication error" }]);
     await expect(expose(deps, { port: 3002, name: "x", basicAuth: { user: "a", password: "b" } }, s)).rejects.toBeInstanceOf(PermissionError);
     expect([cf.records.size, cf.routes.size, cf.workers.size]).toEqual([0, 0, 0]);
   });
 
-  test("lists follow result_info across pages", async () => {
+  test("lists follow result_info across pages of 2, and the DNS lookups are filtered queries", async () => {
     await using cf = await startFakeCloudflare();
-    const { s } = await withTunnel(cf);
-    for (let i = 0; i < 230; i++) cf.records.set(`r${i}`, { id: `r${i}`, zone_id: cf.zone.id, zone_name: cf.zone.name, name: `h${i}.example.dev`, type: "CNAME", content: "x.example.org", proxiable: true, proxied: true, ttl: 1, comment: null, tags: [], created_on: "", modified_on: "" });
-    expect((await s.cf.listDnsRecords(cf.zone.id, { type: "CNAME" })).length).toBe(230);
-    expect(cf.log.filter((l) => l.includes("/dns_records?")).map((l) => new URL(`http://x${l.split(" ")[1]}`).searchParams.get("page"))).toEqual(["1", "2", "3"]);
+    const { s, tunnel } = await withTunnel(cf);
+    for (let i = 0; i < 7; i++) cf.addRecord({ name: `h${i}.example.dev`, type: "CNAME", content: "x.example.org" });
+    for (let i = 0; i < 3; i++) cf.addRecord({ name: `t${i}.example.dev`, type: "CNAME", content: `${tunnel.id}.cfargotunnel.com`, comment: `devx: owner=${s.owner} vm=devx` });
+    expect((await s.cf.listDnsRecords(cf.zone.id, { type: "CNAME" })).length).toBe(10);
+    const pages = cf.log.filter((l) => l.includes("/dns_records?")).map((l) => new URL(`http://x${l.split(" ")[1]}`).searchParams);
+    expect(pages.map((p) => [p.get("page"), p.get("per_page")])).toEqual([1, 2, 3, 4, 5].map((n) => [String(n), "100"]));
+    cf.log.length = 0;
+    expect((await s.cf.listDnsRecords(cf.zone.id, { type: "CNAME", content: `${tunnel.id}.cfargotunnel.com` })).map((r) => r.name).sort()).toEqual(["t0.example.dev", "t1.example.dev", "t2.example.dev"]);
+    expect(cf.log.length).toBe(2);
+    expect(cf.log[0]).toContain(`content.exact=${tunnel.id}.cfargotunnel.com`);
+    expect(cf.violations).toEqual([]);
   });
 
-  test("gc removes devx records whose tunnel is gone and rules without a record; keeps live ones and foreign records", async () => {
+  test("gc removes this VM's orphans devx made (past the grace period) and keeps the user's rules and foreign records", async () => {
     await using cf = await startFakeCloudflare();
     const { deps, s, tunnel } = await withTunnel(cf);
     await expose(deps, { port: 3000, name: "live" }, s);
@@ -168,22 +177,29 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     // the record of lost-rule disappears (deleted by hand): its rule is now an orphan
     const lost = [...cf.records.values()].find((r) => r.name === "lost-rule.example.dev")!;
     cf.records.delete(lost.id);
-    // another VM's tunnel was deleted, leaving its devx record behind
-    const other = await ensureVmTunnel({ ...s, tunnelName: "devx-old-dev" });
-    await s.cf.createDnsRecord(cf.zone.id, { type: "CNAME", name: "stale.example.dev", content: `${other.tunnel.id}.cfargotunnel.com`, proxied: true, ttl: 1, comment: "devx: vm=old tunnel=devx-old-dev" });
-    await s.cf.deleteTunnel(cf.accountId, other.tunnel.id);
-    await s.cf.createDnsRecord(cf.zone.id, { type: "CNAME", name: "blog.example.dev", content: "ghs.example.org", proxied: true, ttl: 1 });
+    // a rule the user added by hand, without a record: not devx's, so it stays
+    const conf = cf.configs.get(tunnel.id)!;
+    conf.config.ingress.splice(-1, 0, { hostname: "manual.example.dev", service: "http://localhost:9999" });
+    // a devx record of this tunnel whose rule is gone, made an hour ago
+    cf.addRecord({ name: "stale.example.dev", type: "CNAME", content: `${tunnel.id}.cfargotunnel.com`, comment: `devx: owner=${s.owner} vm=devx`, created_on: new Date(Date.now() - 3_600_000).toISOString() });
+    cf.addRecord({ name: "blog.example.dev", type: "CNAME", content: "ghs.example.org" });
 
-    const preview = await gc(deps, { dryRun: true }, s);
-    expect(preview).toEqual([
-      { kind: "dns", hostname: "stale.example.dev", reason: "its tunnel no longer exists" },
-      { kind: "ingress", hostname: "lost-rule.example.dev", reason: "no DNS record points at devx-devx-dev for it" },
+    // within the grace period only the hour-old record is old enough
+    const young = await gc(deps, { dryRun: true }, s);
+    expect(young.removed).toEqual([{ kind: "dns", hostname: "stale.example.dev", tunnel: tunnel.name, reason: "its tunnel no longer routes this host" }]);
+    expect(young.kept).toEqual([{ kind: "ingress", hostname: "lost-rule.example.dev", tunnel: tunnel.name, reason: `no DNS record points at ${tunnel.name} for it, but devx added it less than the grace period ago` }]);
+
+    const preview = await gc(deps, { dryRun: true, graceMs: 0 }, s);
+    expect(preview.removed).toEqual([
+      { kind: "dns", hostname: "stale.example.dev", tunnel: tunnel.name, reason: "its tunnel no longer routes this host" },
+      { kind: "ingress", hostname: "lost-rule.example.dev", tunnel: tunnel.name, reason: `no DNS record points at ${tunnel.name} for it` },
     ]);
     expect(cf.records.size).toBe(3);
-    expect(await gc(deps, {}, s)).toEqual(preview);
+    expect((await gc(deps, { graceMs: 0 }, s)).removed).toEqual(preview.removed);
     expect([...cf.records.values()].map((r) => r.name).sort()).toEqual(["blog.example.dev", "live.example.dev"]);
-    expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ hostname: "live.example.dev", service: "http://localhost:3000" }, { service: "http_status:404" }]);
-    expect(await gc(deps, {}, s)).toEqual([]);
+    expect(cf.configs.get(tunnel.id)!.config.ingress).toEqual([{ hostname: "live.example.dev", service: "http://localhost:3000" }, { hostname: "manual.example.dev", service: "http://localhost:9999" }, { service: "http_status:404" }]);
+    expect((await gc(deps, { graceMs: 0 }, s)).removed).toEqual([]);
+    expect(cf.violations).toEqual([]);
   });
 
   test("vm init creates the VM's tunnel and puts its token only in the 0600 ignition file", async () => {
@@ -205,7 +221,8 @@ describe("devx tunnel against a Cloudflare API v4 server", () => {
     stub.verify();
     expect(r.steps.map((x) => x.kind)).toEqual(["api", "write", "exec", "exec"]);
     const t = [...cf.tunnels.values()];
-    expect(t.map((x) => [x.name, x.config_src])).toEqual([[tunnelNameFor("devx", { USER: "dev" }), "cloudflare"]]);
+    expect(t.map((x) => [x.name, x.config_src])).toEqual([[tunnelNameFor("devx", (await peekOwnerId(deps.paths.state))!), "cloudflare"]]);
+    expect((await peekOwnerId(deps.paths.state))!).toMatch(/^dev-[a-z0-9]{6}$/);
     const ign = JSON.parse(await Bun.file(cfgPath).text());
     const secrets = ign.storage.files.find((f: { path: string }) => f.path === "/etc/devx/secrets.env");
     expect(secrets.mode).toBe(0o600);

@@ -6,7 +6,7 @@ import { resolveVmContext } from "../../../src/core/vm/context.ts";
 import { CancelledError, NotFoundError, ProviderError, UsageError } from "../../../src/errors.ts";
 import { ExecStub, type StubEntry } from "../../support/exec-stub.ts";
 import { BINS, PODMAN_MACHINE_PUB, tempHome, testDeps } from "./helpers.ts";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { COLIMA, LIMA, ORB, PODMAN, TAILSCALE } from "./fixtures.ts";
 
 const podmanVersion: StubEntry = { argv: ["podman", "--version"], stdout: PODMAN.version };
@@ -51,8 +51,14 @@ describe("devx vm init", () => {
       [
         podmanVersion,
         missing,
-        // stands in for ssh-keygen writing the pair
-        { argv: keygen, check: () => (mkdirSync(join(keyPath, ".."), { recursive: true }), writeFileSync(`${keyPath}.pub`, "ssh-ed25519 AAAAgenerated podman-machine\n")) },
+        // stands in for ssh-keygen, which writes the pair but does not create the folder (on a clean HOME it is missing)
+        {
+          argv: keygen,
+          check: () => {
+            if (!existsSync(join(keyPath, ".."))) throw new Error(`ssh-keygen: ${keyPath}: No such file or directory`);
+            writeFileSync(`${keyPath}.pub`, "ssh-ed25519 AAAAgenerated podman-machine\n");
+          },
+        },
         { argv: ["podman", "machine", "init", "--cpus", "2", "--memory", "4096", "--disk-size", "60", "--ignition-path", configPath(home), "devx"], stdout: PODMAN.initStdout },
         { argv: ["podman", "machine", "start", "devx"], stdout: PODMAN.startStdout },
       ],
@@ -60,7 +66,8 @@ describe("devx vm init", () => {
     );
     const r = await vmInit(testDeps(stub, { env: { HOME: home }, config: { vm: { provider: "podman" } } }).deps, {});
     stub.verify();
-    expect(r.steps.map((s) => s.kind)).toEqual(["exec", "write", "exec", "exec"]);
+    expect(r.steps.map((s) => s.kind)).toEqual(["mkdir", "exec", "write", "exec", "exec"]);
+    expect(statSync(join(keyPath, "..")).mode & 0o777).toBe(0o700);
     expect(JSON.parse(readFileSync(configPath(home), "utf8")).passwd.users[0].sshAuthorizedKeys).toEqual([key, "ssh-ed25519 AAAAgenerated podman-machine"]);
   });
 

@@ -114,7 +114,7 @@ describe("detection by binary and version", () => {
   test("an old podman is found but not usable, with the reason", async () => {
     const stub = new ExecStub([{ argv: ["podman", "--version"], stdout: PODMAN.versionOld }], BINS);
     const d = await VM_PROVIDERS.podman.detect(stub);
-    expect(d).toEqual({ id: "podman", version: "4.3.1", usable: false, reason: "podman 4.3.1 is older than 4.6.0, the oldest devx supports" });
+    expect(d).toEqual({ id: "podman", version: "4.3.1", usable: false, reason: "podman 4.3.1 is too old for `podman machine` (devx needs 4.6.0 or newer)" });
     stub.verify();
   });
 

@@ -9,7 +9,9 @@ export default defineCommand({
   description:
     "Adds an ingress rule to the VM tunnel's remotely managed configuration (cloudflared picks it up live, no\n" +
     "restart) and a proxied CNAME <name>.<zone> → <tunnel-id>.cfargotunnel.com marked as devx's. The URL is\n" +
-    "printed only once both exist. Host names stay one level under the zone, where Universal SSL applies.\n" +
+    "printed only once both exist and Cloudflare routes it. Host names stay one level under the zone, where Universal\n" +
+    "SSL applies. The default name is <vm>-<port>-<owner id>: your owner id (made once on this machine) keeps it\n" +
+    "unique among teammates who share the Cloudflare account and the VM name. Rules and records of others are kept.\n" +
     "Needs an API token with Account:Cloudflare Tunnel:Edit, Zone:DNS:Edit and Zone:Zone:Read.\n" +
     "--basic-auth puts a small Cloudflare Worker on <host>/* that answers 401 unless the credentials match; it is\n" +
     "in place before the DNS record exists. It holds only SHA-256(user:pass) as a secret binding and needs\n" +
@@ -18,7 +20,7 @@ export default defineCommand({
   examples: ["devx tunnel expose 3000", "devx tunnel expose 8080 --name api --domain example.dev", "devx tunnel expose 3000 --json | jq -r .url", "DEVX_BASIC_AUTH_PASSWORD=… devx tunnel expose 8080 --name admin --basic-auth alice"],
   options: v.object({
     port: arg("port inside the VM", { placeholder: "port" }),
-    name: option("host name label (default: <vm>-<port>)", { placeholder: "name" }),
+    name: option("host name label (default: <vm>-<port>-<owner id>, unique to you in a shared account)", { placeholder: "name" }),
     domain: option("zone to publish under (default: vm.cloudflare.zone)", { placeholder: "zone" }),
     basicAuth: option("require HTTP basic auth at Cloudflare's edge; give only the user to read the password from $DEVX_BASIC_AUTH_PASSWORD", { placeholder: "user[:pass]" }),
   }),

@@ -26,7 +26,7 @@ export function printPlan(deps: Deps, r: PlanResult, done: string): void {
     return;
   }
   if (r.dryRun) {
-    const lines = r.steps.map((s) => (s.kind === "exec" ? s.argv.map(q).join(" ") : s.kind === "write" ? `# write ${s.path} (mode ${s.mode}): ${s.title}` : `# cloudflare ${s.request}: ${s.title}`));
+    const lines = r.steps.map((s) => (s.kind === "exec" ? s.argv.map(q).join(" ") : s.kind === "mkdir" ? `mkdir -p -m ${s.mode} ${q(s.path)}` : s.kind === "write" ? `# write ${s.path} (mode ${s.mode}): ${s.title}` : `# cloudflare ${s.request}: ${s.title}`));
     deps.io.out.write(lines.join("\n") + (lines.length ? "\n" : ""));
     return;
   }
