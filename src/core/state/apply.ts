@@ -100,7 +100,8 @@ export async function planApply(sd: StateDeps, project: string, m: Manifest, opt
   if (opts.strict) {
     const blocked = replace.filter((c) => !running(c) && !alsoRemove.has(c.name));
     if (blocked.length > 0) {
-      throw new ConflictError(`container ${blocked.map((c) => c.name).join(", ")} exists here (${blocked[0]!.state}) and would be replaced`, `remove it first (\`${rt.displayName} rm ${blocked[0]!.name}\`) if you do not need it`);
+      // never "podman rm": a stopped container may be one an interrupted devx checkpointed, whose state lives in it
+      throw new ConflictError(`container ${blocked.map((c) => c.name).join(", ")} exists here (${blocked[0]!.state}) and would be replaced`, `bring it back first: \`devx state recover\` if a devx was interrupted, else \`${rt.displayName} start ${blocked[0]!.name}\``);
     }
     // an image some container here was created from is here (podman and docker remove an image's
     // containers with it): only the others cost a CLI start (~50 ms with podman) to look up

@@ -132,3 +132,21 @@ ptest("db-only share: the database volume comes back into a changed machine and 
   expect(now.containers).toEqual(original.containers);
   expect(env.sh(["podman", "exec", env.db, "ls", "/data"])).toBe("known.txt\nlink\npg\n");
 });
+
+ptest("share without a relay says the bundle stays on this machine, and on a terminal asks for one", async () => {
+  const env = makeEnv("norelay");
+  envs.push(env);
+  env.start();
+  const quiet = await env.cli(["state", "share", "--db-only", "--json"]);
+  expect(quiet.code).toBe(0);
+  expect(quiet.err).toContain("no relay is configured: the bundle stays on this machine");
+  expect((JSON.parse(quiet.out) as { relay: string }).relay).toStartWith(pathToFileURL(join(env.stateDir, "state", "relay")).href);
+  const team = pathToFileURL(join(env.dir, "team bucket")).href;
+  const asked = await env.cli(["state", "share", "--db-only", "--json"], { tty: true, answers: [team] });
+  expect(asked.code).toBe(0);
+  expect(asked.err).toContain("No relay is configured");
+  expect((JSON.parse(asked.out) as { relay: string }).relay).toBe(team);
+  const dry = await env.cli(["state", "share", "--db-only", "--dry-run"], { tty: true, answers: [] });
+  expect(dry.code).toBe(0);
+  expect(dry.out).toContain("would share (db-only)");
+});

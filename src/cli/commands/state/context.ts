@@ -44,13 +44,22 @@ function killAt(spec: string | undefined, inner?: (p: string) => void | Promise<
   };
 }
 
-/** --relay > DEVX_RELAY > devx.yaml state.relay > user relay > a directory under the state dir. */
-export async function relayUri(deps: Deps, flag: string | undefined): Promise<string> {
+/**
+ * --relay > DEVX_RELAY > devx.yaml state.relay > user relay. With none, the bundle can only stay on
+ * this machine (a directory under the state dir), which no teammate can reach: on a terminal the
+ * user is asked for a relay (Enter keeps the local one), otherwise a warning says so.
+ */
+export async function relayUri(deps: Deps, flag: string | undefined, opts: { dryRun: boolean; emit: StateDeps["emit"] }): Promise<string> {
   const { resolveRelay } = await import("../../../config/settings.ts");
   const loaded = await deps.findConfig();
   const r = resolveRelay({ flags: { relay: flag }, env: deps.env, project: loaded?.config, user: await deps.userConfig() });
   if (r.value) return r.value;
   const dir = join(deps.paths.state, "relay");
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  return pathToFileURL(dir).href;
+  const local = pathToFileURL(dir).href;
+  const hint = "set state.relay in devx.yaml (s3://bucket/prefix, gs://bucket/prefix), pass --relay, or set DEVX_RELAY";
+  const answer = deps.io.stdinIsTTY && !opts.dryRun ? (await deps.io.readLine(`No relay is configured: teammates can only attach bundles from a shared bucket.\nRelay URI (s3://…, gs://…, file:///shared/dir), or Enter to keep it on this machine: `))?.trim() : undefined;
+  if (answer) return answer;
+  opts.emit({ type: "warning", message: `no relay is configured: the bundle stays on this machine (${local}), where no teammate can reach it`, hint });
+  if (!opts.dryRun) await mkdir(dir, { recursive: true, mode: 0o700 });
+  return local;
 }

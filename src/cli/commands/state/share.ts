@@ -26,11 +26,11 @@ export default defineCommand({
       const { selectForSnapshot } = await import("../../../core/state/select.ts");
       const { chooseMode } = await import("../../../core/state/mode.ts");
       const sel = await selectForSnapshot(sd, await chooseMode(sd, opts.dbOnly, "sharing"));
-      const plan = { relay: await relayUri(deps, opts.relay), mode: sel.mode, containers: sel.containers.map((c) => c.name), stopped: sel.stopOnly.map((c) => c.name), volumes: sel.volumes.map((x) => x.name) };
+      const plan = { relay: await relayUri(deps, opts.relay, { dryRun: true, emit: sd.emit }), mode: sel.mode, containers: sel.containers.map((c) => c.name), stopped: sel.stopOnly.map((c) => c.name), volumes: sel.volumes.map((x) => x.name) };
       deps.io.out.write(deps.global.json ? JSON.stringify(plan, null, 2) + "\n" : `would share (${plan.mode}) to ${plan.relay}:\n${plan.containers.map((c) => `  checkpoint container ${c}\n`).join("")}${plan.stopped.map((c) => `  stop and start container ${c}\n`).join("")}${plan.volumes.map((x) => `  export volume ${x}\n`).join("")}`);
       return 0;
     }
-    const r = await share(sd, { relay: await relayUri(deps, opts.relay), dbOnly: opts.dbOnly, words: opts.words ?? cfg?.words, level: cfg?.compression_level ?? 1 });
+    const r = await share(sd, { relay: await relayUri(deps, opts.relay, { dryRun: false, emit: sd.emit }), dbOnly: opts.dbOnly, words: opts.words ?? cfg?.words, level: cfg?.compression_level ?? 1 });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify(r, null, 2) + "\n");
       return 0;

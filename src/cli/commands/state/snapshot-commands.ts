@@ -79,8 +79,10 @@ export function listCommand(k: Kind) {
       const { listSnapshots } = await import("../../../core/state/local.ts");
       const all = await listSnapshots({ stateDir: deps.paths.state });
       const items = k.kind === "checkpoint" ? all.checkpoints : all.dbSnapshots;
-      for (const line of all.interrupted) deps.emit({ type: "warning", message: line, hint: "`devx state recover` finishes it (any state command does too)" });
-      if (all.leftoverBytes > 0) deps.emit({ type: "warning", message: `${fmtMB(all.leftoverBytes)} left behind by interrupted runs`, hint: "`devx state recover` reclaims it" });
+      const { textRenderer } = await import("../../../events/render.ts");
+      const warn = textRenderer({ write: (x) => deps.io.err.write(x), isTTY: false, color: deps.io.color });
+      for (const line of all.interrupted) warn({ type: "warning", message: line, hint: "`devx state recover` finishes it (any state command does too)" });
+      if (all.leftoverBytes > 0) warn({ type: "warning", message: `${fmtMB(all.leftoverBytes)} left behind by interrupted runs`, hint: "`devx state recover` reclaims it" });
       if (deps.global.json) {
         deps.io.out.write(JSON.stringify(k.kind === "checkpoint" ? { checkpoints: items, restorePoints: all.restorePoints.map(({ dir: _d, ...r }) => r), shares: all.shares, interrupted: all.interrupted, leftoverBytes: all.leftoverBytes } : { snapshots: items }, null, 2) + "\n");
         return 0;
