@@ -2,11 +2,11 @@ import { afterAll, beforeAll, expect, setDefaultTimeout } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { findProcesses } from "../../../src/platform/process.ts";
-import { ensureBinary } from "../../support/binary.ts";
-import { criuAvailable, podmanAvailable } from "../../support/images.ts";
-import { testWith } from "../../support/require.ts";
-import { counterAtLeast, makeEnv, type Env } from "./fixture.ts";
+import { findProcesses } from "../../src/platform/process.ts";
+import { ensureBinary } from "../support/binary.ts";
+import { criuAvailable, podmanAvailable } from "../support/images.ts";
+import { testWith } from "../support/require.ts";
+import { counterAtLeast, makeEnv, type Env } from "../integration/state/fixture.ts";
 
 /**
  * Crash safety on the real parts: the compiled devx is SIGKILLed at every step boundary of attach,
