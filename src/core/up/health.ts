@@ -22,10 +22,16 @@ export interface HealthTiming {
 
 export const DEFAULT_TIMING: HealthTiming = { intervalMs: 2000, timeoutMs: 1000, retries: 15, startPeriodMs: 0 };
 
+/**
+ * An exec check starts a process (inside a container, a `podman exec`: ~0.1 s idle, seconds on a
+ * busy machine): 1 s would call a healthy service unhealthy whenever the machine is loaded.
+ */
+export const EXEC_TIMEOUT_MS = 10_000;
+
 export function timingOf(h: HealthcheckConfig): HealthTiming {
   return {
     intervalMs: durationMs(h.interval, DEFAULT_TIMING.intervalMs),
-    timeoutMs: durationMs(h.timeout, DEFAULT_TIMING.timeoutMs),
+    timeoutMs: durationMs(h.timeout, h.exec !== undefined ? EXEC_TIMEOUT_MS : DEFAULT_TIMING.timeoutMs),
     retries: h.retries ?? DEFAULT_TIMING.retries,
     startPeriodMs: durationMs(h.start_period, DEFAULT_TIMING.startPeriodMs),
   };
