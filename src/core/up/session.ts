@@ -1,4 +1,4 @@
-import { projectName as dbProjectName } from "../db/context.ts";
+import { projectName as projectNameOf } from "../../config/project.ts";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Deps } from "../../cli/deps.ts";
 import type { LoadedConfig } from "../../config/load.ts";
@@ -30,9 +30,9 @@ export interface UpSessionData {
   containers?: string[];
 }
 
-/** The same project name the database and bridge capabilities label their resources with. */
+/** The project name of a loaded devx.yaml (the one rule: src/config/project.ts). */
 export function projectName(loaded: LoadedConfig): string {
-  return dbProjectName(loaded.config.name, loaded.dir);
+  return projectNameOf(loaded, loaded.dir);
 }
 
 export async function readUpSession(deps: Deps, loaded: LoadedConfig): Promise<(SessionRecord<UpSessionData> & { stale: boolean }) | undefined> {
