@@ -201,6 +201,12 @@ export const userConfigSchema = v.strictObject({
   vm_name: v.optional(name),
   kube_context: v.optional(v.string()),
   color: v.optional(v.boolean()),
+  include_allow: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.regex(/^(\/|~\/)/, 'expected an absolute directory ("/…" or "~/…")'))),
+      v.description("directories outside a project whose files a devx.yaml may include: (a repo's own devx.yaml can never widen this)"),
+    ),
+  ),
 });
 export type UserConfig = v.InferOutput<typeof userConfigSchema>;
 
