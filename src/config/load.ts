@@ -17,7 +17,7 @@ const MAX_FILES = 64;
 const MAX_TOTAL_BYTES = 4 * MAX_CONFIG_BYTES;
 
 /** Where an item of services/databases/tunnels (or one of its keys) is written: "devx.yaml:12:5". */
-export type ItemLocator = (section: "services" | "databases" | "tunnels", name: string, key?: string) => string | undefined;
+export type ItemLocator = (section: "services" | "databases" | "tunnels", name: string, key?: string, nth?: number) => string | undefined;
 
 export interface LoadedConfig {
   /** the devx.yaml that was asked for */
@@ -141,13 +141,14 @@ function itemLocator(ctx: LoadContext, main: string, profile: string | undefined
   if (profile) layers.push({ parsed: root, prefix: ["profiles", profile] });
   layers.push({ parsed: root, prefix: [] });
   for (const f of ctx.files.slice(1).reverse()) layers.push({ parsed: ctx.parsed.get(f)!, prefix: [] });
-  return (section, name, key) => {
+  return (section, name, key, nth = 0) => {
     let first: string | undefined;
     for (const { parsed, prefix } of layers) {
       let v: unknown = parsed.value;
       for (const k of [...prefix, section]) v = (v as Record<string, unknown> | undefined)?.[k as string];
       if (!Array.isArray(v)) continue;
-      const i = v.findIndex((x: { name?: string; engine?: string }) => (x.name ?? (section === "databases" ? x.engine : undefined)) === name);
+      const matching = v.flatMap((x: { name?: string; engine?: string }, j) => ((x.name ?? (section === "databases" ? x.engine : undefined)) === name ? [j] : []));
+      const i = matching[Math.min(nth, matching.length - 1)] ?? -1;
       if (i < 0) continue;
       const item = [...prefix, section, i];
       if (!key) return parsed.locate(item);

@@ -70,7 +70,7 @@ export const serviceSchema = v.strictObject({
   image: v.optional(v.string()),
   port: v.optional(port),
   container_port: v.optional(port),
-  volumes: v.optional(v.array(v.string())),
+  volumes: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*:\/\S*$/, 'expected "volume-name:/path/in/container"'), v.description("a named volume and where it is mounted")))),
   env: v.optional(envMap),
   depends_on: v.optional(dependsOn),
   healthcheck: v.optional(healthcheckSchema),

@@ -2,7 +2,6 @@ import type { Deps } from "../../cli/deps.ts";
 import { ConflictError, ProviderError } from "../../errors.ts";
 import type { DevxEvent, Emit } from "../../events/types.ts";
 import { buildGraph, type Graph } from "./graph.ts";
-import { yamlLocator } from "./locate.ts";
 import { maskEnv, nodeEnv, serviceExposed, type Exposed } from "./env.ts";
 import { describeCheck } from "./health.ts";
 import { logDir } from "./logs.ts";
@@ -28,7 +27,7 @@ export interface UpRequest {
 
 export async function loadGraph(deps: Deps, only: string[]): Promise<{ loaded: LoadedConfig; graph: Graph; project: string }> {
   const loaded = await deps.config();
-  const graph = buildGraph(loaded.config, { locate: yamlLocator(loaded.path, deps.cwd), only });
+  const graph = buildGraph(loaded.config, { locate: loaded.locate, only });
   return { loaded, graph, project: projectName(loaded) };
 }
 
