@@ -15,7 +15,7 @@ export default defineCommand({
   async run(opts, deps) {
     const { collectEnv } = await import("../../core/up/env.ts");
     const { env } = await collectEnv(deps);
-    const r = await deps.exec.run(opts.command, { env, inherit: true, cwd: deps.cwd, signal: deps.signal });
+    const r = await deps.exec.run(opts.command, { env, inherit: true, cwd: deps.cwd, signal: deps.signal, userEnv: true });
     return r.code;
   },
 });
