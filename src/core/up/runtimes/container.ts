@@ -33,7 +33,7 @@ export function containerRuntime(runtime: () => Promise<ContainerRuntime>): Node
         command: s.command === undefined ? undefined : Array.isArray(s.command) ? s.command : ["sh", "-c", s.command],
         env,
         secretEnv,
-        labels: devxLabels(ctx.project, "service", { [LABEL.service]: ctx.node.name }),
+        labels: devxLabels(ctx.project, "service", { [LABEL.service]: ctx.node.name, ...(ctx.runId ? { [LABEL.session]: ctx.runId } : {}) }),
         ports: ctx.port !== undefined && containerPort !== undefined ? [{ hostIp: "127.0.0.1", hostPort: ctx.port, containerPort }] : [],
         volumes: (s.volumes ?? []).flatMap((v) => {
           const [vol, dest] = v.split(":");

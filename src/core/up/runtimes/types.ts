@@ -24,6 +24,8 @@ export interface StartContext {
   env: Record<string, string>;
   /** devx.yaml's directory: relative cwd of host services resolves against it */
   baseDir: string;
+  /** the id of this `devx up` run, for the devx.session label of what a runtime creates */
+  runId?: string;
   line(text: string, stream: "stdout" | "stderr"): void;
   signal: AbortSignal;
 }
