@@ -193,13 +193,29 @@ export const systemExec: Exec = {
   },
 };
 
+/**
+ * A command that failed, as the `cause` of the ProviderError execCheck throws: callers that know
+ * the tool (an image pull, a port bind) read its exit code and output from here, never from the
+ * message. Its message is the whole stderr, so --debug shows it.
+ */
+export class ExecFailure extends Error {
+  constructor(readonly result: ExecResult) {
+    super(result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`);
+    this.name = "ExecFailure";
+  }
+  /** the last non-empty line of stderr (else stdout): usually the tool's own one-line error */
+  get lastLine(): string | undefined {
+    return (this.result.stderr.trim() || this.result.stdout.trim()).split("\n").map((l) => l.trim()).filter(Boolean).pop();
+  }
+}
+
 /** Run and throw a ProviderError carrying the tail of stderr when the command fails. */
 export async function execCheck(exec: Exec, argv: string[], opts?: ExecOptions, hint?: string): Promise<ExecResult> {
   const r = await exec.run(argv, opts);
   if (r.timedOut) throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` timed out after ${opts?.timeoutMs} ms`, hint ?? "retry, or run with --debug");
   if (r.code !== 0) {
     const tail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" | ");
-    throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` failed (exit ${r.code}): ${tail}`, hint ?? "run with --debug for the full output");
+    throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` failed (exit ${r.code}): ${tail}`, hint ?? "run with --debug for the full output", { cause: new ExecFailure(r) });
   }
   return r;
 }

@@ -203,6 +203,7 @@ export class Supervisor {
           env,
           baseDir: this.o.baseDir,
           runId: this.o.runId,
+          emit: this.o.emit,
           signal: life,
           line: (text, stream) => {
             s.log.write(text, stream);
