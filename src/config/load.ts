@@ -1,6 +1,5 @@
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { dirname, join, resolve, isAbsolute } from "node:path";
-import { realpath } from "node:fs/promises";
 import { ConfigError, NotFoundError } from "../errors.ts";
 import { closest } from "../cli/suggest.ts";
 import { configSchema, userConfigSchema, type DevxConfig, type UserConfig } from "./schema.ts";
