@@ -96,8 +96,8 @@ async function loadHeader(deps: Deps): Promise<HeaderInfo> {
   try {
     const found = await deps.findConfig();
     if (!found) return { vm: await vm };
-    const { basename } = await import("node:path");
-    return { project: found.config.name ?? basename(found.dir), provider: found.config.provider ?? "auto", vm: await vm };
+    const { projectName } = await import("../src/config/project.ts");
+    return { project: projectName(found, deps.cwd), provider: found.config.provider ?? "auto", vm: await vm };
   } catch (e) {
     return { vm: await vm, configError: e instanceof Error ? e.message : String(e) };
   }

@@ -24,12 +24,14 @@ export function gcsRelay(target: { bucket: string; prefix: string; uri: string }
       { credentials: { accessKeyId, secretAccessKey }, tuning, credentialHint: "check GCS_HMAC_ACCESS_KEY_ID / GCS_HMAC_SECRET (an HMAC key of a service account with Storage Object Admin on the bucket), or unset them to use your gcloud login" },
     );
   }
-  return gcloudRelay(target, opts.exec);
+  // gcloud is a helper that needs the user's Google credentials: they are passed by name (helpers inherit none)
+  const env = Object.fromEntries(Object.entries(opts.env).filter(([k]) => /^(GOOGLE_|CLOUDSDK_|GCLOUD_)/.test(k)));
+  return gcloudRelay(target, opts.exec, env);
 }
 
 const GCLOUD = "gcloud";
 
-function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, exec: Exec): Relay {
+function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, exec: Exec, env: Record<string, string | undefined>): Relay {
   const { bucket, prefix, uri } = target;
   const url = (object: string) => `gs://${bucket}/${objectKey(prefix, object)}`;
 
@@ -61,7 +63,7 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
 
   const run = async (argv: string[], what: string, object?: string) => {
     requireGcloud();
-    const r = await exec.run(argv);
+    const r = await exec.run(argv, { env });
     if (r.code !== 0) throw fail(r.stderr, what, object);
     return r.stdout;
   };
@@ -89,7 +91,7 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       const what = `upload of ${object}`;
       requireGcloud();
       // GCS makes an object visible only when its upload is finalised, so a failed cp leaves nothing.
-      const child = exec.spawn([GCLOUD, "storage", "cp", "-", url(object)], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+      const child = exec.spawn([GCLOUD, "storage", "cp", "-", url(object)], { env, stdin: "pipe", stdout: "ignore", stderr: "pipe" });
       const stderr = new Response(child.stderr).text();
       const onAbort = () => child.kill("SIGTERM");
       opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -135,7 +137,7 @@ function gcloudRelay(target: { bucket: string; prefix: string; uri: string }, ex
       const found = await head(object);
       if (!found) throw new NotFoundError(`no object ${object} on ${uri}`, "the share may have been removed, or the share ID is mistyped");
       const what = `download of ${object}`;
-      const child = exec.spawn([GCLOUD, "storage", "cat", url(object)], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const child = exec.spawn([GCLOUD, "storage", "cat", url(object)], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       const stderr = new Response(child.stderr).text();
       const counter = byteCounter(opts.onProgress, found.size);
       const src = Readable.fromWeb(child.stdout as unknown as import("node:stream/web").ReadableStream<Uint8Array>);

@@ -1,4 +1,7 @@
 import type { Readable } from "node:stream";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ProviderError } from "../../src/errors.ts";
 import { execCheck, type Exec } from "../../src/platform/exec.ts";
 import type { Checkpointer, ContainerInfo, ContainerRuntime, RunSpec, VolumeInfo } from "./types.ts";
@@ -167,20 +170,38 @@ export class CliRuntime implements ContainerRuntime {
     return volumeInfos(parseJsonArray<VolumeJson>(out.stdout, "volume inspect"), filter.labels);
   }
 
+  /**
+   * Secrets reach the container through an env file (0600, in a fresh 0700 directory) that is
+   * removed as soon as `run` returns: never argv, and not the CLI's own environment, which its
+   * children (conmon, network helpers) would inherit. A value with a line break cannot be written
+   * to an env file; it alone goes through the CLI's environment (`-e NAME`).
+   */
   async run(spec: RunSpec): Promise<string> {
     const args = ["run", "-d", "--name", spec.name];
-    for (const [k, v] of Object.entries(spec.labels ?? {})) args.push("--label", `${k}=${v}`);
-    for (const [k, v] of Object.entries(spec.env ?? {})) args.push("-e", `${k}=${v}`);
-    // secrets: `-e NAME` makes the runtime copy the value from its own environment
-    for (const k of Object.keys(spec.secretEnv ?? {})) args.push("-e", k);
-    for (const p of spec.ports ?? []) args.push("-p", `${p.hostIp ?? "127.0.0.1"}:${p.hostPort}:${p.containerPort}`);
-    for (const v of spec.volumes ?? []) args.push("-v", `${v.name}:${v.destination}`);
-    if (spec.network) args.push("--network", spec.network);
-    if (spec.workdir) args.push("--workdir", spec.workdir);
-    if (spec.user) args.push("--user", spec.user);
-    args.push(spec.image, ...(spec.command ?? []));
-    const r = await this.run_(args, { env: spec.secretEnv });
-    return r.stdout.trim().split("\n").pop() ?? "";
+    const secrets = Object.entries(spec.secretEnv ?? {});
+    const multiline = Object.fromEntries(secrets.filter(([, v]) => /[\r\n]/.test(v)));
+    const single = secrets.filter(([k]) => !(k in multiline));
+    const dir = single.length ? await mkdtemp(join(tmpdir(), "devx-env-")) : undefined;
+    try {
+      if (dir) {
+        const file = join(dir, "env");
+        await writeFile(file, single.map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600, flag: "wx" });
+        args.push("--env-file", file);
+      }
+      for (const [k, v] of Object.entries(spec.labels ?? {})) args.push("--label", `${k}=${v}`);
+      for (const [k, v] of Object.entries(spec.env ?? {})) args.push("-e", `${k}=${v}`);
+      for (const k of Object.keys(multiline)) args.push("-e", k);
+      for (const p of spec.ports ?? []) args.push("-p", `${p.hostIp ?? "127.0.0.1"}:${p.hostPort}:${p.containerPort}`);
+      for (const v of spec.volumes ?? []) args.push("-v", `${v.name}:${v.destination}`);
+      if (spec.network) args.push("--network", spec.network);
+      if (spec.workdir) args.push("--workdir", spec.workdir);
+      if (spec.user) args.push("--user", spec.user);
+      args.push(spec.image, ...(spec.command ?? []));
+      const r = await this.run_(args, { env: multiline });
+      return r.stdout.trim().split("\n").pop() ?? "";
+    } finally {
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }
   }
 
   async start(name: string): Promise<void> {

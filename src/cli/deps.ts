@@ -60,8 +60,11 @@ export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {})
       const file = global.file ?? env.DEVX_FILE ?? (await findConfigFile(cwd));
       if (!file) return undefined;
       const { resolveProfile } = await import("../config/settings.ts");
-      const profile = resolveProfile({ flags: global, env, user: await userConfig() }).value;
-      return loadConfig(file, { profile, cwd });
+      const user = await userConfig();
+      const profile = resolveProfile({ flags: global, env, user }).value;
+      const home = env.HOME ?? "";
+      const includeAllow = (user.include_allow ?? []).map((d) => (d.startsWith("~/") ? join(home, d.slice(2)) : d));
+      return loadConfig(file, { profile, cwd, includeAllow });
     })());
 
   const emit: Emit =

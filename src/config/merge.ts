@@ -1,4 +1,4 @@
-import { ConfigError } from "../errors.ts";
+import { ConfigErrors } from "./yaml.ts";
 
 /**
  * Merge rules (documented in docs/config.md):
@@ -51,7 +51,8 @@ function collectOrigins(config: Record<string, unknown>, file: string, prefix = 
   return into;
 }
 
-export function mergeIncludes<T>(parts: Array<{ config: T; origins: Origins; file: string }>, show: (p: string) => string): { config: T; origins: Origins } {
+/** `where(file, path)` positions an origin path in a file ("a.yaml:3:5") for the conflict message. */
+export function mergeIncludes<T>(parts: Array<{ config: T; origins: Origins; file: string }>, where: (file: string, path: string) => string): { config: T; origins: Origins } {
   let config: unknown = {};
   const origins: Origins = new Map();
   for (const part of parts) {
@@ -62,7 +63,7 @@ export function mergeIncludes<T>(parts: Array<{ config: T; origins: Origins; fil
       if (prev && prev !== file) {
         const scalar = !path.includes("[");
         if (scalar && JSON.stringify(get(config, path)) === JSON.stringify(get(own, path))) continue;
-        throw new ConfigError(`${path} is defined in both ${show(prev)} and ${show(file)}`, "define it in one included file, or override it in the including devx.yaml");
+        throw new ConfigErrors([`${where(file, path)} ${path} is defined in both ${where(prev, path)} and here`], "define it in one included file, or override it in the including devx.yaml");
       }
       origins.set(path, file);
     }

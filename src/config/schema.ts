@@ -70,7 +70,7 @@ export const serviceSchema = v.strictObject({
   image: v.optional(v.string()),
   port: v.optional(port),
   container_port: v.optional(port),
-  volumes: v.optional(v.array(v.string())),
+  volumes: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*:\/\S*$/, 'expected "volume-name:/path/in/container"'), v.description("a named volume and where it is mounted")))),
   env: v.optional(envMap),
   depends_on: v.optional(dependsOn),
   healthcheck: v.optional(healthcheckSchema),
@@ -201,6 +201,12 @@ export const userConfigSchema = v.strictObject({
   vm_name: v.optional(name),
   kube_context: v.optional(v.string()),
   color: v.optional(v.boolean()),
+  include_allow: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.regex(/^(\/|~\/)/, 'expected an absolute directory ("/…" or "~/…")'))),
+      v.description("directories outside a project whose files a devx.yaml may include: (a repo's own devx.yaml can never widen this)"),
+    ),
+  ),
 });
 export type UserConfig = v.InferOutput<typeof userConfigSchema>;
 

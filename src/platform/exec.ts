@@ -3,11 +3,19 @@ import { ProviderError } from "../errors.ts";
 /**
  * The only door to subprocesses. argv arrays only (no shell), secrets through `env` or `input`
  * (never argv), every child in its own process group so cancel/timeout kills the whole tree.
+ * Helper children do not inherit credential variables (mergeEnv); the user's own commands opt in
+ * with `userEnv`.
  */
 export interface ExecOptions {
   cwd?: string;
   /** merged over the parent environment; a value of undefined removes the variable */
   env?: Record<string, string | undefined>;
+  /**
+   * The user's own command (`devx run`, `devx shell`, `up` host services and their exec checks):
+   * it keeps the whole environment, credentials included. Without it a child is a helper
+   * (podman, criu, ssh-keygen, limactl…) and gets no credential variables (see scrubbed).
+   */
+  userEnv?: boolean;
   /** bytes for stdin (secrets go here, never in argv) */
   input?: string | Uint8Array;
   timeoutMs?: number;
@@ -39,6 +47,8 @@ export interface Spawned {
 export interface SpawnOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;
+  /** as ExecOptions.userEnv */
+  userEnv?: boolean;
   /** "pipe" gives a writable stdin; "ignore" closes it */
   stdin?: "pipe" | "ignore" | "inherit";
   stdout?: "pipe" | "ignore" | "inherit" | number;
@@ -57,9 +67,33 @@ export interface Exec {
   which(bin: string): string | null;
 }
 
-export function mergeEnv(extra?: Record<string, string | undefined>): Record<string, string> {
+/**
+ * Credentials in the environment that devx itself may use (relays, Cloudflare, Tailscale, share
+ * IDs, basic-auth passwords) and generic secret-looking names. No helper child needs them: a
+ * helper that does (gcloud for a gs:// relay) gets them passed in `env`, by name.
+ */
+const CREDENTIAL_PREFIX = /^(AWS_|GOOGLE_|GCLOUD_|CLOUDSDK_|GCS_HMAC_|AZURE_|CLOUDFLARE_|CF_API_|TAILSCALE_|TS_AUTHKEY$|TS_API_KEY$|TS_OAUTH_|DEVX_SHARE_ID$|DEVX_BASIC_AUTH_PASSWORD$)/;
+const SECRET_NAME = /(^|_)(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|AUTHKEY|CREDENTIALS?)(_|$)/;
+
+/** Is this variable left out of a helper child's inherited environment? */
+export function scrubbed(name: string): boolean {
+  const n = name.toUpperCase();
+  return CREDENTIAL_PREFIX.test(n) || SECRET_NAME.test(n);
+}
+
+/** devx re-executing itself (a detached supervisor, a bridge, the dashboard's palette) is devx, not a helper. */
+function isSelf(bin: string): boolean {
+  return bin === process.execPath;
+}
+
+/**
+ * The child's environment: the parent's (credential variables left out unless `keep`), then
+ * `extra` over it (a value of undefined removes a variable). Whatever `extra` names explicitly is
+ * passed, scrubbed name or not.
+ */
+export function mergeEnv(extra?: Record<string, string | undefined>, keep = false): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (keep || !scrubbed(k))) out[k] = v;
   for (const [k, v] of Object.entries(extra ?? {})) {
     if (v === undefined) delete out[k];
     else out[k] = v;
@@ -112,7 +146,7 @@ export const systemExec: Exec = {
     try {
       proc = Bun.spawn(argv, {
         cwd: opts.cwd,
-        env: mergeEnv(opts.env),
+        env: mergeEnv(opts.env, opts.userEnv || isSelf(bin)),
         stdin: opts.inherit ? "inherit" : opts.input !== undefined ? new Blob([opts.input as BlobPart]) : "ignore",
         stdout: opts.inherit ? "inherit" : "pipe",
         stderr: opts.inherit ? "inherit" : "pipe",
@@ -153,7 +187,7 @@ export const systemExec: Exec = {
     try {
       proc = Bun.spawn(opts.dieWithParent ? withParentDeathSignal(argv) : argv, {
         cwd: opts.cwd,
-        env: mergeEnv(opts.env),
+        env: mergeEnv(opts.env, opts.userEnv || isSelf(bin)),
         stdin: opts.stdin ?? "ignore",
         stdout: opts.stdout ?? "pipe",
         stderr: opts.stderr ?? "pipe",
@@ -175,13 +209,29 @@ export const systemExec: Exec = {
   },
 };
 
+/**
+ * A command that failed, as the `cause` of the ProviderError execCheck throws: callers that know
+ * the tool (an image pull, a port bind) read its exit code and output from here, never from the
+ * message. Its message is the whole stderr, so --debug shows it.
+ */
+export class ExecFailure extends Error {
+  constructor(readonly result: ExecResult) {
+    super(result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`);
+    this.name = "ExecFailure";
+  }
+  /** the last non-empty line of stderr (else stdout): usually the tool's own one-line error */
+  get lastLine(): string | undefined {
+    return (this.result.stderr.trim() || this.result.stdout.trim()).split("\n").map((l) => l.trim()).filter(Boolean).pop();
+  }
+}
+
 /** Run and throw a ProviderError carrying the tail of stderr when the command fails. */
 export async function execCheck(exec: Exec, argv: string[], opts?: ExecOptions, hint?: string): Promise<ExecResult> {
   const r = await exec.run(argv, opts);
   if (r.timedOut) throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` timed out after ${opts?.timeoutMs} ms`, hint ?? "retry, or run with --debug");
   if (r.code !== 0) {
     const tail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" | ");
-    throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` failed (exit ${r.code}): ${tail}`, hint ?? "run with --debug for the full output");
+    throw new ProviderError(`\`${argv.slice(0, 3).join(" ")}\` failed (exit ${r.code}): ${tail}`, hint ?? "run with --debug for the full output", { cause: new ExecFailure(r) });
   }
   return r;
 }

@@ -51,7 +51,7 @@ describe("compiled binary", () => {
     writeFileSync(join(dir, "devx.yaml"), "name: shop\nservices:\n  - name: api\n    port: eighty\n");
     const r = await runBinary(["config", "validate"], { cwd: dir });
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe("devx.yaml:4:11 services[0].port: expected a port number, got \"eighty\"\n1 problem(s) found\n");
+    expect(r.stderr).toBe("devx.yaml:4:11 services[0].port: expected a port number, got \"eighty\"\n1 problem found\n");
   });
 
   test("doctor --json is one JSON document with a check per tool", async () => {

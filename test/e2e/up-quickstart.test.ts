@@ -39,9 +39,10 @@ test("--detach, ps --json, the api calling its dependency, run, logs, down: all 
     expect(body.service).toBe("api");
     expect(body.upstream.service).toBe("worker");
 
-    const run = await runBinary(["run", "--", "sh", "-c", 'echo "$API_URL $WORKER_PORT"; exit 7'], { cwd: dir });
+    // the top-level env: that up injects into every service reaches `devx run` too
+    const run = await runBinary(["run", "--", "sh", "-c", 'echo "$API_URL $WORKER_PORT $GREETING"; exit 7'], { cwd: dir });
     expect(run.code).toBe(7);
-    expect(run.stdout).toBe(`http://127.0.0.1:${api.port} ${worker.port}\n`);
+    expect(run.stdout).toBe(`http://127.0.0.1:${api.port} ${worker.port} hello from the quick start\n`);
 
     const shell = await runBinary(["shell"], { cwd: dir, env: { SHELL: "/bin/sh" }, input: 'echo "$API_URL $DEVX_SHELL"; exit 3\n' });
     expect(shell.code).toBe(3);
@@ -52,9 +53,41 @@ test("--detach, ps --json, the api calling its dependency, run, logs, down: all 
     expect(logs.code).toBe(0);
     expect(logs.stdout).toBe(`api | api listening on http://127.0.0.1:${api.port} (upstream http://127.0.0.1:${worker.port})\n`);
 
-    const again = await runBinary(["up", "--detach"], { cwd: dir });
-    expect(again.code).toBe(5);
-    expect(again.stderr).toContain(`devx up is already running for quickstart (pid ${supervisor})`);
+    // like `docker compose up -d`: the same config again is a no-op success; another selection is a conflict
+    const again = await runBinary(["up", "--detach", "--json"], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ supervisor, alreadyRunning: true });
+    const other = await runBinary(["up", "--detach", "worker"], { cwd: dir });
+    expect(other.code).toBe(5);
+    expect(other.stderr).toContain(`devx up is already running for quickstart (pid ${supervisor}) with a different devx.yaml, profile or selection`);
+
+    // --dry-run while it runs: the plan, on the ports the nodes hold (no "busy" shifts)
+    const plan = await runBinary(["up", "--dry-run", "--json"], { cwd: dir });
+    expect(plan.code).toBe(0);
+    const planned = (JSON.parse(plan.stdout) as { plan: { nodes: Array<{ name: string; port: number }> } }).plan.nodes;
+    expect(planned.map((n) => [n.name, n.port])).toEqual([["worker", worker.port], ["api", api.port]]);
+
+    // one node at a time, as the dashboard does it
+    const stop = await runBinary(["stop", "api"], { cwd: dir });
+    expect(stop.code).toBe(0);
+    expect(stop.stderr).toBe("stopped api\n");
+    expect(await fetch(`http://127.0.0.1:${api.port}/`).then(() => "open", () => "closed")).toBe("closed");
+    expect(pidAlive(api.pid)).toBe(false);
+    const start = await runBinary(["start", "api"], { cwd: dir });
+    expect(start.code).toBe(0);
+    expect(start.stderr).toBe(`started api (healthy on port ${api.port})\n`);
+    const dry = await runBinary(["restart", "api", "--dry-run", "--json"], { cwd: dir });
+    const before = (JSON.parse(dry.stdout) as { nodes: Array<{ pid: number }> }).nodes[0]!.pid;
+    const restart = await runBinary(["restart", "api", "--json"], { cwd: dir });
+    expect(restart.code).toBe(0);
+    const after = (JSON.parse(restart.stdout) as { nodes: Array<{ name: string; state: string; pid: number }> }).nodes[0]!;
+    expect(after).toMatchObject({ name: "api", state: "healthy" });
+    expect(pidAlive(before)).toBe(false);
+    expect(after.pid).not.toBe(before);
+    const typo = await runBinary(["restart", "apj"], { cwd: dir });
+    expect(typo.code).toBe(4);
+    expect(typo.stderr).toContain('no node named "apj" in the running devx up of quickstart');
+    expect(typo.stderr).toContain('hint: did you mean "api"?');
   } finally {
     const down = await runBinary(["down", "--json"], { cwd: dir });
     expect(down.code).toBe(0);

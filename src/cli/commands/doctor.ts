@@ -3,6 +3,7 @@ import { rm } from "node:fs/promises";
 import { defineCommand, flag } from "../define.ts";
 import { listSessions } from "../../platform/sessions.ts";
 import type { CheckResult } from "../../core/doctor/checks.ts";
+import type { UpSessionData } from "../../core/up/session.ts";
 
 const ICON: Record<CheckResult["status"], string> = { ok: "✓", warn: "!", fail: "✗", missing: "-" };
 const COLOR: Record<CheckResult["status"], string> = { ok: "32", warn: "33", fail: "31", missing: "90" };
@@ -17,14 +18,27 @@ export default defineCommand({
     "invalid, 8 when the configured relay cannot be reached.",
   examples: ["devx doctor", "devx doctor --json | jq '.checks[] | select(.status != \"ok\")'", "devx doctor --fix"],
   options: v.object({
-    fix: flag("remove stale session files left by crashed runs"),
+    fix: flag("stop what crashed runs left running (a killed `devx up`'s services and containers) and remove their stale session files"),
   }),
   async run(opts, deps) {
     const { runChecks } = await import("../../core/doctor/checks.ts");
+    const { describeOrphans, findOrphans, orphanDeps, stopOrphans } = await import("../../core/up/orphans.ts");
+    const { SESSION_KIND } = await import("../../core/up/session.ts");
+    const loaded = await deps.findConfig().catch(() => undefined);
+    const od = orphanDeps(deps, loaded);
+    const leftoversOf = async (s: { kind: string; data: unknown }) => (s.kind === SESSION_KIND ? describeOrphans(await findOrphans(od, s.data as UpSessionData)) : []);
     let fixed: string[] = [];
+    let stopped: string[] = [];
     if (opts.fix) {
       const stale = (await listSessions(deps.paths.state)).filter((s) => s.stale);
-      if (!opts.dryRun) for (const s of stale) await rm(s.file, { force: true });
+      for (const s of stale) {
+        if (s.kind === SESSION_KIND) {
+          const found = await findOrphans(od, s.data as UpSessionData);
+          if (!opts.dryRun) await stopOrphans(od, found);
+          stopped = [...stopped, ...describeOrphans(found)];
+        }
+        if (!opts.dryRun) await rm(s.file, { force: true });
+      }
       fixed = stale.map((s) => `${s.kind}/${s.id}`);
     }
     const checks = await runChecks({
@@ -32,6 +46,7 @@ export default defineCommand({
       env: deps.env,
       stateDir: deps.paths.state,
       loadConfig: () => deps.findConfig(),
+      leftoversOf,
       checkRelay: async (uri) => {
         const { openRelay } = await import("../../../providers/relay/index.ts");
         const state = (await deps.findConfig())?.config.state;
@@ -41,7 +56,7 @@ export default defineCommand({
     const bad = checks.find((c) => c.status === "fail" && (c.id === "config" || c.id === "relay"));
     const code = bad?.id === "config" ? 3 : bad?.id === "relay" ? 8 : 0;
     if (deps.global.json) {
-      deps.io.out.write(JSON.stringify({ ok: code === 0, checks, fixed }, null, 2) + "\n");
+      deps.io.out.write(JSON.stringify({ ok: code === 0, checks, fixed, stopped }, null, 2) + "\n");
       return code;
     }
     const c = (code: string, s: string) => (deps.io.color ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -51,6 +66,7 @@ export default defineCommand({
       return x.fix && x.status !== "ok" ? `${head}\n    ${c("90", "fix:")} ${x.fix}` : head;
     });
     deps.io.out.write(lines.join("\n") + "\n");
+    if (opts.fix && stopped.length) deps.io.out.write(`${opts.dryRun ? "would stop" : "stopped"} what crashed runs left running: ${stopped.join(", ")}\n`);
     if (opts.fix) deps.io.out.write(fixed.length ? `${opts.dryRun ? "would remove" : "removed"} ${fixed.length} stale session file(s): ${fixed.join(", ")}\n` : "no stale session files to remove\n");
     return code;
   },

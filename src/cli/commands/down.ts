@@ -5,16 +5,22 @@ export default defineCommand({
   path: ["down"],
   group: "Orchestration & state",
   summary: "stop the running `devx up` of this project (reverse dependency order)",
-  examples: ["devx down", "devx down --json"],
+  description:
+    "Asks the running `devx up` (foreground or --detach) to stop every node and waits until it has. When that run\n" +
+    "was killed without stopping its nodes (SIGKILL, OOM), stops what its record lists instead: host process groups\n" +
+    "whose leader still has the recorded start time, processes carrying its run marker, its containers.",
+  examples: ["devx down", "devx down --json", "devx down --dry-run"],
   options: v.object({}),
   async run(_opts, deps) {
     const { downUp } = await import("../../core/up/down.ts");
     const r = await downUp(deps);
-    if (deps.global.json) deps.io.out.write(JSON.stringify(r) + "\n");
+    const dry = deps.global.dryRun;
+    if (deps.global.json) deps.io.out.write(JSON.stringify({ ...r, dryRun: dry || undefined }) + "\n");
     else if (!r.running) {
+      const left = r.leftovers ?? [];
       deps.io.err.write(`devx up is not running for ${r.project}${r.staleRemoved ? " (removed the record of a crashed run)" : ""}\n`);
-      if (r.leftovers?.length) deps.io.err.write(`stopped what the crashed run left behind: ${r.leftovers.join(", ")}\n`);
-    }
+      if (left.length) deps.io.err.write(`${dry ? "would stop" : "stopped"} what the crashed run left behind: ${left.join(", ")}\n`);
+    } else if (dry) deps.io.err.write(`would stop ${r.project} (supervisor pid ${r.pid}) and every node it runs\n`);
     else deps.io.err.write(`stopped ${r.project} (supervisor pid ${r.pid}) in ${r.ms} ms\n`);
     return 0;
   },

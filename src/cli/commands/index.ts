@@ -39,6 +39,7 @@ import configSchema from "./config/schema.ts";
 import up from "./up.ts";
 import down from "./down.ts";
 import ps from "./ps.ts";
+import { start as nodeStart, stop as nodeStop, restart as nodeRestart } from "./node-action.ts";
 import logs from "./logs.ts";
 import run from "./run.ts";
 import exampleService from "./example-service.ts";
@@ -94,6 +95,9 @@ export const commands: Command[] = [
   up,
   down,
   ps,
+  nodeStart,
+  nodeStop,
+  nodeRestart,
   logs,
   run,
   exampleService,

@@ -6,16 +6,22 @@ export default defineCommand({
   group: "Orchestration & state",
   summary: "run one command with everything devx knows injected (database, service and bridge env)",
   description:
-    "Injects the connection env of the project's databases, the <NAME>_URL/_HOST/_PORT of a running `devx up`,\n" +
-    "and the bridge env, then runs the command and exits with its exit code.",
-  examples: ["devx run -- npm test", "devx run -- sh -c 'echo $API_URL'"],
+    "Injects devx.yaml's top-level env:, the connection env of the project's databases, the <NAME>_URL/_HOST/_PORT\n" +
+    "of a running `devx up`, and the bridge env, then runs the command in your environment and exits with its exit\n" +
+    "code. With --dry-run it prints the command and the injected variables (secrets masked) and runs nothing.",
+  examples: ["devx run -- npm test", "devx run -- sh -c 'echo $API_URL'", "devx run --dry-run -- npm test"],
   options: v.object({
     command: variadicArg("the command and its arguments (after --)", { placeholder: "cmd", required: true }),
   }),
   async run(opts, deps) {
-    const { collectEnv } = await import("../../core/up/env.ts");
-    const { env } = await collectEnv(deps);
-    const r = await deps.exec.run(opts.command, { env, inherit: true, cwd: deps.cwd, signal: deps.signal });
+    const { collectEnv, maskEnv } = await import("../../core/up/env.ts");
+    const { env, sources } = await collectEnv(deps);
+    if (deps.global.dryRun) {
+      const shown = { argv: opts.command, sources: sources.map((s) => s.source), env: maskEnv(env) };
+      deps.io.out.write(deps.global.json ? JSON.stringify(shown, null, 2) + "\n" : `${opts.command.join(" ")}\n${Object.entries(shown.env).map(([k, x]) => `  ${k}=${x}`).join("\n")}\n`);
+      return 0;
+    }
+    const r = await deps.exec.run(opts.command, { env, inherit: true, cwd: deps.cwd, signal: deps.signal, userEnv: true });
     return r.code;
   },
 });

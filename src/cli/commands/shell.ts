@@ -23,7 +23,8 @@ export default defineCommand({
       return 0;
     }
     deps.io.err.write(`devx shell (${plan.kind}): ${plan.injected.length} variable(s) injected from ${sources.map((s) => s.source).join(", ") || "nothing running"}; exit to leave\n`);
-    const r = await deps.exec.run(plan.argv, { env: plan.env, inherit: true, cwd: plan.cwd });
+    // a host shell is the user's own; a devcontainer's `podman run` is a helper that passes only the injected names
+    const r = await deps.exec.run(plan.argv, { env: plan.env, inherit: true, cwd: plan.cwd, userEnv: plan.kind === "host" });
     return r.code;
   },
 });

@@ -14,7 +14,10 @@ export default defineCommand({
     "retries 15: a node gets start_period + interval × retries to become healthy). A tunnel exposes its service's\n" +
     "resolved port once that service is healthy. Ctrl-C or `devx down` stops everything\n" +
     "in reverse dependency order (SIGTERM, SIGKILL after stop_grace_period). Exit code 12 when a node does not\n" +
-    "become healthy; everything started is stopped first.",
+    "become healthy; everything started is stopped first.\n" +
+    "`up -d` while the same config (profile, selection) runs is a no-op success; another config is a conflict (5).\n" +
+    "`--dry-run` while up runs prints its plan on the ports it holds. When a previous `up` was killed without\n" +
+    "stopping its nodes, what it left running is stopped first (as `devx down` and `devx doctor --fix` do).",
   examples: [
     "devx up",
     "devx up api --profile with-redis",
@@ -35,10 +38,10 @@ export default defineCommand({
       const { detachUp } = await import("../../core/up/detach.ts");
       const { statusTable } = await import("../../core/up/format.ts");
       const r = await detachUp(deps, opts.services);
-      if (deps.global.json) deps.io.out.write(JSON.stringify({ supervisor: r.pid, nodes: r.nodes }) + "\n");
+      if (deps.global.json) deps.io.out.write(JSON.stringify({ supervisor: r.pid, nodes: r.nodes, alreadyRunning: r.already ?? false }) + "\n");
       else {
         deps.io.out.write(statusTable(r.nodes, deps.io.color && deps.io.out.isTTY));
-        deps.io.err.write(`supervisor running as pid ${r.pid}: \`devx ps\`, \`devx logs -f\`, \`devx down\`\n`);
+        deps.io.err.write(`${r.already ? "already running" : "supervisor running"} as pid ${r.pid}: \`devx ps\`, \`devx logs -f\`, \`devx down\`\n`);
       }
       return 0;
     }

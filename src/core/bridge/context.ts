@@ -1,4 +1,4 @@
-import { basename } from "node:path";
+import { projectName } from "../../config/project.ts";
 import type { KubeClient } from "../../../providers/kube/client.ts";
 import type { Emit } from "../../events/types.ts";
 import type { LoadedConfig } from "../../config/load.ts";
@@ -51,7 +51,7 @@ export async function bridgeSettings(deps: BridgeDeps, flags: KubeSelection = {}
   return {
     kube,
     namespace: kube.namespace,
-    project: loaded?.config.name ?? (basename(deps.cwd).toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "") || "none"),
+    project: projectName(loaded, deps.cwd),
     agentImage: deps.env.DEVX_AGENT_IMAGE ?? b.agent_image ?? DEFAULT_AGENT_IMAGE(VERSION),
     graceMs: durationMs(b.grace_period, 30_000),
     autoPort: b.auto_port ?? false,

@@ -1,6 +1,6 @@
-import { basename } from "node:path";
 import type { Deps } from "../../cli/deps.ts";
 import type { DatabaseConfig } from "../../config/schema.ts";
+import { projectName } from "../../config/project.ts";
 import type { Emit } from "../../events/types.ts";
 import type { Exec } from "../../platform/exec.ts";
 import type { ContainerRuntime } from "../../../providers/runtime/types.ts";
@@ -19,13 +19,6 @@ export interface DbContext {
   portFree?: (port: number) => Promise<boolean>;
   /** readiness poll interval in ms (default 200) */
   pollMs?: number;
-}
-
-/** devx.yaml `name`, else the directory holding devx.yaml, else the working directory; label-safe. */
-export function projectName(configName: string | undefined, dir: string): string {
-  const raw = configName ?? basename(dir);
-  const n = raw.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
-  return n || "default";
 }
 
 /**
@@ -52,7 +45,7 @@ export async function dbContext(deps: Deps, runtime?: ContainerRuntime): Promise
   const rt = runtime ?? (await import("../../../providers/runtime/index.ts")).detectRuntime({ exec, env: deps.env, paths: deps.paths }, loaded?.config.provider);
   return {
     runtime: rt,
-    project: projectName(loaded?.config.name, loaded?.dir ?? deps.cwd),
+    project: projectName(loaded, deps.cwd),
     stateDir: deps.paths.state,
     emit: deps.emit,
     signal: deps.signal,

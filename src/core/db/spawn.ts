@@ -1,10 +1,11 @@
 import { portFree } from "../../platform/ports.ts";
 import { sleepUnlessAborted } from "../../platform/clock.ts";
-import { CancelledError, ConflictError, NotFoundError, ProviderError, UnhealthyError, UsageError } from "../../errors.ts";
+import { CancelledError, ConflictError, NotFoundError, UnhealthyError, UsageError } from "../../errors.ts";
 import { devxLabels, LABEL } from "../labels.ts";
 import type { DatabaseConfig } from "../../config/schema.ts";
 import type { DbContext } from "./context.ts";
-import { loadOrCreateCredentials } from "./credentials.ts";
+import { loadOrCreateCredentials, removeCredentials } from "./credentials.ts";
+import { runImage } from "../run-image.ts";
 import { ENGINE_SPECS, type Credentials, type Engine, type EngineSpec } from "./engines.ts";
 import { toDbInfo, type DbInfo } from "./databases.ts";
 
@@ -105,6 +106,8 @@ export async function spawnDatabase(ctx: DbContext, req: SpawnRequest): Promise<
   }
   if (existing) await runtime.remove(db.container, { force: true });
 
+  // the port first: a conflict must not leave a volume behind
+  const port = await choosePort(ctx, db);
   const labels = devxLabels(ctx.project, "database", { [LABEL.engine]: db.engine, [DB_LABEL]: db.name });
   const volumes = await runtime.listVolumes({ labels: { [LABEL.managed]: "true", [LABEL.project]: ctx.project, [DB_LABEL]: db.name } });
   const volumeExists = volumes.some((v) => v.name === db.volume) || (await runtime.listVolumes({})).some((v) => v.name === db.volume);
@@ -113,24 +116,32 @@ export async function spawnDatabase(ctx: DbContext, req: SpawnRequest): Promise<
     ctx.emit({ type: "warning", message: `volume ${db.volume} exists but its credentials were lost: the new password may not open it`, hint: `\`devx db rm ${db.name} --volume\` starts over with an empty database` });
   }
 
-  const port = await choosePort(ctx, db);
-  // a pull can take minutes and fails where no registry is reachable: say which image is missing
-  const local = await runtime.imageExists(db.image);
-  if (!local) ctx.emit({ type: "info", message: `${db.image} is not here yet: ${runtime.displayName} pulls it first` });
-  const run = runtime.run({
-    name: db.container,
-    image: db.image,
-    command: db.spec.command,
-    env: { ...db.env, ...db.spec.env(credentials) },
-    secretEnv: db.spec.secretEnv(credentials),
-    labels,
-    ports: [{ hostIp: "127.0.0.1", hostPort: port, containerPort: db.spec.containerPort }],
-    volumes: [{ name: db.volume, destination: db.spec.dataDir }],
-  });
-  await run.catch((e: unknown) => {
-    if (local || !(e instanceof ProviderError)) throw e;
-    throw new ProviderError(`could not start ${db.name}: ${db.image} is not available here and could not be pulled (${e.message})`, `check the registry is reachable, or point devx.yaml \`databases[].image\` (or --image) at an image you have`);
-  });
+  try {
+    await runImage(
+      runtime,
+      {
+        name: db.container,
+        image: db.image,
+        command: db.spec.command,
+        env: { ...db.env, ...db.spec.env(credentials) },
+        secretEnv: db.spec.secretEnv(credentials),
+        labels,
+        ports: [{ hostIp: "127.0.0.1", hostPort: port, containerPort: db.spec.containerPort }],
+        volumes: [{ name: db.volume, destination: db.spec.dataDir }],
+      },
+      { what: db.name, emit: ctx.emit, hint: "check the registry is reachable, or point devx.yaml `databases[].image` (or --image) at an image you have" },
+    );
+  } catch (e) {
+    // a database that never started leaves nothing: the container the runtime may have created
+    // (a port bind fails after create), and the volume and credentials made for it — never a
+    // volume that was there before
+    await runtime.remove(db.container, { force: true }).catch(() => {});
+    if (!volumeExists) {
+      await runtime.removeVolume(db.volume).catch(() => {});
+      if (created) await removeCredentials(ctx.stateDir, ctx.project, db.name);
+    }
+    throw e;
+  }
   await waitReady(ctx, db, credentials, req.timeoutMs);
   const info = await runtime.inspectContainer(db.container);
   if (!info) throw new NotFoundError(`${db.container} disappeared right after it became ready`, "check `podman ps -a` and the runtime's logs");

@@ -26,6 +26,8 @@ export interface DoctorDeps {
   loadConfig(): Promise<{ path: string; config: { state?: { relay?: string } } } | undefined>;
   /** checks a relay URI is reachable and writable; undefined when no relay checker is built in */
   checkRelay?(uri: string): Promise<string>;
+  /** what a stale session's dead owner left running (processes, containers), for `devx up` records */
+  leftoversOf?(session: { kind: string; id: string; data: unknown }): Promise<string[]>;
 }
 
 const firstLine = (s: string) => s.trim().split("\n")[0] ?? "";
@@ -125,9 +127,15 @@ export async function runChecks(d: DoctorDeps): Promise<CheckResult[]> {
   })();
   const sessions = (async (): Promise<CheckResult> => {
     const stale = (await listSessions(d.stateDir)).filter((s) => s.stale);
-    return stale.length === 0
-      ? { id: "sessions", title: "session files", status: "ok", detail: "no stale session files" }
-      : { id: "sessions", title: "session files", status: "warn", detail: `${stale.length} stale: ${stale.map((s) => `${s.kind}/${s.id}`).join(", ")}`, fix: "run `devx doctor --fix` to remove them" };
+    if (stale.length === 0) return { id: "sessions", title: "session files", status: "ok", detail: "no stale session files" };
+    const left = (await Promise.all(stale.map((s) => (d.leftoversOf ? d.leftoversOf(s).catch(() => []) : Promise.resolve([]))))).flat();
+    return {
+      id: "sessions",
+      title: "session files",
+      status: "warn",
+      detail: `${stale.length} stale: ${stale.map((s) => `${s.kind}/${s.id}`).join(", ")}${left.length ? `; a crashed run left running: ${left.join(", ")}` : ""}`,
+      fix: left.length ? "run `devx doctor --fix` to stop what they left running and remove them" : "run `devx doctor --fix` to remove them",
+    };
   })();
   const results = await Promise.all(checks);
   return [...results, ...(await configCheck), await sessions];

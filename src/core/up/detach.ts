@@ -4,9 +4,10 @@ import type { Deps } from "../../cli/deps.ts";
 import { ProviderError, UnhealthyError, DevxError } from "../../errors.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { logDir } from "./logs.ts";
-import { loadGraph } from "./run-up.ts";
+import { loadGraph, runFingerprint } from "./run-up.ts";
+import { describeOrphans, findOrphans, orphanDeps, stopOrphans } from "./orphans.ts";
 import { selfArgv } from "../../platform/self.ts";
-import { control, readUpSession, type UpSessionData } from "./session.ts";
+import { control, readUpSession, removeUpSession, type UpSessionData } from "./session.ts";
 import type { NodeStatus } from "./supervisor.ts";
 
 export const SUPERVISOR_ENV = "DEVX_UP_SUPERVISOR";
@@ -16,12 +17,28 @@ export const SUPERVISOR_ENV = "DEVX_UP_SUPERVISOR";
  * <logs>/supervisor.log), waits on its control channel until everything is up (or startup failed),
  * and returns. The supervisor keeps running until `devx down`.
  */
-export async function detachUp(deps: Deps, services: string[]): Promise<{ pid: number; nodes: NodeStatus[] }> {
+export async function detachUp(deps: Deps, services: string[]): Promise<{ pid: number; nodes: NodeStatus[]; already?: boolean }> {
   const { loaded, project } = await loadGraph(deps, services);
   const existing = await readUpSession(deps, loaded);
   if (existing && !existing.stale) {
+    // like `docker compose up -d`: the same config already running is success, nothing to do
+    if (existing.data.configHash === runFingerprint(loaded, services)) {
+      const st = await control<{ nodes: NodeStatus[] }>(existing.data, "GET", "/status");
+      return { pid: existing.pid, nodes: st.nodes, already: true };
+    }
     const { ConflictError } = await import("../../errors.ts");
-    throw new ConflictError(`devx up is already running for ${project} (pid ${existing.pid})`, "see it with `devx ps`, stop it with `devx down`");
+    throw new ConflictError(
+      `devx up is already running for ${project} (pid ${existing.pid}) with a different devx.yaml, profile or selection`,
+      "stop it with `devx down`, then `devx up -d` again; `devx ps` shows what runs",
+    );
+  }
+  if (existing?.stale) {
+    const od = orphanDeps(deps, loaded);
+    const found = await findOrphans(od, existing.data);
+    await stopOrphans(od, found);
+    await removeUpSession(deps.paths.state, project);
+    const left = describeOrphans(found);
+    if (left.length) deps.emit({ type: "warning", message: `stopped what a crashed devx up of ${project} left running: ${left.join(", ")}` });
   }
   const dir = logDir(deps.paths.state, project);
   mkdirSync(dir, { recursive: true });

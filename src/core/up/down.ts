@@ -1,11 +1,13 @@
 import type { Deps } from "../../cli/deps.ts";
 import { pidAlive } from "../../platform/atomic.ts";
-import { control, projectName, readUpSession, removeUpSession, type UpSessionData } from "./session.ts";
+import { describeOrphans, findOrphans, orphanDeps, stopOrphans } from "./orphans.ts";
+import { control, projectName, readUpSession, removeUpSession } from "./session.ts";
 
 /**
  * Stops a running up (foreground in another terminal, or the --detach supervisor) through its
  * control channel and waits until its process is gone: the supervisor itself stops every node in
- * reverse dependency order before it exits.
+ * reverse dependency order before it exits. A supervisor that died without stopping its nodes
+ * leaves orphans: they are stopped from its record (see orphans.ts).
  */
 export async function downUp(deps: Deps): Promise<{ project: string; running: boolean; pid?: number; ms?: number; staleRemoved?: boolean; leftovers?: string[] }> {
   const loaded = await deps.config();
@@ -13,10 +15,15 @@ export async function downUp(deps: Deps): Promise<{ project: string; running: bo
   const rec = await readUpSession(deps, loaded);
   if (!rec) return { project, running: false };
   if (rec.stale) {
-    const leftovers = await cleanupAfterDeadSupervisor(deps, rec.data);
-    await removeUpSession(deps.paths.state, project);
-    return { project, running: false, staleRemoved: true, leftovers };
+    const od = orphanDeps(deps, loaded);
+    const found = await findOrphans(od, rec.data);
+    if (!deps.global.dryRun) {
+      await stopOrphans(od, found);
+      await removeUpSession(deps.paths.state, project);
+    }
+    return { project, running: false, staleRemoved: !deps.global.dryRun, leftovers: describeOrphans(found) };
   }
+  if (deps.global.dryRun) return { project, running: true, pid: rec.pid };
   const t0 = performance.now();
   try {
     await control(rec.data, "POST", "/down", 10_000);
@@ -31,38 +38,4 @@ export async function downUp(deps: Deps): Promise<{ project: string; running: bo
   while (rec.pid !== process.pid && pidAlive(rec.pid) && Date.now() < until) await deps.clock.sleep(20);
   await removeUpSession(deps.paths.state, project);
   return { project, running: true, pid: rec.pid, ms: Math.round(performance.now() - t0) };
-}
-
-/**
- * A supervisor that died without stopping its nodes (SIGKILL, OOM) leaves their process groups and
- * containers behind: stop what its record lists (SIGTERM, SIGKILL after 5 s; containers removed).
- */
-async function cleanupAfterDeadSupervisor(deps: Deps, data: UpSessionData): Promise<string[]> {
-  const left: string[] = [];
-  const groupAlive = (g: number) => {
-    try {
-      process.kill(-g, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const groups = (data.hostGroups ?? []).filter(groupAlive);
-  for (const g of groups) {
-    left.push(`process group ${g}`);
-    process.kill(-g, "SIGTERM");
-  }
-  const deadline = Date.now() + 5000;
-  while (groups.some(groupAlive) && Date.now() < deadline) await deps.clock.sleep(20);
-  for (const g of groups.filter(groupAlive)) process.kill(-g, "SIGKILL");
-  if (data.containers?.length) {
-    const { detectRuntime } = await import("../../../providers/runtime/index.ts");
-    const rt = detectRuntime({ exec: deps.exec, env: deps.env, paths: deps.paths });
-    for (const c of data.containers) {
-      if (!(await rt.inspectContainer(c).catch(() => undefined))) continue;
-      left.push(`container ${c}`);
-      await rt.remove(c, { force: true }).catch(() => {});
-    }
-  }
-  return left;
 }

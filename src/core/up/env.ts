@@ -4,7 +4,7 @@ import type { Graph, NodeSpec } from "./graph.ts";
 /**
  * The environment devx injects: into each service (project env, its own env, its dependencies'
  * `<NAME>_URL/_HOST/_PORT`, `DATABASE_URL`, `PORT`), and into `devx run` / `devx shell`
- * (collectEnv: databases, services of a running `up`, the bridge).
+ * (collectEnv: project env, databases, services of a running `up`, the bridge).
  */
 
 /** "my-api" → "MY_API" */
@@ -48,6 +48,16 @@ export function serviceExposed(node: NodeSpec, port: number | undefined): Expose
 }
 
 /**
+ * The base every injected environment starts from — each `up` node's and `devx run`/`devx shell`'s:
+ * `extra` (devx's own variables), then devx.yaml's top-level `env:` as strings.
+ */
+export function projectEnv(env: Record<string, string | number | boolean> | undefined, extra: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = { ...extra };
+  for (const [k, v] of Object.entries(env ?? {})) out[k] = str(v);
+  return out;
+}
+
+/**
  * The env of one node's process: project env < its dependencies' env (`<NAME>_URL/_HOST/_PORT`,
  * a database's connection vars) < DATABASE_URL (the first database it depends on, in devx.yaml
  * order) < the service's own env < PORT. Only dependencies contribute, so what a service sees never
@@ -62,8 +72,7 @@ export function nodeEnv(args: {
   extra?: Record<string, string>;
 }): Record<string, string> {
   const { graph, node, exposed } = args;
-  const env: Record<string, string> = { ...args.extra };
-  for (const [k, v] of Object.entries(args.projectEnv ?? {})) env[k] = str(v);
+  const env = projectEnv(args.projectEnv, args.extra);
   for (const d of node.deps) Object.assign(env, exposed.get(d.name)?.env ?? {});
   const depNames = new Set(node.deps.map((d) => d.name));
   const firstDb = [...graph.nodes.values()].find((n) => n.kind === "database" && depNames.has(n.name) && exposed.get(n.name)?.url);
@@ -74,18 +83,22 @@ export function nodeEnv(args: {
 }
 
 export interface EnvSource {
-  source: "databases" | "services" | "bridge";
+  source: "project" | "databases" | "services" | "bridge";
   env: Record<string, string>;
 }
 
 /**
- * Everything devx knows, for `devx run` and `devx shell`: database connection env, the service
- * URLs of a running `up` (from its supervisor's session record) and the bridge env. Sources that
- * are not available (no database, no running up, no bridge) contribute nothing.
+ * Everything devx knows, for `devx run` and `devx shell`, in the order `up` layers it for a
+ * service: devx.yaml's top-level `env:` (the same projectEnv every node starts from), database
+ * connection env, the service URLs of a running `up` (from its supervisor's session record) and the
+ * bridge env. Sources that are not available (no database, no running up, no bridge) contribute
+ * nothing.
  */
 export async function collectEnv(deps: Deps): Promise<{ env: Record<string, string>; sources: EnvSource[] }> {
   const sources: EnvSource[] = [];
   const loaded = await deps.findConfig();
+  const base = projectEnv(loaded?.config.env);
+  if (Object.keys(base).length) sources.push({ source: "project", env: base });
   const { databaseEnvOf, bridgeEnvOf } = await import("./sources.ts");
   const dbEnv = await databaseEnvOf(deps);
   if (dbEnv && Object.keys(dbEnv).length) sources.push({ source: "databases", env: dbEnv });

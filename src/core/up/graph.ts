@@ -1,4 +1,5 @@
-import { ConfigError, NotFoundError } from "../../errors.ts";
+import { NotFoundError } from "../../errors.ts";
+import { ConfigErrors } from "../../config/yaml.ts";
 import { closest } from "../../cli/suggest.ts";
 import { durationMs } from "../../config/duration.ts";
 import { dependencies, type DatabaseConfig, type DevxConfig, type HealthcheckConfig, type ServiceConfig, type TunnelConfig } from "../../config/schema.ts";
@@ -6,7 +7,8 @@ import { dependencies, type DatabaseConfig, type DevxConfig, type HealthcheckCon
 /**
  * The service graph: every database and service of devx.yaml as one node with its dependencies.
  * Validation happens here, before anything starts: unknown dependencies, cycles (named), duplicate
- * names, port clashes and runtime-specific required keys.
+ * names, port clashes and runtime-specific required keys. `devx up` and `devx config validate`
+ * both run it, so validate accepts exactly what up accepts; every problem is collected.
  */
 export type Condition = "service_started" | "service_healthy" | "service_completed_successfully";
 export type RuntimeKind = "host" | "container" | "bridge" | "database" | "tunnel";
@@ -43,8 +45,8 @@ export interface Graph {
   levels: string[][];
 }
 
-/** Locates a key in devx.yaml, for messages ("devx.yaml:12:5"). */
-export type Locate = (section: "services" | "databases" | "tunnels", name: string, key?: string) => string | undefined;
+/** Locates an item (or one of its keys) in devx.yaml or an include, for messages ("devx.yaml:12:5"). */
+export type Locate = (section: "services" | "databases" | "tunnels", name: string, key?: string, nth?: number) => string | undefined;
 
 export const ENGINE_PORTS: Record<string, number> = { postgres: 5432, redis: 6379, mysql: 3306, mongo: 27017 };
 
@@ -60,17 +62,26 @@ export function parseRestart(text: string | undefined): RestartPolicy {
 }
 
 export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: string[] } = {}): Graph {
-  const at = (section: "services" | "databases" | "tunnels", name: string, key?: string) => {
-    const p = opts.locate?.(section, name, key);
-    return p ? ` (${p})` : "";
-  };
   const nodes = new Map<string, NodeSpec>();
   const problems: string[] = [];
+  /** how many items of this section and name came before this one: points a message at the duplicate itself */
+  const counts = new Map<string, number>();
+  const seen = (id: string) => {
+    const n = counts.get(id) ?? 0;
+    counts.set(id, n + 1);
+    return n;
+  };
+  /** a problem, led by the position of the item (or key) it is about: "devx.yaml:12:5 …" */
+  const problem = (section: "services" | "databases" | "tunnels", name: string, key: string | undefined, message: string, nth?: number) => {
+    const p = opts.locate?.(section, name, key, nth);
+    problems.push(p ? `${p} ${message}` : message);
+  };
 
   for (const db of config.databases ?? []) {
     const name = databaseName(db);
+    const nth = seen(`databases/${name}`);
     if (nodes.has(name)) {
-      problems.push(`duplicate name "${name}"${at("databases", name)}: database names must be unique (set name: on one of them)`);
+      problem("databases", name, undefined, `duplicate name "${name}": database names must be unique (set name: on one of them)`, nth);
       continue;
     }
     nodes.set(name, {
@@ -85,18 +96,19 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
     });
   }
   for (const s of config.services ?? []) {
+    const nth = seen(`services/${s.name}`);
     if (nodes.has(s.name)) {
-      problems.push(`duplicate name "${s.name}"${at("services", s.name)}: every service and database needs its own name`);
+      problem("services", s.name, undefined, `duplicate name "${s.name}": every service and database needs its own name`, nth);
       continue;
     }
-    if (s.runtime === "host" && !s.command) problems.push(`service "${s.name}"${at("services", s.name)} runs on the host but has no command`);
-    if (s.runtime === "container" && !s.image) problems.push(`service "${s.name}"${at("services", s.name)} is a container but has no image`);
-    if (s.runtime === "bridge" && !s.bridge) problems.push(`service "${s.name}"${at("services", s.name)} is a bridge node but has no bridge: section`);
+    if (s.runtime === "host" && !s.command) problem("services", s.name, undefined, `service "${s.name}" runs on the host but has no command`);
+    if (s.runtime === "container" && !s.image) problem("services", s.name, undefined, `service "${s.name}" is a container but has no image`);
+    if (s.runtime === "bridge" && !s.bridge) problem("services", s.name, undefined, `service "${s.name}" is a bridge node but has no bridge: section`);
     const intercept = s.runtime === "bridge" && s.bridge?.mode === "intercept";
     // an intercept's port is where the Service's traffic is delivered (another node's port, usually), not one it binds
     const port = intercept ? (s.bridge?.local_port ?? s.port) : (s.port ?? (s.runtime === "bridge" ? s.bridge?.local_port : undefined));
     if (intercept && port !== undefined && s.bridge?.port === undefined) {
-      problems.push(`service "${s.name}"${at("services", s.name, "bridge")} delivers to local port ${port} but names no Service port: set bridge.port (the cluster Service port to intercept)`);
+      problem("services", s.name, "bridge", `service "${s.name}" delivers to local port ${port} but names no Service port: set bridge.port (the cluster Service port to intercept)`);
     }
     const hc = s.healthcheck ?? (port !== undefined && s.runtime !== "bridge" ? { tcp: true } : undefined);
     nodes.set(s.name, {
@@ -114,12 +126,12 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
 
   for (const n of nodes.values()) {
     for (const d of n.deps) {
-      if (d.name === n.name) problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} depends on itself`);
+      if (d.name === n.name) problem("services", n.name, "depends_on", `service "${n.name}" depends on itself`);
       else if (d.condition === "service_completed_successfully" && nodes.get(d.name)?.restart.policy === "always") {
-        problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} waits for "${d.name}" to complete, but ${d.name} has restart: always and never completes`);
+        problem("services", n.name, "depends_on", `service "${n.name}" waits for "${d.name}" to complete, but ${d.name} has restart: always and never completes`);
       } else if (!nodes.has(d.name)) {
         const guess = closest(d.name, nodes.keys());
-        problems.push(`service "${n.name}"${at("services", n.name, "depends_on")} depends on "${d.name}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
+        problem("services", n.name, "depends_on", `service "${n.name}" depends on "${d.name}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
       }
     }
   }
@@ -128,16 +140,16 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
   for (const t of config.tunnels ?? []) {
     const name = `tunnel/${t.name}`;
     if (nodes.has(name)) {
-      problems.push(`duplicate tunnel name "${t.name}"${at("tunnels", t.name)}`);
+      problem("tunnels", t.name, undefined, `duplicate tunnel name "${t.name}"`);
       continue;
     }
     if (t.service !== undefined && !nodes.has(t.service)) {
       const guess = closest(t.service, nodes.keys());
-      problems.push(`tunnel "${t.name}"${at("tunnels", t.name, "service")} exposes "${t.service}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
+      problem("tunnels", t.name, "service", `tunnel "${t.name}" exposes "${t.service}", which is not defined${guess ? ` (did you mean "${guess}"?)` : ""}`);
       continue;
     }
     if (t.port === undefined && (t.service === undefined || nodes.get(t.service)!.port === undefined)) {
-      problems.push(`tunnel "${t.name}"${at("tunnels", t.name)} has no port: set port, or a service that has one`);
+      problem("tunnels", t.name, undefined, `tunnel "${t.name}" has no port: set port, or a service that has one`);
       continue;
     }
     nodes.set(name, {
@@ -156,16 +168,16 @@ export function buildGraph(config: DevxConfig, opts: { locate?: Locate; only?: s
   for (const n of nodes.values()) {
     if (n.port === undefined || (n.runtime === "bridge" && n.service?.bridge?.mode === "intercept")) continue;
     const other = byPort.get(n.port);
-    if (other) problems.push(`port ${n.port} is configured for both "${other}" and "${n.name}"${at(n.kind === "service" ? "services" : "databases", n.name, "port")}`);
+    if (other) problem(n.kind === "service" ? "services" : "databases", n.name, "port", `port ${n.port} is configured for both "${other}" and "${n.name}"`);
     else byPort.set(n.port, n.name);
   }
 
   if (problems.length === 0) {
     const cycle = findCycle(nodes);
-    if (cycle) problems.push(`dependency cycle: ${cycle.join(" → ")}${at("services", cycle[0]!, "depends_on")}`);
+    if (cycle) problem("services", cycle[0]!, "depends_on", `dependency cycle: ${cycle.join(" → ")}`);
   }
   if (problems.length > 0) {
-    throw new ConfigError(problems.join("\n"), "fix depends_on / names / ports in devx.yaml, then run `devx up --dry-run` to check the plan");
+    throw new ConfigErrors(problems, problems.length > 1 ? `${problems.length - 1} more problem${problems.length > 2 ? "s" : ""}: \`devx config validate\` lists them all` : "fix depends_on / names / ports in devx.yaml, then run `devx config validate`");
   }
 
   if (opts.only && opts.only.length > 0) selectWithDependencies(nodes, opts.only);

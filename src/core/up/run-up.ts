@@ -1,14 +1,16 @@
 import type { Deps } from "../../cli/deps.ts";
 import { ConflictError, ProviderError } from "../../errors.ts";
 import type { DevxEvent, Emit } from "../../events/types.ts";
+import { createHash, randomBytes } from "node:crypto";
 import { buildGraph, type Graph } from "./graph.ts";
-import { yamlLocator } from "./locate.ts";
-import { maskEnv, nodeEnv, serviceExposed, type Exposed } from "./env.ts";
-import { describeCheck } from "./health.ts";
 import { logDir } from "./logs.ts";
+import { buildPlan, printPlan } from "./plan.ts";
+import { describeOrphans, findOrphans, orphanDeps, RUN_MARKER, stopOrphans } from "./orphans.ts";
+import { processStartTime } from "../../platform/proc.ts";
+import { containerName as dbContainerName } from "../db/spawn.ts";
 import type { PortChoice } from "./ports.ts";
 import { Supervisor, resolvePorts, type NodeStatus } from "./supervisor.ts";
-import { projectName, readUpSession, removeUpSession, serveControl, writeUpSession, type UpSessionData } from "./session.ts";
+import { control, projectName, readUpSession, removeUpSession, serveControl, writeUpSession, type UpSessionData } from "./session.ts";
 import { containerName } from "./runtimes/container.ts";
 import { statusTable } from "./format.ts";
 import { selfArgv } from "../../platform/self.ts";
@@ -26,63 +28,16 @@ export interface UpRequest {
 }
 
 
+/** The ports a running up's nodes hold, as a preset for the plan of that run. */
+async function runningPorts(data: UpSessionData): Promise<Map<string, PortChoice>> {
+  const st = await control<{ nodes: NodeStatus[] }>(data, "GET", "/status", 5000).catch(() => ({ nodes: [] as NodeStatus[] }));
+  return new Map(st.nodes.filter((n) => n.port !== undefined).map((n) => [n.name, { port: n.port!, shiftedFrom: n.configuredPort !== n.port ? n.configuredPort : undefined }]));
+}
+
 export async function loadGraph(deps: Deps, only: string[]): Promise<{ loaded: LoadedConfig; graph: Graph; project: string }> {
   const loaded = await deps.config();
-  const graph = buildGraph(loaded.config, { locate: yamlLocator(loaded.path, deps.cwd), only });
+  const graph = buildGraph(loaded.config, { locate: loaded.locate, only });
   return { loaded, graph, project: projectName(loaded) };
-}
-
-export interface PlanNode {
-  name: string;
-  kind: string;
-  runtime: string;
-  dependsOn: Array<{ name: string; condition: string }>;
-  port?: number;
-  configuredPort?: number;
-  healthcheck?: string;
-  restart: string;
-  env: Record<string, string>;
-}
-
-/** The plan `--dry-run` prints: the same graph, order, ports and env the real run uses (secrets masked). */
-export function buildPlan(graph: Graph, loaded: LoadedConfig, ports: Map<string, PortChoice>): { order: string[]; levels: string[][]; nodes: PlanNode[] } {
-  const exposed = new Map<string, Exposed>();
-  const portOf = (name: string): number | undefined => {
-    const n = graph.nodes.get(name)!;
-    return n.portFrom ? portOf(n.portFrom) : (ports.get(name)?.port ?? n.port);
-  };
-  for (const n of graph.nodes.values()) if (n.kind !== "tunnel") exposed.set(n.name, serviceExposed(n, portOf(n.name)));
-  const nodes = graph.order.map((name) => {
-    const n = graph.nodes.get(name)!;
-    const port = portOf(name);
-    return {
-      name,
-      kind: n.kind,
-      runtime: n.runtime,
-      dependsOn: n.deps,
-      port,
-      configuredPort: n.portFrom ? port : n.port,
-      healthcheck: n.healthcheck ? describeCheck(n.healthcheck, port) : undefined,
-      restart: n.service?.restart ?? "no",
-      env: n.kind === "service" ? maskEnv(nodeEnv({ graph, node: n, projectEnv: loaded.config.env, exposed, port })) : {},
-    };
-  });
-  return { order: graph.order, levels: graph.levels, nodes };
-}
-
-function printPlan(deps: Deps, plan: ReturnType<typeof buildPlan>): void {
-  if (deps.global.json) return void deps.io.out.write(JSON.stringify({ plan }, null, 2) + "\n");
-  const out: string[] = ["start order (each node starts as soon as its own dependencies are met):"];
-  plan.levels.forEach((l, i) => out.push(`  ${i + 1}. ${l.join(", ")}`));
-  for (const n of plan.nodes) {
-    const port = n.port === undefined ? "" : n.port !== n.configuredPort ? ` port ${n.port} (configured ${n.configuredPort} is busy)` : ` port ${n.port}`;
-    out.push("", `${n.name} [${n.kind === "database" ? "database" : n.runtime}]${port}`);
-    if (n.dependsOn.length) out.push(`  depends on: ${n.dependsOn.map((d) => `${d.name} (${d.condition})`).join(", ")}`);
-    if (n.healthcheck) out.push(`  health: ${n.healthcheck}`);
-    if (n.restart !== "no") out.push(`  restart: ${n.restart}`);
-    for (const [k, v] of Object.entries(n.env)) out.push(`  ${k}=${v}`);
-  }
-  deps.io.out.write(out.join("\n") + "\n");
 }
 
 /** On a TTY: a status table redrawn in place under the scrolling log lines. */
@@ -119,19 +74,40 @@ function liveView(deps: Deps, base: Emit, status: () => NodeStatus[]): { emit: E
   };
 }
 
-function liveResources(nodes: NodeStatus[], project: string): { hostGroups: number[]; containers: string[] } {
-  return {
-    hostGroups: nodes.flatMap((n) => (n.runtime === "host" && n.pid !== undefined ? [n.pid] : [])),
-    containers: nodes.filter((n) => n.runtime === "container" && ["running", "healthy", "unhealthy", "starting"].includes(n.state)).map((n) => containerName(project, n.name)),
-  };
+/** Host nodes as the record keeps them: PID (= process group) and start time, so a reused PID is never signalled. */
+async function hostRecords(deps: Deps, nodes: NodeStatus[]): Promise<NonNullable<UpSessionData["hosts"]>> {
+  const hosts = nodes.filter((n) => n.runtime === "host" && n.pid !== undefined);
+  return Promise.all(hosts.map(async (n) => ({ node: n.name, pid: n.pid!, start: await processStartTime(n.pid!, deps.exec) })));
+}
+
+/** A fingerprint of what a run was asked to start: the effective config and the selection. */
+export function runFingerprint(loaded: LoadedConfig, services: string[]): string {
+  return createHash("sha256").update(JSON.stringify([loaded.config, [...services].sort()])).digest("hex");
 }
 
 /** `devx up` in this process (foreground, or as the --detach supervisor). Returns the exit code. */
 export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   const { loaded, graph, project } = await loadGraph(deps, req.services);
   const existing = await readUpSession(deps, loaded);
+  let preset: Map<string, PortChoice> | undefined;
+  // under --dry-run --json the plan is the one document on stdout: notes go into it
+  const planNotes: Record<string, unknown> = {};
+  const note = (message: string, json: Record<string, unknown>) => (deps.global.json ? Object.assign(planNotes, json) : deps.emit({ type: "info", message }));
   if (existing && !existing.stale && existing.pid !== process.pid) {
-    throw new ConflictError(`devx up is already running for ${project} (pid ${existing.pid})`, "see it with `devx ps`, stop it with `devx down`");
+    if (!deps.global.dryRun) throw new ConflictError(`devx up is already running for ${project} (pid ${existing.pid})`, "see it with `devx ps`, stop it with `devx down`");
+    // the plan of the running graph: its nodes on the ports they hold now
+    preset = await runningPorts(existing.data);
+    note(`devx up is already running for ${project} (pid ${existing.pid}); this is its plan, on the ports it holds`, { running: { pid: existing.pid } });
+  } else if (existing?.stale) {
+    const found = await findOrphans(orphanDeps(deps, loaded), existing.data);
+    const left = describeOrphans(found);
+    if (deps.global.dryRun) {
+      if (left.length) note(`would first stop what a crashed devx up of ${project} left running: ${left.join(", ")}`, { wouldStopFirst: left });
+    } else {
+      await stopOrphans(orphanDeps(deps, loaded), found);
+      await removeUpSession(deps.paths.state, project);
+      if (left.length) deps.emit({ type: "warning", message: `stopped what a crashed devx up of ${project} left running: ${left.join(", ")}` });
+    }
   }
   const runtimes: Partial<Record<string, NodeRuntime>> = { host: hostRuntime(deps.exec), ...req.runtimes };
   for (const n of graph.nodes.values()) {
@@ -141,9 +117,9 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   }
 
   // under --dry-run --json the plan is the one document on stdout (shifts show as port ≠ configuredPort)
-  const ports = await resolvePorts(graph, deps.global.dryRun && deps.global.json ? () => {} : deps.emit);
+  const ports = await resolvePorts(graph, deps.global.dryRun && deps.global.json ? () => {} : deps.emit, preset);
   if (deps.global.dryRun) {
-    printPlan(deps, buildPlan(graph, loaded, ports));
+    printPlan(deps, buildPlan(graph, loaded, ports), planNotes);
     return 0;
   }
 
@@ -151,26 +127,33 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   let statusOf: () => NodeStatus[] = () => [];
   const live = deps.io.err.isTTY && !deps.global.json && !req.supervisor ? liveView(deps, deps.emit, () => statusOf()) : undefined;
   const shown = live?.emit ?? deps.emit;
-  // The session record keeps the host process groups and container names current, so `devx down`
-  // can still clean up after a supervisor that was killed (SIGKILL, OOM) without stopping its nodes.
+  // The session record is written before any node starts (run marker, container and database
+  // names) and keeps the host processes current, so the next `up`, `down` or `doctor --fix` can
+  // clean up after a supervisor that was killed (SIGKILL, OOM) without stopping its nodes.
   let recordTimer: ReturnType<typeof setTimeout> | undefined;
   let session: UpSessionData | undefined;
+  const record = async () => {
+    const hosts = await hostRecords(deps, sup.status());
+    if (session) await writeUpSession(deps.paths.state, { ...session, env: sup.exposedEnv(), hosts });
+  };
   const recordSoon = () => {
     recordTimer ??= setTimeout(() => {
       recordTimer = undefined;
-      if (session) void writeUpSession(deps.paths.state, { ...session, env: sup.exposedEnv(), ...liveResources(sup.status(), project) }).catch(() => {});
+      void record().catch(() => {});
     }, 50);
   };
   const emit: Emit = (e) => {
     if (e.type === "state" && (e.state === "running" || e.state === "stopped" || e.state === "failed")) recordSoon();
     shown(e);
   };
+  const runId = randomBytes(8).toString("hex");
   const sup = new Supervisor({
     graph,
     project,
     baseDir: loaded.dir,
     projectEnv: loaded.config.env,
-    extraEnv: { DEVX_BIN: selfArgv().join(" "), DEVX_PROJECT: project },
+    extraEnv: { DEVX_BIN: selfArgv().join(" "), DEVX_PROJECT: project, [RUN_MARKER]: runId },
+    runId,
     runtimes,
     emit,
     logDir: dir,
@@ -180,12 +163,31 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   statusOf = () => sup.status();
 
   const t0 = performance.now();
-  const ready = sup.up();
+  const started = Promise.withResolvers<void>();
+  started.promise.catch(() => {});
   let requestDown!: () => void;
   const downRequested = new Promise<void>((r) => (requestDown = r));
-  const ctl = serveControl(sup, { down: () => requestDown(), ready });
-  session = { project, configPath: loaded.path, controlPort: ctl.port, token: ctl.token, logDir: dir, env: {}, detached: !!req.supervisor, hostGroups: [], containers: [] };
+  const ctl = serveControl(sup, { down: () => requestDown(), ready: started.promise });
+  const nodesOf = (runtime: string) => [...graph.nodes.values()].filter((n) => n.runtime === runtime).map((n) => n.name);
+  session = {
+    project,
+    configPath: loaded.path,
+    controlPort: ctl.port,
+    token: ctl.token,
+    logDir: dir,
+    env: {},
+    detached: !!req.supervisor,
+    runId,
+    ownerStart: await processStartTime(process.pid, deps.exec),
+    hosts: [],
+    containers: nodesOf("container").map((n) => containerName(project, n)),
+    databases: nodesOf("database").map((n) => dbContainerName(project, n)),
+    configHash: runFingerprint(loaded, req.services),
+    services: req.services,
+  };
   await writeUpSession(deps.paths.state, session);
+  const ready = sup.up();
+  ready.then(started.resolve, started.reject);
   const onAbort = () => requestDown();
   deps.signal.addEventListener("abort", onAbort, { once: true });
 
@@ -211,7 +213,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
     await teardown();
     return 130;
   }
-  await writeUpSession(deps.paths.state, { ...session!, env: sup.exposedEnv(), ...liveResources(sup.status(), project) });
+  await record();
   const ms = Math.round(performance.now() - t0);
   emit({ type: "step", id: "up", title: `${graph.nodes.size} node(s) up in ${ms} ms`, status: "done" });
 

@@ -1,9 +1,11 @@
-import { projectName as dbProjectName } from "../db/context.ts";
+import { projectName as projectNameOf } from "../../config/project.ts";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Deps } from "../../cli/deps.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import { NetworkError, NotFoundError } from "../../errors.ts";
+import { closest } from "../../cli/suggest.ts";
 import { pidAlive } from "../../platform/atomic.ts";
+import { processStartTime } from "../../platform/proc.ts";
 import { readSession, removeSession, writeSession, type SessionRecord } from "../../platform/sessions.ts";
 import type { NodeStatus, Supervisor } from "./supervisor.ts";
 import { followLogs, logDir, readLogs, type LogLine } from "./logs.ts";
@@ -24,20 +26,32 @@ export interface UpSessionData {
   /** what dependents see: <NAME>_URL/_HOST/_PORT of every running node */
   env: Record<string, string>;
   detached: boolean;
-  /** process groups of running host nodes (for cleanup after a killed supervisor) */
-  hostGroups?: number[];
-  /** names of running container nodes */
+  /** this run's marker (DEVX_UP_RUN in every host node's environment, devx.session on its containers) */
+  runId?: string;
+  /** the supervisor's start time, so a PID handed to another process does not look like a live run */
+  ownerStart?: string;
+  /** started host nodes: each leads its own process group (cleanup after a killed supervisor) */
+  hosts?: Array<{ node: string; pid: number; start?: string }>;
+  /** container names of the container nodes, recorded before any starts */
   containers?: string[];
+  /** container names of the database nodes, recorded before any starts */
+  databases?: string[];
+  /** what the run was started with: `up -d` again with the same is a no-op */
+  configHash?: string;
+  services?: string[];
 }
 
-/** The same project name the database and bridge capabilities label their resources with. */
+/** The project name of a loaded devx.yaml (the one rule: src/config/project.ts). */
 export function projectName(loaded: LoadedConfig): string {
-  return dbProjectName(loaded.config.name, loaded.dir);
+  return projectNameOf(loaded, loaded.dir);
 }
 
-export async function readUpSession(deps: Deps, loaded: LoadedConfig): Promise<(SessionRecord<UpSessionData> & { stale: boolean }) | undefined> {
+/** The project's up record; `stale` when its supervisor is gone (or its PID now belongs to another process). */
+export async function readUpSession(deps: Pick<Deps, "paths" | "exec">, loaded: LoadedConfig): Promise<(SessionRecord<UpSessionData> & { stale: boolean }) | undefined> {
   const rec = await readSession<UpSessionData>(deps.paths.state, SESSION_KIND, projectName(loaded));
-  return rec ? { ...rec, stale: !pidAlive(rec.pid) } : undefined;
+  if (!rec) return undefined;
+  const alive = pidAlive(rec.pid) && (rec.data.ownerStart === undefined || (await processStartTime(rec.pid, deps.exec)) === rec.data.ownerStart);
+  return { ...rec, stale: !alive };
 }
 
 export async function writeUpSession(stateDir: string, data: UpSessionData): Promise<void> {
@@ -123,9 +137,19 @@ export async function servicesStatus(deps: Deps): Promise<{ running: boolean; no
   return { running: true, nodes: st.nodes };
 }
 
-/** For the dashboard: start/stop/restart one node of the running up. */
-export async function nodeAction(deps: Deps, name: string, action: "start" | "stop" | "restart"): Promise<NodeStatus | undefined> {
+/** The running up's node called `name`, or NotFoundError with a did-you-mean. */
+export async function requireNode(deps: Deps, name: string): Promise<{ rec: SessionRecord<UpSessionData>; node: NodeStatus }> {
   const rec = await requireUp(deps);
+  const st = await control<{ nodes: NodeStatus[] }>(rec.data, "GET", "/status");
+  const node = st.nodes.find((n) => n.name === name);
+  if (node) return { rec, node };
+  const guess = closest(name, st.nodes.map((n) => n.name));
+  throw new NotFoundError(`no node named "${name}" in the running devx up of ${rec.data.project}`, guess ? `did you mean "${guess}"?` : `its nodes: ${st.nodes.map((n) => n.name).join(", ")}`);
+}
+
+/** Start/stop/restart one node of the running up (the dashboard's keys and `devx start|stop|restart`). */
+export async function nodeAction(deps: Deps, name: string, action: "start" | "stop" | "restart"): Promise<NodeStatus | undefined> {
+  const { rec } = await requireNode(deps, name);
   const r = await control<{ ok: boolean; node?: NodeStatus; error?: { message: string } }>(rec.data, "POST", `/nodes/${name}/${action}`, 120_000);
   return r.node;
 }

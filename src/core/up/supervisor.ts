@@ -46,6 +46,8 @@ export interface SupervisorOptions {
   echoLogs?: boolean;
   ports?: Map<string, PortChoice>;
   backoff?: { initialMs: number; maxMs: number };
+  /** this run's id: runtimes label what they create with it (devx.session) */
+  runId?: string;
 }
 
 class Deferred<T = void> {
@@ -200,6 +202,8 @@ export class Supervisor {
           port: s.port,
           env,
           baseDir: this.o.baseDir,
+          runId: this.o.runId,
+          emit: this.o.emit,
           signal: life,
           line: (text, stream) => {
             s.log.write(text, stream);
@@ -377,13 +381,16 @@ export class Supervisor {
   }
 }
 
-/** Resolves every node's host port, saying aloud which ones shifted. */
-export async function resolvePorts(graph: Graph, emit: Emit): Promise<Map<string, PortChoice>> {
-  const taken = new Set<number>();
-  const out = new Map<string, PortChoice>();
+/**
+ * Resolves every node's host port, saying aloud which ones shifted. `preset` fixes some nodes'
+ * ports (the plan of a running up shows the ports its nodes hold).
+ */
+export async function resolvePorts(graph: Graph, emit: Emit, preset?: Map<string, PortChoice>): Promise<Map<string, PortChoice>> {
+  const out = new Map<string, PortChoice>([...(preset ?? [])].filter(([name]) => graph.nodes.has(name)));
+  const taken = new Set<number>([...out.values()].map((c) => c.port));
   for (const name of graph.order) {
     const n = graph.nodes.get(name)!;
-    if (n.port === undefined || n.runtime === "bridge") continue;
+    if (n.port === undefined || n.runtime === "bridge" || out.has(name)) continue;
     const c = await resolvePort(n.port, taken);
     taken.add(c.port);
     out.set(name, c);

@@ -49,7 +49,7 @@ test("the dashboard's functions: servicesStatus, stop/start/restart one node thr
   expect(restarted).toMatchObject({ name: "api", state: "healthy" });
   expect(restarted!.pid).not.toBe(firstPid);
   expect((await fetch(`http://127.0.0.1:${p2}/`)).status).toBe(200);
-  await expect(nodeAction(client, "nope", "stop")).rejects.toThrow("not found");
+  await expect(nodeAction(client, "nope", "stop")).rejects.toThrow(`no node named "nope" in the running devx up of ctl`);
 
   // the stored lines include devx's own ("started (pid …) on port …")
   const lines: string[] = [];

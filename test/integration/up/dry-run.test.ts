@@ -66,5 +66,5 @@ test("validation errors exit 3 before anything starts, naming the cycle with its
   writeFileSync(join(d, "devx.yaml"), ["services:", "  - name: api", "    command: x", "    depends_on: [worker]", "  - name: worker", "    command: x", "    depends_on: [api]"].join("\n"));
   const io = memoryIO();
   expect(await main(["up"], { io, cwd: d })).toBe(3);
-  expect(io.stderr()).toContain("error: dependency cycle: api → worker → api (devx.yaml:4:5)");
+  expect(io.stderr()).toContain("error: devx.yaml:4:5 dependency cycle: api → worker → api");
 });

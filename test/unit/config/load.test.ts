@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, findConfigFile, ConfigErrors } from "../../../src/config/load.ts";
-import { ConfigError, NotFoundError } from "../../../src/errors.ts";
+import { NotFoundError } from "../../../src/errors.ts";
 
 const root = mkdtempSync(join(tmpdir(), "devx-config-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -125,12 +125,12 @@ describe("include:", () => {
       "a.yaml": "services:\n  - name: api\n    command: a\n",
       "b.yaml": "services:\n  - name: api\n    command: b\n",
     });
-    await expect(loadConfig(join(dir, "devx.yaml"), { cwd: dir })).rejects.toThrow("services[api] is defined in both a.yaml and b.yaml");
+    expect(await problems(dir)).toEqual(["b.yaml:2:5 services[api] is defined in both a.yaml:2:5 and here"]);
   });
 
   test("cycles are detected and the chain named", async () => {
     const dir = project({ "devx.yaml": "include: [a.yaml]\n", "a.yaml": "include: [b.yaml]\n", "b.yaml": "include: [a.yaml]\n" });
-    await expect(loadConfig(join(dir, "devx.yaml"), { cwd: dir })).rejects.toThrow("include cycle: a.yaml → b.yaml → a.yaml");
+    expect(await problems(dir)).toEqual(["b.yaml:1:11 include[0]: include cycle: a.yaml → b.yaml → a.yaml"]);
   });
 
   test("depth is limited", async () => {
@@ -138,14 +138,17 @@ describe("include:", () => {
     for (let i = 0; i < 12; i++) files[`f${i}.yaml`] = `include: [f${i + 1}.yaml]\n`;
     files["f12.yaml"] = "name: deep\n";
     const dir = project(files);
-    await expect(loadConfig(join(dir, "devx.yaml"), { cwd: dir })).rejects.toThrow(/nested deeper than 8 levels/);
+    expect(await problems(dir)).toEqual(["f7.yaml:1:11 include[0]: includes nested deeper than 8 levels"]);
   });
 
-  test("absolute and missing includes are clear errors", async () => {
-    const abs = project({ "devx.yaml": "include: [/etc/devx.yaml]\n" });
-    await expect(loadConfig(join(abs, "devx.yaml"), { cwd: abs })).rejects.toBeInstanceOf(ConfigError);
-    const missing = project({ "devx.yaml": "include: [nope.yaml]\n" });
-    await expect(loadConfig(join(missing, "devx.yaml"), { cwd: missing })).rejects.toBeInstanceOf(NotFoundError);
+  test("a missing include is a config error at the include entry", async () => {
+    const missing = project({ "devx.yaml": "name: x\ninclude:\n  - ok.yaml\n  - nope.yaml\n", "ok.yaml": "env: { A: 1 }\n" });
+    expect(await problems(missing)).toEqual(['devx.yaml:4:5 include[1]: "nope.yaml" does not exist']);
+  });
+
+  test("a missing root file is not-found (exit 4), not a config error", async () => {
+    const dir = project({});
+    await expect(loadConfig(join(dir, "devx.yaml"), { cwd: dir })).rejects.toBeInstanceOf(NotFoundError);
   });
 });
 

@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { DbContext } from "../../../src/core/db/context.ts";
-import { projectName } from "../../../src/core/db/context.ts";
 import { spawnDatabase } from "../../../src/core/db/spawn.ts";
 import { credentialsFile } from "../../../src/core/db/credentials.ts";
 import { ENGINE_SPECS, identifier } from "../../../src/core/db/engines.ts";
@@ -112,9 +111,7 @@ describe("rm and restart", () => {
 });
 
 describe("names and URLs", () => {
-  test("project names and SQL identifiers", () => {
-    expect(projectName(undefined, "/home/me/My Shop")).toBe("my-shop");
-    expect(projectName("api", "/x")).toBe("api");
+  test("SQL identifiers", () => {
     expect(identifier("my-shop")).toBe("my_shop");
     expect(identifier("1st")).toBe("app_1st");
     expect(identifier("postgres")).toBe("postgres_app");

@@ -179,6 +179,28 @@ describe("spawnDatabase: what the user is told", () => {
     expect(err.message).toStartWith("could not start postgres: docker.io/library/postgres:16 is not available here and could not be pulled");
     expect(err.hint).toContain("databases[].image");
     expect(c.events).toContainEqual({ type: "info", message: "docker.io/library/postgres:16 is not here yet: fake pulls it first" });
+    // nothing of the failed start stays: no volume, no credentials, no container
+    expect([...rt.volumes.keys()]).toEqual([]);
+    expect(await readCredentials(c.stateDir, "shop", "postgres")).toBeUndefined();
+    expect([...rt.containers.keys()]).toEqual([]);
+  });
+
+  test("a failed start never removes a volume that was there before", async () => {
+    const rt = new FakeRuntime();
+    rt.missingImages.add("docker.io/library/postgres:16");
+    rt.volumes.set("devx-shop-postgres-data", { name: "devx-shop-postgres-data", labels: { "devx.managed": "true", "devx.project": "shop", "devx.database": "postgres" } });
+    const c = ctx(rt);
+    expect((await spawnDatabase(c, { engine: "postgres" }).catch((e) => e)).kind).toBe("provider");
+    expect([...rt.volumes.keys()]).toEqual(["devx-shop-postgres-data"]);
+  });
+
+  test("a busy explicit port is a conflict before any volume is created", async () => {
+    const rt = new FakeRuntime();
+    const c = ctx(rt, { portFree: async () => false });
+    const err = await spawnDatabase(c, { engine: "redis", port: 6399, portExplicit: true }).catch((e) => e);
+    expect(err.kind).toBe("conflict");
+    expect(rt.calls.filter((x) => x.startsWith("createVolume"))).toEqual([]);
+    expect([...rt.volumes.keys()]).toEqual([]);
   });
 
   test("a volume whose credentials file is gone is used, with a warning naming the way out", async () => {

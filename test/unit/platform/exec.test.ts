@@ -50,3 +50,41 @@ test("spawn streams and kill() reaches the group", async () => {
   p.kill("SIGKILL");
   expect(await p.exited).not.toBe(0);
 });
+
+/** The environment of a live child, as the kernel has it (once it runs its own program, not our fork). */
+async function environOf(pid: number, program: string): Promise<Record<string, string>> {
+  const fs = await import("node:fs");
+  const deadline = Date.now() + 5000;
+  while (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(program)) {
+    if (Date.now() > deadline) throw new Error(`${pid} never ran ${program}`);
+    await Bun.sleep(5);
+  }
+  const raw = fs.readFileSync(`/proc/${pid}/environ`, "utf8");
+  return Object.fromEntries(raw.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+}
+
+test("helper children inherit no credentials (read from /proc/<pid>/environ); the user's own commands and devx itself keep them", async () => {
+  const creds = { AWS_SECRET_ACCESS_KEY: "aws-s3cret", GOOGLE_APPLICATION_CREDENTIALS: "/k.json", CLOUDFLARE_API_TOKEN: "cf", TS_AUTHKEY: "tskey", DEVX_SHARE_ID: "share", GITHUB_TOKEN: "gh", DEVX_EXEC_PLAIN: "kept" };
+  Object.assign(process.env, creds);
+  const live: Array<{ kill(s?: NodeJS.Signals | number): void }> = [];
+  try {
+    const helper = systemExec.spawn(["sleep", "30"], { env: { EXPLICIT_TOKEN: "passed-by-name" } });
+    const user = systemExec.spawn(["sleep", "30"], { userEnv: true });
+    // a process whose argv[0] is this executable: devx re-executing itself (here: bun)
+    const self = systemExec.spawn([process.execPath, "-e", "setTimeout(() => {}, 30000)"]);
+    live.push(helper, user, self);
+    const h = await environOf(helper.pid, "sleep");
+    for (const k of Object.keys(creds).filter((k) => k !== "DEVX_EXEC_PLAIN")) expect(h[k]).toBeUndefined();
+    expect(h.DEVX_EXEC_PLAIN).toBe("kept");
+    expect(h.EXPLICIT_TOKEN).toBe("passed-by-name");
+    expect(h.PATH).toBe(process.env.PATH!);
+    expect(await environOf(user.pid, "sleep")).toMatchObject(creds);
+    expect(await environOf(self.pid, "setTimeout")).toMatchObject(creds);
+    const r = await systemExec.run(["sh", "-c", "tr '\\0' '\\n' < /proc/$$/environ"]);
+    expect(r.stdout).not.toContain("aws-s3cret");
+    expect(r.stdout).toContain("DEVX_EXEC_PLAIN=kept");
+  } finally {
+    for (const p of live) p.kill("SIGKILL");
+    for (const k of Object.keys(creds)) delete process.env[k];
+  }
+});

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { toContainerInfo } from "../../../providers/runtime/cli-family.ts";
 import { DockerRuntime } from "../../../providers/runtime/docker.ts";
 import type { Exec, ExecResult } from "../../../src/platform/exec.ts";
@@ -46,11 +47,28 @@ test("listContainers selects by label through ps -q then one inspect, and re-che
   exec.done();
 });
 
-test("a secret env var goes to the runtime's environment, never its argv", async () => {
-  const exec = strictExec([{ argv: ["docker", "run", "-d", "--name", "x", "-e", "PGPASSWORD", "img"], result: { stdout: "newid\n" } }]);
+test("a secret env var goes to the runtime through a 0600 env file removed after run: never argv, never the CLI's environment", async () => {
+  let file = "";
+  let mode = 0;
+  let content = "";
   const seen: Array<Record<string, string | undefined> | undefined> = [];
-  const wrapped: Exec = { ...exec, run: (argv, o) => (seen.push(o?.env), exec.run(argv, o)) };
-  expect(await new DockerRuntime({ exec: wrapped }).run({ name: "x", image: "img", secretEnv: { PGPASSWORD: "s3cret" } })).toBe("newid");
-  expect(seen[0]).toEqual({ PGPASSWORD: "s3cret" });
-  exec.done();
+  const exec: Exec = {
+    which: () => "/usr/bin/docker",
+    spawn: () => {
+      throw new Error("unexpected spawn");
+    },
+    async run(argv, o) {
+      seen.push(o?.env);
+      file = argv[argv.indexOf("--env-file") + 1]!;
+      expect(argv).toEqual(["docker", "run", "-d", "--name", "x", "--env-file", file, "img"]);
+      mode = statSync(file).mode & 0o777;
+      content = readFileSync(file, "utf8");
+      return { argv, code: 0, stdout: "newid\n", stderr: "", timedOut: false };
+    },
+  };
+  expect(await new DockerRuntime({ exec }).run({ name: "x", image: "img", secretEnv: { PGPASSWORD: "s3cret" } })).toBe("newid");
+  expect(content).toBe("PGPASSWORD=s3cret\n");
+  expect(mode).toBe(0o600);
+  expect(existsSync(file)).toBe(false);
+  expect(seen[0]).toEqual({});
 });

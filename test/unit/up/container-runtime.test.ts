@@ -29,6 +29,10 @@ function fakeRuntime(calls: string[], specs: RunSpec[]): ContainerRuntime {
     async inspectContainer() {
       return undefined;
     },
+    async imageExists(image: string) {
+      calls.push(`imageExists ${image}`);
+      return true;
+    },
   };
   return new Proxy(fake, {
     get(t, k) {
@@ -67,5 +71,5 @@ test("a container node: labels, 127.0.0.1 port, PORT = container port, secrets o
   await running.stop(3000);
   expect(await running.exited).toBe(1);
   expect(lines).toEqual(["hello from the container"]);
-  expect(calls).toEqual(["remove devx-demo-web", "run devx-demo-web", "logs devx-demo-web", "stop devx-demo-web 3", "remove devx-demo-web"]);
+  expect(calls).toEqual(["remove devx-demo-web", "imageExists img:1", "run devx-demo-web", "logs devx-demo-web", "stop devx-demo-web 3", "remove devx-demo-web"]);
 });

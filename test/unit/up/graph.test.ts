@@ -4,19 +4,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { buildGraph, findCycle, parseRestart } from "../../../src/core/up/graph.ts";
-import { yamlLocator } from "../../../src/core/up/locate.ts";
+import { loadConfig, ConfigErrors } from "../../../src/config/load.ts";
 import { configSchema, type DevxConfig } from "../../../src/config/schema.ts";
 import { ConfigError, NotFoundError } from "../../../src/errors.ts";
 
 const cfg = (x: unknown): DevxConfig => v.parse(configSchema, x);
 const svc = (name: string, extra: Record<string, unknown> = {}) => ({ name, command: "true", ...extra });
 
-function configError(f: () => unknown): ConfigError {
+/** Every problem of the thrown ConfigErrors, one per line. */
+function configError(f: () => unknown): { message: string; hint: string } {
   try {
     f();
   } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
+    expect(e).toBeInstanceOf(ConfigErrors);
+    return { message: (e as ConfigErrors).problems.join("\n"), hint: (e as ConfigError).hint };
   }
   throw new Error("expected a ConfigError");
 }
@@ -25,7 +26,7 @@ describe("graph validation", () => {
   test("names the cycle as a closed path", () => {
     const e = configError(() => buildGraph(cfg({ services: [svc("api", { depends_on: ["worker"] }), svc("worker", { depends_on: ["queue"] }), svc("queue", { depends_on: ["api"] })] })));
     expect(e.message).toContain("dependency cycle: api → worker → queue → api");
-    expect(e.hint).toContain("devx up --dry-run");
+    expect(e.hint).toContain("devx config validate");
   });
 
   test("unknown dependency with a suggestion", () => {
@@ -61,12 +62,16 @@ describe("graph validation", () => {
     expect(e.message).toContain('service "api" delivers to local port 7300 but names no Service port: set bridge.port');
   });
 
-  test("messages carry the devx.yaml position", () => {
+  test("each problem leads with the position of what it is about, in whichever file defines it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "devx-graph-"));
-    const file = join(dir, "devx.yaml");
-    writeFileSync(file, "services:\n  - name: api\n    command: x\n    depends_on: [nope]\n");
-    const e = configError(() => buildGraph(cfg({ services: [svc("api", { depends_on: ["nope"] })] }), { locate: yamlLocator(file, dir) }));
-    expect(e.message).toContain("(devx.yaml:4:5)");
+    writeFileSync(join(dir, "devx.yaml"), "include: [more.yaml]\nservices:\n  - name: api\n    command: x\n    depends_on: [nope]\nprofiles:\n  ci:\n    services:\n      - name: e2e\n        command: x\n        depends_on: [ap]\n");
+    writeFileSync(join(dir, "more.yaml"), "services:\n  - name: worker\n    command: x\n    port: 7000\n  - name: other\n    command: x\n    port: 7000\n");
+    const loaded = await loadConfig(join(dir, "devx.yaml"), { cwd: dir, profile: "ci" });
+    expect(configError(() => buildGraph(loaded.config, { locate: loaded.locate })).message.split("\n")).toEqual([
+      'devx.yaml:5:5 service "api" depends on "nope", which is not defined',
+      'devx.yaml:11:9 service "e2e" depends on "ap", which is not defined (did you mean "api"?)',
+      'more.yaml:7:5 port 7000 is configured for both "worker" and "other"',
+    ]);
   });
 
   test("levels, default tcp check for a node with a port, restart policies, selection keeps dependencies", () => {

@@ -10,8 +10,10 @@ export default defineCommand({
   summary: "start a database container (postgres, redis, mysql, mongo) and wait until it answers",
   description:
     "Starts the engine's image (devx.yaml `databases[].image`, or the official image) with a named volume and\n" +
-    "generated credentials (stored 0600 under the state dir, passed to the container through the environment),\n" +
-    "publishes it on 127.0.0.1 (a busy default port shifts to the next free one), then waits for a real query.\n" +
+    "generated credentials (stored 0600 under the state dir, passed to the container in a 0600 env file removed once\n" +
+    "it started), publishes it on 127.0.0.1 (a busy default port shifts to the next free one), then waits for a real\n" +
+    "query. A spawn that fails before the database starts (an image that cannot be pulled, a busy --port) leaves\n" +
+    "no container, volume or credentials behind; a volume that existed before is never removed.\n" +
     "Running it again reuses the running database. Without an argument, starts every database in devx.yaml.",
   examples: ["devx db spawn postgres", "devx db spawn redis --name cache --port 6380", "devx db spawn postgres --image docker.io/library/postgres:15", "devx db spawn"],
   options: v.object({

@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { Deps } from "../../deps.ts";
 import { textRenderer } from "../../../events/render.ts";
 import type { StateDeps } from "../../../core/state/context.ts";
+import { projectName } from "../../../config/project.ts";
 
 /**
  * StateDeps from the CLI's Deps: the runtime (devx.yaml `provider` or DEVX_RUNTIME, else detected),
@@ -20,7 +21,7 @@ export async function stateDeps(deps: Deps): Promise<StateDeps> {
     // --json keeps stdout to the one result document: progress and warnings go to stderr as text
     emit: deps.global.json ? textRenderer({ write: (s) => deps.io.err.write(s), isTTY: false, color: false }) : deps.emit,
     now: () => new Date(deps.clock.now()),
-    project: loaded?.config.name,
+    project: projectName(loaded, deps.cwd),
     configSha256: loaded?.sha256,
     // the relays (and the S3 SDK, ~10 ms to load) only when a command needs one: not for checkpoint/restore
     openRelay: async (uri) => (await import("../../../../providers/relay/index.ts")).openRelay(uri, { endpoint: state?.endpoint, region: state?.region, pathStyle: state?.path_style, env: deps.env, exec: deps.exec }),

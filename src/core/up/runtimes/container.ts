@@ -1,6 +1,7 @@
 import type { ContainerRuntime } from "../../../../providers/runtime/types.ts";
 import { devxLabels, LABEL } from "../../labels.ts";
 import { isSecretEntry } from "../env.ts";
+import { runImage } from "../../run-image.ts";
 import type { NodeRuntime, Running, StartContext } from "./types.ts";
 
 export function containerName(project: string, node: string): string {
@@ -27,18 +28,22 @@ export function containerRuntime(runtime: () => Promise<ContainerRuntime>): Node
       const secretEnv: Record<string, string> = {};
       for (const [k, v] of Object.entries(ctx.env)) (isSecretEntry(k, v) ? secretEnv : env)[k] = v;
       if (containerPort !== undefined) env.PORT = String(containerPort);
-      await rt.run({
+      await runImage(rt, {
         name,
         image: s.image!,
         command: s.command === undefined ? undefined : Array.isArray(s.command) ? s.command : ["sh", "-c", s.command],
         env,
         secretEnv,
-        labels: devxLabels(ctx.project, "service", { [LABEL.service]: ctx.node.name }),
+        labels: devxLabels(ctx.project, "service", { [LABEL.service]: ctx.node.name, ...(ctx.runId ? { [LABEL.session]: ctx.runId } : {}) }),
         ports: ctx.port !== undefined && containerPort !== undefined ? [{ hostIp: "127.0.0.1", hostPort: ctx.port, containerPort }] : [],
         volumes: (s.volumes ?? []).flatMap((v) => {
           const [vol, dest] = v.split(":");
           return vol && dest ? [{ name: vol, destination: dest }] : [];
         }),
+      }, { what: ctx.node.name, emit: ctx.emit ?? (() => {}), hint: "check the registry is reachable, or point devx.yaml `services[].image` at an image you have" }).catch(async (e: unknown) => {
+        // a run that failed after create (a port bind) leaves a created container holding the name
+        await rt.remove(name, { force: true }).catch(() => {});
+        throw e;
       });
       const exited = (async () => {
         try {

@@ -5,7 +5,8 @@ import type { NodeRuntime, Running, StartContext } from "./types.ts";
 
 /**
  * A host service: one process in its own process group (exec.spawn), so stop and crash cleanup
- * reach everything it started. A command string runs through `sh -c`, a list is the argv.
+ * reach everything it started. A command string runs through `sh -c`, a list is the argv. It is
+ * the user's own process: it keeps the user's whole environment (userEnv), credentials included.
  */
 export function hostRuntime(exec: Exec): NodeRuntime {
   return {
@@ -14,7 +15,7 @@ export function hostRuntime(exec: Exec): NodeRuntime {
       const argv = Array.isArray(s.command) ? s.command : ["sh", "-c", s.command!];
       const cwd = resolve(ctx.baseDir, s.cwd ?? ".");
       // the supervisor's own marker must not make a service's `devx up` think it is a supervisor
-      const proc = exec.spawn(argv, { cwd, env: { ...ctx.env, DEVX_UP_SUPERVISOR: undefined }, stdin: "ignore" });
+      const proc = exec.spawn(argv, { cwd, env: { ...ctx.env, DEVX_UP_SUPERVISOR: undefined }, stdin: "ignore", userEnv: true });
       const pumps = Promise.all([
         pumpLines(proc.stdout, (l) => ctx.line(l, "stdout")).catch(() => {}),
         pumpLines(proc.stderr, (l) => ctx.line(l, "stderr")).catch(() => {}),
@@ -45,7 +46,7 @@ export function hostRuntime(exec: Exec): NodeRuntime {
           await exited;
         },
         async exec(check, timeoutMs) {
-          const r = await exec.run(check, { cwd, env: ctx.env, timeoutMs });
+          const r = await exec.run(check, { cwd, env: ctx.env, timeoutMs, userEnv: true });
           return r.timedOut ? 124 : r.code;
         },
       };

@@ -1,5 +1,6 @@
 import type { NodeSpec } from "../graph.ts";
 import type { Exposed } from "../env.ts";
+import type { Emit } from "../../../events/types.ts";
 
 /** What a runtime (host process, container, bridge, database) gives back for a started node. */
 export interface Running {
@@ -24,7 +25,11 @@ export interface StartContext {
   env: Record<string, string>;
   /** devx.yaml's directory: relative cwd of host services resolves against it */
   baseDir: string;
+  /** the id of this `devx up` run, for the devx.session label of what a runtime creates */
+  runId?: string;
   line(text: string, stream: "stdout" | "stderr"): void;
+  /** status for the user (an image pull that is about to start) */
+  emit?: Emit;
   signal: AbortSignal;
 }
 
