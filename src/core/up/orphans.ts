@@ -3,7 +3,7 @@ import type { LoadedConfig } from "../../config/load.ts";
 import type { Exec } from "../../platform/exec.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { pidAlive } from "../../platform/atomic.ts";
-import { groupAlive, processGroupOf, processesWithEnv, processStartTime } from "../../platform/proc.ts";
+import { groupAlive, processGroupOf, processesWithEnv, processStartTime } from "../../platform/process.ts";
 import type { ContainerRuntime } from "../../../providers/runtime/types.ts";
 import { LABEL } from "../labels.ts";
 import type { UpSessionData } from "./session.ts";

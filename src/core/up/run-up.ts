@@ -6,7 +6,7 @@ import { buildGraph, type Graph } from "./graph.ts";
 import { logDir } from "./logs.ts";
 import { buildPlan, printPlan } from "./plan.ts";
 import { describeOrphans, findOrphans, orphanDeps, RUN_MARKER, stopOrphans } from "./orphans.ts";
-import { processStartTime } from "../../platform/proc.ts";
+import { processStartTime } from "../../platform/process.ts";
 import { containerName as dbContainerName } from "../db/spawn.ts";
 import type { PortChoice } from "./ports.ts";
 import { Supervisor, resolvePorts, type NodeStatus } from "./supervisor.ts";

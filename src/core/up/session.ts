@@ -5,7 +5,7 @@ import type { LoadedConfig } from "../../config/load.ts";
 import { NetworkError, NotFoundError } from "../../errors.ts";
 import { closest } from "../../cli/suggest.ts";
 import { pidAlive } from "../../platform/atomic.ts";
-import { processStartTime } from "../../platform/proc.ts";
+import { processStartTime } from "../../platform/process.ts";
 import { readSession, removeSession, writeSession, type SessionRecord } from "../../platform/sessions.ts";
 import type { NodeStatus, Supervisor } from "./supervisor.ts";
 import { followLogs, logDir, readLogs, type LogLine } from "./logs.ts";

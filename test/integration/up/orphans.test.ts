@@ -9,7 +9,7 @@ import { createDeps } from "../../../src/cli/deps.ts";
 import { globalOptions } from "../../../src/cli/define.ts";
 import { servicesStatus, writeUpSession } from "../../../src/core/up/session.ts";
 import { pidAlive } from "../../../src/platform/atomic.ts";
-import { groupAlive } from "../../../src/platform/proc.ts";
+import { groupAlive } from "../../../src/platform/process.ts";
 import type { DevxEvent } from "../../../src/events/types.ts";
 import type { NodeStatus } from "../../../src/core/up/supervisor.ts";
 import { testWith } from "../../support/require.ts";

@@ -1,4 +1,4 @@
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,6 +16,7 @@ import { bundleTar, craftTar, storeBundle, volumeManifest, type CraftVolume } fr
  * directory is written — and for a bundle that lies about its size, before the staging directory
  * fills up.
  */
+setDefaultTimeout(60_000);
 const PW = "abandon-ability-able-about";
 const root = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "bundle-io-"));
 const relayDir = join(root, "relay");
