@@ -152,3 +152,21 @@ full("share and checkpoint killed mid-capture: nothing is left stopped, nothing 
     expect(ls(join(stateDir(), "checkpoints"))).toEqual([]);
   }
 });
+
+full("doctor reports an interrupted attach, state list warns, and doctor --fix finishes it", async () => {
+  expect(await killed(["state", "attach", "-y", shareId], { point: "apply:3" })).toBe(137);
+  const doc = await env.cli(["doctor", "--json"]);
+  const state = (JSON.parse(doc.out) as { checks: Array<{ id: string; status: string; detail?: string }> }).checks.find((c) => c.id === "state");
+  expect(state?.status).toBe("fail");
+  expect(state?.detail).toContain("`devx state attach` of bundle");
+  expect(state?.detail).toContain("while it was applying");
+  const list = await env.cli(["state", "list"]);
+  expect(list.err).toContain("was interrupted while it was applying");
+  const dry = await env.cli(["state", "recover", "--dry-run"]);
+  expect(dry.out).toContain("would return to the restore point");
+  expect(ls(join(stateDir(), "journal"))).toHaveLength(1);
+  const fixed = await env.cli(["doctor", "--fix"]);
+  expect(fixed.out).toContain("recovered: attach of bundle");
+  expect(await env.snapshot()).toEqual(local);
+  expect(ls(join(stateDir(), "journal"))).toEqual([]);
+});

@@ -18,7 +18,7 @@ export default defineCommand({
     "invalid, 8 when the configured relay cannot be reached.",
   examples: ["devx doctor", "devx doctor --json | jq '.checks[] | select(.status != \"ok\")'", "devx doctor --fix"],
   options: v.object({
-    fix: flag("stop what crashed runs left running (a killed `devx up`'s services and containers) and remove their stale session files"),
+    fix: flag("stop what crashed runs left running (a killed `devx up`'s services and containers), finish interrupted state operations (`devx state recover`) and remove stale session files"),
   }),
   async run(opts, deps) {
     const { runChecks } = await import("../../core/doctor/checks.ts");
@@ -29,6 +29,7 @@ export default defineCommand({
     const leftoversOf = async (s: { kind: string; data: unknown }) => (s.kind === SESSION_KIND ? describeOrphans(await findOrphans(od, s.data as UpSessionData)) : []);
     let fixed: string[] = [];
     let stopped: string[] = [];
+    let recovered: string[] = [];
     if (opts.fix) {
       const stale = (await listSessions(deps.paths.state)).filter((s) => s.stale);
       for (const s of stale) {
@@ -40,6 +41,13 @@ export default defineCommand({
         if (!opts.dryRun) await rm(s.file, { force: true });
       }
       fixed = stale.map((s) => `${s.kind}/${s.id}`);
+      const { interruptedWork, recoverInterrupted } = await import("../../core/state/recover.ts");
+      const work = await interruptedWork(deps.paths.state);
+      if (work.interrupted.length + work.leftovers.length > 0) {
+        const { stateDeps } = await import("./state/context.ts");
+        const r = await recoverInterrupted(await stateDeps(deps), { dryRun: opts.dryRun });
+        recovered = [...r.recovered.map((x) => `${x.op} of ${x.source}: ${x.actions.join("; ")}`), ...(r.swept.length ? [`${r.swept.length} leftover${r.swept.length === 1 ? "" : "s"} of interrupted runs`] : [])];
+      }
     }
     const checks = await runChecks({
       exec: deps.exec,
@@ -56,7 +64,7 @@ export default defineCommand({
     const bad = checks.find((c) => c.status === "fail" && (c.id === "config" || c.id === "relay"));
     const code = bad?.id === "config" ? 3 : bad?.id === "relay" ? 8 : 0;
     if (deps.global.json) {
-      deps.io.out.write(JSON.stringify({ ok: code === 0, checks, fixed, stopped }, null, 2) + "\n");
+      deps.io.out.write(JSON.stringify({ ok: code === 0, checks, fixed, stopped, recovered }, null, 2) + "\n");
       return code;
     }
     const c = (code: string, s: string) => (deps.io.color ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -66,6 +74,7 @@ export default defineCommand({
       return x.fix && x.status !== "ok" ? `${head}\n    ${c("90", "fix:")} ${x.fix}` : head;
     });
     deps.io.out.write(lines.join("\n") + "\n");
+    if (opts.fix && recovered.length) deps.io.out.write(`${opts.dryRun ? "would recover" : "recovered"}: ${recovered.join("; ")}\n`);
     if (opts.fix && stopped.length) deps.io.out.write(`${opts.dryRun ? "would stop" : "stopped"} what crashed runs left running: ${stopped.join(", ")}\n`);
     if (opts.fix) deps.io.out.write(fixed.length ? `${opts.dryRun ? "would remove" : "removed"} ${fixed.length} stale session file(s): ${fixed.join(", ")}\n` : "no stale session files to remove\n");
     return code;

@@ -84,6 +84,17 @@ async function fileRelayCheck(uri: string): Promise<string> {
   return `${dir} is writable`;
 }
 
+/** Work a killed devx left half done (state journals) and the space its leftovers take. */
+async function stateCheck(stateDir: string): Promise<CheckResult> {
+  const { interruptedWork } = await import("../state/recover.ts");
+  const w = await interruptedWork(stateDir);
+  const id = "state";
+  const title = "state operations";
+  if (w.interrupted.length > 0) return { id, title, status: "fail", detail: w.interrupted.join("; "), fix: "`devx state recover` (or `devx doctor --fix`) finishes it; any state command does too" };
+  if (w.leftovers.length > 0) return { id, title, status: "warn", detail: `${(w.leftoverBytes / 2 ** 20).toFixed(1)} MiB left by interrupted runs`, fix: "`devx state recover` reclaims it" };
+  return { id, title, status: "ok", detail: "nothing interrupted" };
+}
+
 export async function runChecks(d: DoctorDeps): Promise<CheckResult[]> {
   const e = d.exec;
   const checks: Array<Promise<CheckResult>> = [
@@ -104,6 +115,7 @@ export async function runChecks(d: DoctorDeps): Promise<CheckResult[]> {
     version(e, "cloudflared", "cloudflared", ["cloudflared", "--version"], "install cloudflared to run tunnels on the host (the VM runs its own)"),
     version(e, "tailscale", "Tailscale", ["tailscale", "version"], "install Tailscale for private access: https://tailscale.com/download"),
     kubeCheck(d.env),
+    stateCheck(d.stateDir),
   ];
   const configCheck = (async (): Promise<CheckResult[]> => {
     try {

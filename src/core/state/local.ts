@@ -4,8 +4,7 @@ import { ConflictError, NotFoundError, UsageError } from "../../errors.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { listWorld } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
-import { listJournals } from "./journal.ts";
-import { bytesUnder, describeInterrupted, journaledCapture, settleInterrupted, stateOperation, sweepLeftovers } from "./recover.ts";
+import { bytesUnder, interruptedWork, journaledCapture, settleInterrupted, stateOperation, sweepLeftovers } from "./recover.ts";
 import { NAME_RE, dirs, type StateDeps } from "./context.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
 import { listRestorePoints, restoreFromDir, type RestoreResult } from "./restore.ts";
@@ -169,10 +168,9 @@ export async function listSnapshots(sd: Pick<StateDeps, "stateDir">): Promise<{
   /** bytes of scratch and unfinished restore points of interrupted runs (`devx state recover` reclaims them) */
   leftoverBytes: number;
 }> {
-  const [checkpoints, dbSnapshots, rps, shares, journals, leftovers] = await Promise.all([listLocal(sd.stateDir, "checkpoint"), listLocal(sd.stateDir, "db-snapshot"), listRestorePoints(sd.stateDir), recentShares(sd.stateDir), listJournals(sd.stateDir), sweepLeftovers(sd.stateDir, true)]);
+  const [checkpoints, dbSnapshots, rps, shares, work] = await Promise.all([listLocal(sd.stateDir, "checkpoint"), listLocal(sd.stateDir, "db-snapshot"), listRestorePoints(sd.stateDir), recentShares(sd.stateDir), interruptedWork(sd.stateDir)]);
   const restorePoints = await Promise.all(rps.map(async (r) => ({ ...r, bytes: await bytesUnder([r.dir]) })));
-  const interrupted = journals.flatMap((j) => ("broken" in j ? [`unreadable journal ${j.file}`] : j.alive ? [] : [describeInterrupted(j.record)]));
-  return { checkpoints, dbSnapshots, restorePoints, shares, interrupted, leftoverBytes: await bytesUnder(leftovers) };
+  return { checkpoints, dbSnapshots, restorePoints, shares, interrupted: work.interrupted, leftoverBytes: work.leftoverBytes };
 }
 
 export { databaseVolumes };

@@ -200,6 +200,13 @@ export async function sweepLeftovers(stateDir: string, dryRun: boolean): Promise
   return out;
 }
 
+/** What `state list` and doctor report: operations a devx that is gone left half done, and its leftovers. */
+export async function interruptedWork(stateDir: string): Promise<{ interrupted: string[]; leftovers: string[]; leftoverBytes: number }> {
+  const [journals, leftovers] = await Promise.all([listJournals(stateDir), sweepLeftovers(stateDir, true)]);
+  const interrupted = journals.flatMap((j) => ("broken" in j ? [`unreadable journal ${j.file}`] : j.alive ? [] : [describeInterrupted(j.record)]));
+  return { interrupted, leftovers, leftoverBytes: await bytesUnder(leftovers) };
+}
+
 /** Bytes under `paths` (what `state list` and doctor report as reclaimable). */
 export async function bytesUnder(paths: string[]): Promise<number> {
   let total = 0;
