@@ -7,7 +7,7 @@ import { ConflictError, UsageError } from "../../errors.ts";
 import { removeSession, writeSession } from "../../platform/sessions.ts";
 import { bridgeSettings, envPrefix, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
 import { schemeFor, updateBridgeEnv } from "./env.ts";
-import { connectNeeds } from "./agent-spec.ts";
+import { connectNeeds } from "./rbac.ts";
 import { missingPermissions, permissionError } from "./preflight.ts";
 import { labelSelector } from "./selector.ts";
 

@@ -1,7 +1,7 @@
 import type { V1Service } from "@kubernetes/client-node";
 import { kcall, type KubeClient } from "../../../providers/kube/client.ts";
 import { ConflictError, PermissionError, UsageError } from "../../errors.ts";
-import { interceptNeeds, needText, type Need } from "./agent-spec.ts";
+import { interceptNeeds, needText, type Need } from "./rbac.ts";
 import { readAnnotation } from "./selector.ts";
 
 /**
@@ -33,7 +33,7 @@ export function permissionError(missing: Need[], namespace: string, what: string
   );
 }
 
-export async function preflightIntercept(kube: KubeClient, namespace: string, service: string, mirror: boolean): Promise<V1Service> {
+export async function preflightIntercept(kube: KubeClient, namespace: string, service: string): Promise<V1Service> {
   const svc = await kcall(`read Service ${namespace}/${service}`, () => kube.core.readNamespacedService({ name: service, namespace }), kube.server);
   if (svc.spec?.type === "ExternalName") throw new UsageError(`Service ${namespace}/${service} is an ExternalName Service (${svc.spec.externalName}); there are no pods to intercept`, "intercept the Service that backs it instead");
   if (!svc.spec?.selector || Object.keys(svc.spec.selector).length === 0)
@@ -47,7 +47,7 @@ export async function preflightIntercept(kube: KubeClient, namespace: string, se
       `Service ${namespace}/${service} is already intercepted (session ${ann.session}${ann.user ? ` by ${ann.user}` : ""}, since ${ann.since})`,
       "wait for that intercept to end, or `devx bridge cleanup` if it is an orphan",
     );
-  const missing = await missingPermissions(kube, namespace, interceptNeeds(service, mirror));
+  const missing = await missingPermissions(kube, namespace, interceptNeeds(service));
   if (missing.length) throw permissionError(missing, namespace, `intercepting ${namespace}/${service}`);
   return svc;
 }

@@ -5,7 +5,7 @@ import { pidAlive } from "../../platform/atomic.ts";
 import type { BridgeDeps, KubeSelection } from "./context.ts";
 import type { ForwardState } from "./connect.ts";
 import type { InterceptRecord } from "./intercept.ts";
-import { deleteAgentObjects } from "./intercept.ts";
+import { deleteAgentObjects } from "./agent-pod.ts";
 import { restoreSelector, readAnnotation, INTERCEPT_ANNOTATION } from "./selector.ts";
 import { updateBridgeEnv } from "./env.ts";
 import type { TunnelStats } from "./tunnel.ts";
@@ -156,7 +156,8 @@ export async function findOrphans(kube: KubeClient): Promise<Orphan[]> {
     all(() => kube.rbac.listRoleBindingForAllNamespaces({ labelSelector }), () => kube.rbac.listNamespacedRoleBinding({ namespace: ns, labelSelector })),
     all(() => kube.core.listServiceForAllNamespaces({}), () => kube.core.listNamespacedService({ namespace: ns })),
   ]);
-  const running = new Set(pods.filter((p) => p.status?.phase === "Running" || p.status?.phase === "Pending").map((p) => `${p.metadata?.namespace}/${p.metadata?.labels?.["devx.session"]}`));
+  // a terminating agent pod (deadline hit, Job deleted) is on its way out: what it leaves is orphaned
+  const running = new Set(pods.filter((p) => !p.metadata?.deletionTimestamp && (p.status?.phase === "Running" || p.status?.phase === "Pending")).map((p) => `${p.metadata?.namespace}/${p.metadata?.labels?.["devx.session"]}`));
   const out = new Map<string, Orphan>();
   const add = (kind: string, o: { metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } }) => {
     const session = o.metadata?.labels?.["devx.session"];

@@ -1,12 +1,13 @@
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Emit } from "../../events/types.ts";
-import { KIND, controlChannel, encodeHeader, readHeader } from "./wire.ts";
+import { KIND, controlChannel, encodeHeader, readHeader, tunnelProof } from "./wire.ts";
 import { pipeStream, yamuxOver, type YamuxSession } from "./yamux.ts";
 
 /**
  * The host side of an intercept tunnel: one yamux session over a port-forward to the agent's
- * control port. Streams opened by the agent carry inbound connections (each headed by its Service
+ * control port. The agent challenges every connection first; the CLI proves it holds the tunnel
+ * secret (see wire.ts) before the agent sends it anything. Streams opened by the agent carry inbound connections (each headed by its Service
  * port) and are joined to that port's host port on 127.0.0.1. Heartbeats go both ways every second;
  * a silent or dropped tunnel is re-dialled with backoff until stopped, so a short network loss or a
  * laptop sleep shorter than the agent's grace period resumes the same intercept.
@@ -23,6 +24,8 @@ export interface TunnelStats {
 
 export interface TunnelOptions {
   session: string;
+  /** the secret the agent's Secret holds: the CLI's answer to the agent's challenge is keyed with it */
+  secret: string;
   version: string;
   /** a fresh byte stream to the agent's control port (a port-forward) */
   dial(): Promise<Duplex>;
@@ -101,8 +104,15 @@ export function startTunnel(o: TunnelOptions): Tunnel {
     control.send(encodeHeader({ kind: KIND.control, port: 0, name: "control" }));
     let lastHeard = Date.now();
     let acknowledged = false;
-    const send = controlChannel(control, () => {
+    let hello = false;
+    const send = controlChannel(control, (m) => {
       lastHeard = Date.now();
+      if (m.t === "challenge") {
+        if (!hello && typeof m.nonce === "string") send({ t: "hello", session: o.session, version: o.version, proof: tunnelProof(o.secret, o.session, m.nonce) });
+        hello = true;
+        return;
+      }
+      if (!hello) return;
       if (!acknowledged) {
         acknowledged = true;
         stats.up = true;
@@ -110,10 +120,9 @@ export function startTunnel(o: TunnelOptions): Tunnel {
         readyResolve();
       }
     });
-    send({ t: "hello", session: o.session, version: o.version });
     return new Promise<string | undefined>((resolve) => {
       const timer = setInterval(() => {
-        send({ t: "hb" });
+        if (hello) send({ t: "hb" });
         if (Date.now() - lastHeard > deadAfter) finish(`no heartbeat from the agent for ${Date.now() - lastHeard} ms`);
       }, hb);
       const finish = (why?: string) => {
