@@ -1,7 +1,7 @@
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import { kcall, type KubeClient } from "../../../providers/kube/client.ts";
 import { openPortForward } from "../../../providers/kube/port-forward.ts";
-import { ConflictError, UsageError } from "../../errors.ts";
+import { ConflictError, UnhealthyError, UsageError } from "../../errors.ts";
 import { listSessions, removeSession, writeSession } from "../../platform/sessions.ts";
 import { VERSION } from "../../version.ts";
 import { agentGone, deleteAgentObjects, podReady, waitForAgentPod } from "./agent-pod.ts";
@@ -222,7 +222,7 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
       dial: () => openPortForward(kube, namespace, record.agentPod!, record.controlPort),
       agentGone: () => agentGone(kube, namespace, record.agentPod!),
     });
-    await phase("tunnel", "open the tunnel to the agent", () => tunnel!.ready)();
+    await phase("tunnel", "open the tunnel to the agent", () => tunnelUp(tunnel!, TUNNEL_TIMEOUT_MS))();
     await phase("swap", `point ${req.service} at the agent`, async () => {
       const fresh = await kcall(`read Service ${req.service}`, () => kube.core.readNamespacedService({ name: req.service, namespace }));
       if (fresh.metadata?.annotations?.["devx.io/intercept"]) throw new ConflictError(`Service ${namespace}/${req.service} was intercepted by someone else meanwhile`, "try again once their intercept ends");
@@ -259,6 +259,20 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
     dropTunnel: () => tunnel?.drop(),
     stop: () => (stopping ??= teardown()),
   };
+}
+
+/** How long a Ready agent may take to answer through the port-forward before the intercept gives up. */
+const TUNNEL_TIMEOUT_MS = 30_000;
+
+function tunnelUp(tunnel: Tunnel, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new UnhealthyError(`the tunnel to the agent did not open within ${timeoutMs / 1000} s${tunnel.lastError() ? ` (${tunnel.lastError()})` : ""}`, "check that the agent image matches this devx version (bridge.agent_image) and `kubectl logs` of the agent pod")),
+      timeoutMs,
+    );
+  });
+  return Promise.race([tunnel.ready, late]).finally(() => clearTimeout(timer));
 }
 
 /** Numbers of named targetPorts on the Service's current pods, so the agent listens where they did. */
@@ -336,7 +350,7 @@ async function attach(deps: BridgeDeps, kube: KubeClient, record: InterceptRecor
     void writeSession(deps.paths.state, "bridge", session, record).catch(() => {});
   }, 1000);
   try {
-    await phase("tunnel", "reopen the tunnel to the agent", () => tunnel.ready)();
+    await phase("tunnel", "reopen the tunnel to the agent", () => tunnelUp(tunnel, TUNNEL_TIMEOUT_MS))();
   } catch (e) {
     await teardown().catch(() => {});
     throw e;

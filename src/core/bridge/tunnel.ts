@@ -45,6 +45,8 @@ export interface Tunnel {
   stats: TunnelStats;
   /** resolves when the tunnel gives up for good (agent gone) */
   ended: Promise<string>;
+  /** why the last attempt failed (for a caller that gives up waiting) */
+  lastError(): string | undefined;
   stop(): Promise<void>;
   /** drop the current transport (tests: a network loss) */
   drop(): void;
@@ -61,6 +63,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
   const ready = new Promise<void>((res, rej) => ((readyResolve = res), (readyReject = rej)));
   ready.catch(() => {});
   const warned = new Set<string>();
+  let lastWhy: string | undefined;
 
   const serveStream = async (stream: Awaited<ReturnType<YamuxSession["createStream"]>>) => {
     const h = await readHeader(stream);
@@ -147,6 +150,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
         why = (e as Error).message;
       }
       if (stopped) break;
+      lastWhy = why;
       if (o.agentGone && (await o.agentGone().catch(() => false))) {
         readyReject(new Error(`the agent is gone (${why})`));
         return `the agent is gone (${why})`;
@@ -164,6 +168,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
     ready,
     stats,
     ended,
+    lastError: () => lastWhy,
     drop: () => current?.socket.destroy(),
     async stop() {
       stopped = true;
