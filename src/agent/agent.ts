@@ -206,7 +206,8 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
   o.log(`listening on ${o.host}: ${listeners.map((p) => `${p.name}=${p.port}`).join(", ")}; control on ${o.controlHost ?? "127.0.0.1"}:${o.controlPort}${o.healthPort ? `; health ${o.healthPort}` : ""}`);
 
   // The watchdog: heartbeats, not socket state, decide whether the CLI is alive.
-  const firstContact = o.firstContactMs ?? Math.max(o.graceMs, 60_000);
+  // without a secret no CLI can ever attach: waiting for one only keeps the Service away from its pods
+  const firstContact = o.firstContactMs ?? (o.secret ? Math.max(o.graceMs, 60_000) : o.graceMs);
   const reason = await new Promise<string>((resolve) => {
     const t = setInterval(() => {
       const limit = everConnected ? o.graceMs : firstContact;

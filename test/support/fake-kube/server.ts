@@ -134,7 +134,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       // A service-account token is valid while its ServiceAccount exists.
       const who = tokens.get(auth.slice(7).trim());
       const sa = who?.serviceAccount;
-      return sa && ctx.store.get(resourceByKind("ServiceAccount"), sa.namespace, sa.name) ? who : undefined;
+      if (!sa) return who;
+      return ctx.store.get(resourceByKind("ServiceAccount"), sa.namespace, sa.name) ? who : undefined;
     }
     return certWho ?? (port === undefined ? undefined : byPort.get(port));
   };
