@@ -98,7 +98,7 @@ export class Scheduler {
   private onEvent(ev: StoreEvent): void | Promise<void> {
     if (this.stopped) return;
     if ((ev.rt.kind === "Secret" || ev.rt.kind === "ConfigMap") && ev.type !== "DELETED") {
-      for (const [key, pod] of this.refused) {
+      for (const [key, pod] of [...this.refused]) {
         if (pod.metadata.namespace !== ev.object.metadata.namespace) continue;
         this.refused.delete(key);
         void this.start(pod);
