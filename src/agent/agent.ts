@@ -1,7 +1,7 @@
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { KubeClient } from "../../providers/kube/client.ts";
-import { KIND, controlChannel, encodeHeader, newChallenge, proofValid, readHeader, type ControlMessage } from "../core/bridge/wire.ts";
-import { pipeStream, yamuxOver, type YamuxSession } from "../core/bridge/yamux.ts";
+import { KIND, controlChannel, encodeHeader, newChallenge, proofValid, readHeader, type ControlMessage } from "../protocol/bridge/wire.ts";
+import { pipeStream, yamuxOver, type YamuxSession } from "../protocol/bridge/yamux.ts";
 import { labelSelector, readAnnotation, restoreSelector } from "../core/bridge/selector.ts";
 import { agentName } from "../core/bridge/agent-spec.ts";
 

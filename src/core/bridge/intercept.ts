@@ -10,7 +10,7 @@ import { bridgeSettings, randomSession, type BridgeDeps, type BridgeSettings, ty
 import { preflightIntercept } from "./preflight.ts";
 import { labelSelector, readAnnotation, restoreSelector, swapSelector } from "./selector.ts";
 import { startTunnel, type Tunnel, type TunnelStats } from "./tunnel.ts";
-import { newTunnelSecret } from "./wire.ts";
+import { newTunnelSecret } from "../../protocol/bridge/wire.ts";
 
 /**
  * `devx bridge intercept`: preflight, deploy the agent, wait for it, open the tunnel, swap the

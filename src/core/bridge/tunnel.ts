@@ -1,8 +1,8 @@
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Emit } from "../../events/types.ts";
-import { KIND, controlChannel, encodeHeader, readHeader, tunnelProof } from "./wire.ts";
-import { pipeStream, yamuxOver, type YamuxSession } from "./yamux.ts";
+import { KIND, controlChannel, encodeHeader, readHeader, tunnelProof } from "../../protocol/bridge/wire.ts";
+import { pipeStream, yamuxOver, type YamuxSession } from "../../protocol/bridge/yamux.ts";
 
 /**
  * The host side of an intercept tunnel: one yamux session over a port-forward to the agent's

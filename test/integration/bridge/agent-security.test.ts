@@ -7,8 +7,8 @@ import { AGENT_IMAGE, bridgeCluster, createService, devxLeftovers, freePort, hos
 import type { KubeClient } from "../../../providers/kube/client.ts";
 import { openPortForward } from "../../../providers/kube/port-forward.ts";
 import { runIntercept } from "../../../src/core/bridge/intercept.ts";
-import { KIND, controlChannel, encodeHeader, tunnelProof, type ControlMessage } from "../../../src/core/bridge/wire.ts";
-import { yamuxOver } from "../../../src/core/bridge/yamux.ts";
+import { KIND, controlChannel, encodeHeader, tunnelProof, type ControlMessage } from "../../../src/protocol/bridge/wire.ts";
+import { yamuxOver } from "../../../src/protocol/bridge/yamux.ts";
 
 /**
  * The intercept agent as an attacker meets it: another pod that knows the session id (it is in the

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { KIND, MAX_CONTROL_LINE, controlChannel, decodeHeader, encodeHeader, newChallenge, newTunnelSecret, parsePortList, proofValid, tunnelProof, type ControlMessage } from "../../../src/core/bridge/wire.ts";
+import { KIND, MAX_CONTROL_LINE, controlChannel, decodeHeader, encodeHeader, newChallenge, newTunnelSecret, parsePortList, proofValid, tunnelProof, type ControlMessage } from "../../../src/protocol/bridge/wire.ts";
 import { selectorPatch } from "../../../src/core/bridge/selector.ts";
 
 describe("stream header framing", () => {

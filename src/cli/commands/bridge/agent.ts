@@ -21,7 +21,7 @@ export const agentOptions = v.object({
 
 export async function runBridgeAgent(opts: v.InferOutput<typeof agentOptions>, deps: Deps, invokedAs: string): Promise<number> {
   const { parseDuration } = await import("../../../config/duration.ts");
-  const { parsePortList } = await import("../../../core/bridge/wire.ts");
+  const { parsePortList } = await import("../../../protocol/bridge/wire.ts");
   const { SECRET_ENV } = await import("../../../core/bridge/agent-spec.ts");
   const { inClusterKube } = await import("../../../../providers/kube/client.ts");
   const { runAgent } = await import("../../../agent/agent.ts");

@@ -3,6 +3,8 @@ import type { YamuxStream } from "./yamux.ts";
 
 /**
  * The intercept tunnel's wire format, shared by the agent (in the cluster) and the CLI (on the host).
+ * A leaf: it imports only node:crypto and the yamux glue beside it, so both ends agree on one
+ * definition and neither drags the other's dependencies in.
  * Every yamux stream starts with a small header naming what it carries:
  *
  *   0xD7 | kind u8 | service port u16 BE | name length u8 | port name (UTF-8)
