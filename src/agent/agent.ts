@@ -1,5 +1,5 @@
 import { createServer, connect, type Server, type Socket } from "node:net";
-import type { KubeClient } from "../../providers/kube/client.ts";
+import type { KubeBridge } from "../../providers/kube/bridge.ts";
 import { KIND, controlChannel, encodeHeader, newChallenge, proofValid, readHeader, type ControlMessage } from "../protocol/bridge/wire.ts";
 import { pipeStream, yamuxOver, type YamuxSession } from "../protocol/bridge/yamux.ts";
 import { labelSelector, readAnnotation, restoreSelector } from "../core/bridge/selector.ts";
@@ -39,7 +39,7 @@ export interface AgentOptions {
   log(line: string): void;
 }
 
-export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortSignal): Promise<number> {
+export async function runAgent(kube: KubeBridge, o: AgentOptions, signal: AbortSignal): Promise<number> {
   let session: YamuxSession | undefined;
   let lastSeen = Date.now();
   let everConnected = false;
@@ -234,7 +234,7 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
     // ttlSecondsAfterFinished deletes with the pod once this process exits. (On SIGTERM the CLI's
     // disconnect or cleanup is deleting everything already.)
     if (reason !== "terminated") {
-      await kube.core.deleteNamespacedServiceAccount({ name: agentName(o.session), namespace: o.namespace }).then(
+      await kube.delete(o.namespace, "ServiceAccount", agentName(o.session)).then(
         () => o.log(`deleted ServiceAccount ${agentName(o.session)}`),
         (e) => o.log(`could not delete ServiceAccount ${agentName(o.session)}: ${(e as Error).message}`),
       );
@@ -247,13 +247,13 @@ export async function runAgent(kube: KubeClient, o: AgentOptions, signal: AbortS
 }
 
 /** Mirror mode: an original pod for a Service port (ready, selected by the original selector). */
-async function originalTarget(kube: KubeClient, o: AgentOptions, portName: string): Promise<{ ip: string; port: number }> {
-  const svc = await kube.core.readNamespacedService({ name: o.service, namespace: o.namespace });
+async function originalTarget(kube: KubeBridge, o: AgentOptions, portName: string): Promise<{ ip: string; port: number }> {
+  const svc = await kube.readService(o.namespace, o.service);
   const ann = readAnnotation(svc);
   if (!ann) throw new Error("the Service has no readable intercept annotation");
   const sp = svc.spec?.ports?.find((x) => (x.name ?? String(x.port)) === portName);
-  const pods = await kube.core.listNamespacedPod({ namespace: o.namespace, labelSelector: labelSelector(ann.originalSelector) });
-  const ready = pods.items.filter((p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+  const pods = await kube.listPods(o.namespace, labelSelector(ann.originalSelector));
+  const ready = pods.filter((p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   const pod = ready[Math.floor(Math.random() * ready.length)];
   if (!pod) throw new Error("no ready original pod to mirror to");
   const tp = sp?.targetPort ?? sp?.port;

@@ -1,19 +1,17 @@
-import type { V1Pod } from "@kubernetes/client-node";
-import { kcall, statusOf, type KubeClient } from "../../../providers/kube/client.ts";
-import { watchList } from "../../../providers/kube/watch.ts";
+import type { KubeBridge, Pod } from "../../../providers/kube/bridge.ts";
 import { ProviderError, UnhealthyError } from "../../errors.ts";
 import { agentName } from "./agent-spec.ts";
 
 /** The agent pod's life as the intercept sees it: wait for it, tell when it is gone, delete what it was made of. */
 
-export const podReady = (p: V1Pod) => p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+export const podReady = (p: Pod) => p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 
 /** Waiting reasons the kubelet keeps retrying but that will not fix themselves in an intercept's time. */
 const IMAGE_REASONS = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"]);
 const CONFIG_REASONS = new Set(["CreateContainerConfigError", "CreateContainerError", "RunContainerError"]);
 
 /** Why the agent pod cannot start, as a typed error with what to do; undefined while it still may. */
-export function agentPodFailure(pod: V1Pod, image: string): ProviderError | undefined {
+export function agentPodFailure(pod: Pod, image: string): ProviderError | undefined {
   const name = pod.metadata?.name;
   const statuses = pod.status?.containerStatuses ?? [];
   for (const cs of statuses) {
@@ -39,11 +37,11 @@ export function agentPodFailure(pod: V1Pod, image: string): ProviderError | unde
 }
 
 /** Wait for the session's agent pod to be Ready, through a watch (no polling); fail as soon as it cannot start. */
-export function waitForAgentPod(kube: KubeClient, namespace: string, session: string, image: string, timeoutMs: number, signal: AbortSignal): Promise<V1Pod> {
+export function waitForAgentPod(kube: KubeBridge, namespace: string, session: string, image: string, timeoutMs: number, signal: AbortSignal): Promise<Pod> {
   const ac = new AbortController();
   const stop = () => ac.abort();
   signal.addEventListener("abort", stop, { once: true });
-  return new Promise<V1Pod>((resolve, reject) => {
+  return new Promise<Pod>((resolve, reject) => {
     const timer = setTimeout(() => (done(), reject(new UnhealthyError(`the agent pod for session ${session} was not ready after ${Math.round(timeoutMs / 1000)} s`, `check \`kubectl describe pod -l devx.session=${session}\` (quota? node capacity?)`))), timeoutMs);
     const done = () => {
       clearTimeout(timer);
@@ -51,10 +49,9 @@ export function waitForAgentPod(kube: KubeClient, namespace: string, session: st
       signal.removeEventListener("abort", stop);
     };
     signal.addEventListener("abort", () => (done(), reject(signal.reason)), { once: true });
-    void watchList<V1Pod>(
-      kube,
-      `/api/v1/namespaces/${namespace}/pods`,
-      { labelSelector: `devx.session=${session}` },
+    void kube.watchPods(
+      namespace,
+      `devx.session=${session}`,
       (ev) => {
         if (ev.type === "DELETED") return;
         const failure = agentPodFailure(ev.object, image);
@@ -72,21 +69,9 @@ export function waitForAgentPod(kube: KubeClient, namespace: string, session: st
 }
 
 /** Everything an intercept created, by name (what is already gone is fine); then wait for its pods to go. */
-export async function deleteAgentObjects(kube: KubeClient, namespace: string, session: string): Promise<void> {
+export async function deleteAgentObjects(kube: KubeBridge, namespace: string, session: string): Promise<void> {
   const name = agentName(session);
-  const ignore404 = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (e) {
-      if (statusOf(e) !== 404) await kcall(what, () => Promise.reject(e));
-    }
-  };
-  await ignore404(`delete Job ${name}`, () => kube.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" }));
-  await ignore404(`delete NetworkPolicy ${name}`, () => kube.networking.deleteNamespacedNetworkPolicy({ name, namespace }));
-  await ignore404(`delete RoleBinding ${name}`, () => kube.rbac.deleteNamespacedRoleBinding({ name, namespace }));
-  await ignore404(`delete Role ${name}`, () => kube.rbac.deleteNamespacedRole({ name, namespace }));
-  await ignore404(`delete Secret ${name}`, () => kube.core.deleteNamespacedSecret({ name, namespace }));
-  await ignore404(`delete ServiceAccount ${name}`, () => kube.core.deleteNamespacedServiceAccount({ name, namespace }));
+  for (const kind of ["Job", "NetworkPolicy", "RoleBinding", "Role", "Secret", "ServiceAccount"] as const) await kube.delete(namespace, kind, name);
   await podsGone(kube, namespace, session, 20_000);
 }
 
@@ -94,7 +79,7 @@ export async function deleteAgentObjects(kube: KubeClient, namespace: string, se
  * Job deletion removes its pods in the background (the agent gets SIGTERM and exits); wait for that,
  * through a watch, so "disconnected" means nothing of the session is left.
  */
-async function podsGone(kube: KubeClient, namespace: string, session: string, timeoutMs: number): Promise<void> {
+async function podsGone(kube: KubeBridge, namespace: string, session: string, timeoutMs: number): Promise<void> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const pods = new Set<string>();
@@ -102,10 +87,9 @@ async function podsGone(kube: KubeClient, namespace: string, session: string, ti
   await new Promise<void>((resolve) => {
     ac.signal.addEventListener("abort", () => resolve(), { once: true });
     const check = () => listed && pods.size === 0 && (ac.abort(), resolve());
-    void watchList<V1Pod>(
-      kube,
-      `/api/v1/namespaces/${namespace}/pods`,
-      { labelSelector: `devx.session=${session}` },
+    void kube.watchPods(
+      namespace,
+      `devx.session=${session}`,
       (ev) => {
         if (ev.type === "DELETED") pods.delete(ev.object.metadata!.name!);
         else pods.add(ev.object.metadata!.name!);
@@ -119,7 +103,7 @@ async function podsGone(kube: KubeClient, namespace: string, session: string, ti
 }
 
 /** The agent is gone for good: its pod deleted or finished. */
-export async function agentGone(kube: KubeClient, namespace: string, pod: string): Promise<boolean> {
-  const p = await kube.core.readNamespacedPod({ name: pod, namespace }).catch((e) => (statusOf(e) === 404 ? undefined : Promise.reject(e)));
+export async function agentGone(kube: KubeBridge, namespace: string, pod: string): Promise<boolean> {
+  const p = await kube.readPod(namespace, pod);
   return !p || p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
 }

@@ -1,4 +1,4 @@
-import type { V1Job, V1NetworkPolicy, V1PolicyRule, V1Role, V1RoleBinding, V1Secret, V1Service, V1ServiceAccount } from "@kubernetes/client-node";
+import type { Job as V1Job, NetworkPolicy as V1NetworkPolicy, PolicyRule as V1PolicyRule, Role as V1Role, RoleBinding as V1RoleBinding, Secret as V1Secret, Service as V1Service, ServiceAccount as V1ServiceAccount } from "../../../providers/kube/bridge.ts";
 import { LABEL, labelValue } from "../labels.ts";
 
 /**

@@ -1,6 +1,4 @@
-import type { V1Pod, V1Service } from "@kubernetes/client-node";
-import { kcall, type KubeClient } from "../../../providers/kube/client.ts";
-import { openPortForward } from "../../../providers/kube/port-forward.ts";
+import type { KubeBridge, Pod, Service } from "../../../providers/kube/bridge.ts";
 import { ConflictError, UnhealthyError, UsageError } from "../../errors.ts";
 import { listSessions, removeSession, writeSession } from "../../platform/sessions.ts";
 import { VERSION } from "../../version.ts";
@@ -108,7 +106,7 @@ export interface InterceptPlan {
   objects: AgentObjects;
   /** the Service's selector during the intercept */
   selector: Record<string, string>;
-  svc: V1Service;
+  svc: Service;
 }
 
 /** Preflight (Service shape, conflicts, every permission) and the plan; creates nothing. */
@@ -201,17 +199,17 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
 
   try {
     await phase("deploy", `deploy agent ${record.agent}`, async () => {
-      const sa = await kcall("create ServiceAccount", () => kube.core.createNamespacedServiceAccount({ namespace, body: objects.serviceAccount }));
+      const sa = await kube.create(namespace, "ServiceAccount", objects.serviceAccount);
       const saOwner = { apiVersion: "v1", kind: "ServiceAccount", metadata: sa.metadata };
-      await kcall("create Secret", () => kube.core.createNamespacedSecret({ namespace, body: ownedBy(withSecret(objects.secret, secret), saOwner) }));
+      await kube.create(namespace, "Secret", ownedBy(withSecret(objects.secret, secret), saOwner));
       // the Job before the rest, so they can be owned by it (the agent uses none of them before the swap)
-      const job = await kcall("create Job", () => kube.batch.createNamespacedJob({ namespace, body: objects.job }));
+      const job = await kube.create(namespace, "Job", objects.job);
       const jobOwner = { apiVersion: "batch/v1", kind: "Job", metadata: job.metadata };
-      await kcall("create Role", () => kube.rbac.createNamespacedRole({ namespace, body: ownedBy(objects.role, jobOwner) }));
-      await kcall("create RoleBinding", () => kube.rbac.createNamespacedRoleBinding({ namespace, body: ownedBy(objects.roleBinding, jobOwner) }));
-      await kcall("create NetworkPolicy", () => kube.networking.createNamespacedNetworkPolicy({ namespace, body: ownedBy(objects.networkPolicy, jobOwner) }));
+      await kube.create(namespace, "Role", ownedBy(objects.role, jobOwner));
+      await kube.create(namespace, "RoleBinding", ownedBy(objects.roleBinding, jobOwner));
+      await kube.create(namespace, "NetworkPolicy", ownedBy(objects.networkPolicy, jobOwner));
     })();
-    const pod = (await phase("schedule", "wait for the agent pod", () => waitForAgentPod(kube, namespace, session, plan.image, req.readyTimeoutMs ?? 120_000, deps.signal))()) as V1Pod;
+    const pod = (await phase("schedule", "wait for the agent pod", () => waitForAgentPod(kube, namespace, session, plan.image, req.readyTimeoutMs ?? 120_000, deps.signal))()) as Pod;
     record.agentPod = pod.metadata!.name!;
     tunnel = startTunnel({
       session,
@@ -219,23 +217,21 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
       version: VERSION,
       hostPorts,
       emit: deps.emit,
-      dial: () => openPortForward(kube, namespace, record.agentPod!, record.controlPort),
+      dial: () => kube.portForward(namespace, record.agentPod!, record.controlPort),
       agentGone: () => agentGone(kube, namespace, record.agentPod!),
     });
     await phase("tunnel", "open the tunnel to the agent", () => tunnelUp(tunnel!, TUNNEL_TIMEOUT_MS))();
     await phase("swap", `point ${req.service} at the agent`, async () => {
-      const fresh = await kcall(`read Service ${req.service}`, () => kube.core.readNamespacedService({ name: req.service, namespace }));
+      const fresh = await kube.readService(namespace, req.service);
       if (fresh.metadata?.annotations?.["devx.io/intercept"]) throw new ConflictError(`Service ${namespace}/${req.service} was intercepted by someone else meanwhile`, "try again once their intercept ends");
-      await kcall(`patch Service ${req.service}`, () =>
-        swapSelector(kube, fresh, plan.selector, {
-          session,
-          originalSelector: fresh.spec?.selector ?? {},
-          ports: ports.map((p) => ({ name: p.name, port: p.servicePort, targetPort: p.targetPort })),
-          since: new Date().toISOString(),
-          mirror: plan.mirror,
-          user: kube.kc.getCurrentUser()?.name,
-        }),
-      );
+      await swapSelector(kube, fresh, plan.selector, {
+        session,
+        originalSelector: fresh.spec?.selector ?? {},
+        ports: ports.map((p) => ({ name: p.name, port: p.servicePort, targetPort: p.targetPort })),
+        since: new Date().toISOString(),
+        mirror: plan.mirror,
+        user: kube.user,
+      });
     })();
     phases.total = Math.round(performance.now() - t0);
     await writeSession(deps.paths.state, "bridge", session, record);
@@ -276,11 +272,11 @@ function tunnelUp(tunnel: Tunnel, timeoutMs: number): Promise<void> {
 }
 
 /** Numbers of named targetPorts on the Service's current pods, so the agent listens where they did. */
-async function namedPortNumbers(kube: KubeClient, namespace: string, svc: V1Service): Promise<Record<string, number>> {
+async function namedPortNumbers(kube: KubeBridge, namespace: string, svc: Service): Promise<Record<string, number>> {
   if (!(svc.spec?.ports ?? []).some((p) => typeof p.targetPort === "string" && !/^\d+$/.test(p.targetPort))) return {};
-  const pods = await kcall("list pods", () => kube.core.listNamespacedPod({ namespace, labelSelector: labelSelector(svc.spec?.selector ?? {}) }));
+  const pods = await kube.listPods(namespace, labelSelector(svc.spec?.selector ?? {}));
   const out: Record<string, number> = {};
-  for (const c of pods.items[0]?.spec?.containers ?? []) for (const p of c.ports ?? []) if (p.name) out[p.name] = p.containerPort;
+  for (const c of pods[0]?.spec?.containers ?? []) for (const p of c.ports ?? []) if (p.name) out[p.name] = p.containerPort;
   return out;
 }
 
@@ -304,14 +300,14 @@ export function startIntercept(deps: BridgeDeps, req: InterceptRequest): { ready
 
 type Phase = (id: string, title: string, fn: () => Promise<unknown>) => () => Promise<unknown>;
 
-async function resumable(deps: BridgeDeps, kube: KubeClient, namespace: string, service: string): Promise<InterceptRecord | undefined> {
+async function resumable(deps: BridgeDeps, kube: KubeBridge, namespace: string, service: string): Promise<InterceptRecord | undefined> {
   const recs = await listSessions<InterceptRecord>(deps.paths.state, "bridge");
   const rec = recs.find((r) => r.stale && r.data.mode === "intercept" && r.data.namespace === namespace && r.data.service === service && r.data.context === kube.context);
   if (!rec) return undefined;
-  const svc = await kcall(`read Service ${service}`, () => kube.core.readNamespacedService({ name: service, namespace }));
+  const svc = await kube.readService(namespace, service);
   // a record without the tunnel secret (written by an older devx) cannot authenticate to its agent
   if (readAnnotation(svc)?.session === rec.id && rec.data.agentPod && rec.data.secret && rec.data.controlPort) {
-    const pod = await kube.core.readNamespacedPod({ name: rec.data.agentPod, namespace }).catch(() => undefined);
+    const pod = await kube.readPod(namespace, rec.data.agentPod).catch(() => undefined);
     if (pod && podReady(pod)) return rec.data;
   }
   // too late: the agent healed (or is gone); clear what the dead CLI left, then start afresh
@@ -322,7 +318,7 @@ async function resumable(deps: BridgeDeps, kube: KubeClient, namespace: string, 
 }
 
 /** Take over a live agent: the tunnel only (the agent and the selector swap are already in place). */
-async function attach(deps: BridgeDeps, kube: KubeClient, record: InterceptRecord, phase: Phase, t0: number): Promise<InterceptHandle> {
+async function attach(deps: BridgeDeps, kube: KubeBridge, record: InterceptRecord, phase: Phase, t0: number): Promise<InterceptHandle> {
   const { session, namespace } = record;
   deps.emit({ type: "info", message: `resuming intercept session ${session} of ${namespace}/${record.service} (its agent is still running)` });
   record.phases = { resumed: 1 };
@@ -333,7 +329,7 @@ async function attach(deps: BridgeDeps, kube: KubeClient, record: InterceptRecor
     version: VERSION,
     hostPorts: record.hostPorts,
     emit: deps.emit,
-    dial: () => openPortForward(kube, namespace, record.agentPod!, record.controlPort),
+    dial: () => kube.portForward(namespace, record.agentPod!, record.controlPort),
     agentGone: () => agentGone(kube, namespace, record.agentPod!),
   });
   const teardown = async () => {

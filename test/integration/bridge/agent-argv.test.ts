@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { echoPod, type FakeCluster } from "../../support/fake-kube/index.ts";
 import { AGENT_IMAGE, bridgeCluster, createService, viaService } from "./harness.ts";
 import type { KubeClient } from "../../../providers/kube/client.ts";
+import { kubeBridge } from "../../../providers/kube/bridge.ts";
 import { agentRules } from "../../../src/core/bridge/agent-spec.ts";
 import { swapSelector } from "../../../src/core/bridge/selector.ts";
 
@@ -58,7 +59,7 @@ describe("agent argv", () => {
     await createService(kube, "old", { app: "old" }, [{ name: "http", port: 80, targetPort: 8080 }]);
     const session = "0dd5e551";
     const svc = await kube.core.readNamespacedService({ name: "old", namespace: cluster.namespace });
-    await swapSelector(kube, svc, { "devx.kind": "agent", "devx.session": session }, { session, originalSelector: { app: "old" }, ports: [], since: new Date().toISOString() });
+    await swapSelector(kubeBridge(kube), svc, { "devx.kind": "agent", "devx.session": session }, { session, originalSelector: { app: "old" }, ports: [], since: new Date().toISOString() });
     const job = await agentJob(session, "old", ["agent", "--namespace", cluster.namespace, "--service", "old", "--session", session, "--control-port", "4000", "--grace", "1000ms", "--ports", "http:8080"]);
     const done = await finished(job);
     expect(done!.status.succeeded).toBe(1);

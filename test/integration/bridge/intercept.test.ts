@@ -3,6 +3,7 @@ import { echoPod, type FakeCluster } from "../../support/fake-kube/index.ts";
 import { bridgeCluster, createService, devxLeftovers, freePort, hostApp, viaService } from "./harness.ts";
 import { runIntercept } from "../../../src/core/bridge/intercept.ts";
 import type { KubeClient } from "../../../providers/kube/client.ts";
+import { kubeBridge } from "../../../providers/kube/bridge.ts";
 import { findOrphans, removeOrphan } from "../../../src/core/bridge/status.ts";
 import { ConflictError, PermissionError, ProviderError } from "../../../src/errors.ts";
 import { bridgeSettings } from "../../../src/core/bridge/context.ts";
@@ -144,12 +145,12 @@ describe("intercept", () => {
       { name: "lost", namespace: kube.namespace, body: { metadata: { annotations: { "devx.io/intercept": JSON.stringify({ session: "deadbeef", originalSelector: { app: "or" }, ports: [], since: "2026-01-01T00:00:00Z" }) } } } },
       (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
     );
-    const orphans = await findOrphans(kube);
+    const orphans = await findOrphans(kubeBridge(kube));
     const finished = orphans.find((o) => o.session === h.session)!;
     expect(finished.objects).toEqual(expect.arrayContaining([`Job/${job}`, `ServiceAccount/${job}`, `Role/${job}`, `RoleBinding/${job}`]));
     const lost = orphans.find((o) => o.session === "deadbeef")!;
     expect(lost.service).toBe("lost");
-    for (const o of [finished, lost]) await removeOrphan(kube, o);
+    for (const o of [finished, lost]) await removeOrphan(kubeBridge(kube), o);
     expect(cluster.get("Service", cluster.namespace, "lost")!.spec.selector).toEqual({ app: "or" });
     expect((await viaService(cluster, "lost", "http")).pod).toBe("or-1");
     await h.stop().catch(() => {});

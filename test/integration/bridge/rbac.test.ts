@@ -4,6 +4,7 @@ import { echoPod, type FakeCluster } from "../../support/fake-kube/index.ts";
 import { TEST_USER } from "../../support/fake-kube/certs.ts";
 import { bridgeCluster, createService, devxLeftovers, freePort, hostApp, viaService } from "./harness.ts";
 import { loadKube, type KubeClient } from "../../../providers/kube/client.ts";
+import { kubeBridge } from "../../../providers/kube/bridge.ts";
 import { openPortForward } from "../../../providers/kube/port-forward.ts";
 import { runIntercept } from "../../../src/core/bridge/intercept.ts";
 import { rbacYaml } from "../../../src/core/bridge/rbac.ts";
@@ -52,7 +53,7 @@ for (const version of ["1.34", "1.35"]) {
       const h = await runIntercept(deps, { service: "web", ports: [`http:${app.port}`], graceMs: 3000, mirror: true });
       try {
         await fetch(`http://${cluster.serviceAddress(cluster.namespace, "web", "http")}/`, { headers: { connection: "close" } });
-        const s = await bridgeStatus(deps, { orphans: true, kube });
+        const s = await bridgeStatus(deps, { orphans: true, kube: kubeBridge(kube) });
         expect(s.orphanError).toBeUndefined();
         expect(s.intercepts.map((i) => i.agentPhase)).toEqual(["Running"]);
       } finally {
@@ -64,9 +65,9 @@ for (const version of ["1.34", "1.35"]) {
       // an agent that hit its lifetime cap leaves its objects: found and removed under the same Role
       const dead = await runIntercept(deps, { service: "web", maxLifetimeSeconds: 2 });
       await cluster.waitFor("Job", cluster.namespace, `devx-agent-${dead.session}`, (j) => !!j?.status?.conditions?.some((c: { type: string }) => c.type === "Failed"), 15_000);
-      const orphans = (await findOrphans(kube)).filter((o) => o.session === dead.session);
+      const orphans = (await findOrphans(kubeBridge(kube))).filter((o) => o.session === dead.session);
       expect(orphans).toHaveLength(1);
-      await removeOrphan(kube, orphans[0]!);
+      await removeOrphan(kubeBridge(kube), orphans[0]!);
       await dead.stop();
       expect(devxLeftovers(cluster)).toEqual([]);
       expect((await viaService(cluster, "web", "http")).pod).toBe("web-1");

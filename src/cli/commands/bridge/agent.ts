@@ -23,7 +23,7 @@ export async function runBridgeAgent(opts: v.InferOutput<typeof agentOptions>, d
   const { parseDuration } = await import("../../../config/duration.ts");
   const { parsePortList } = await import("../../../protocol/bridge/wire.ts");
   const { SECRET_ENV } = await import("../../../core/bridge/agent-spec.ts");
-  const { inClusterKube } = await import("../../../../providers/kube/client.ts");
+  const { inClusterKubeBridge } = await import("../../../../providers/kube/bridge.ts");
   const { runAgent } = await import("../../../agent/agent.ts");
   if (!opts.service || !opts.session || !opts.ports) throw new UsageError(`devx ${invokedAs} needs --service, --session and --ports`, "the agent is started by `devx bridge intercept`; do not run it by hand");
   const graceMs = parseDuration(opts.grace);
@@ -38,7 +38,7 @@ export async function runBridgeAgent(opts: v.InferOutput<typeof agentOptions>, d
   const secret = deps.env[SECRET_ENV] || undefined;
   delete deps.env[SECRET_ENV];
   delete process.env[SECRET_ENV];
-  const kube = inClusterKube(deps.env);
+  const kube = inClusterKubeBridge(deps.env);
   const log = (line: string) => deps.io.err.write(`${new Date().toISOString()} agent ${opts.session}: ${line}\n`);
   return runAgent(
     kube,

@@ -17,10 +17,10 @@ export default defineCommand({
     const { rbacYaml } = await import("../../../core/bridge/rbac.ts");
     let namespace = opts.namespace ?? deps.env.DEVX_KUBE_NAMESPACE ?? (await deps.findConfig())?.config.bridge?.namespace;
     if (!namespace) {
-      const { loadKube } = await import("../../../../providers/kube/client.ts");
+      const { loadKubeBridge } = await import("../../../../providers/kube/bridge.ts");
       namespace = (() => {
         try {
-          return loadKube({ env: deps.env }).namespace;
+          return loadKubeBridge({ env: deps.env }).namespace;
         } catch {
           return "default";
         }
