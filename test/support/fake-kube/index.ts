@@ -93,6 +93,8 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
   // pods run as their runAsUser: their directories live where any uid can reach them (not under the 0700 test root)
   const podsDir = mkdtempSync(join(tmpdir(), "fake-kube-pods-"));
   chmodSync(podsDir, 0o755);
+  // outside the test root, which the preload removes: a test process that dies without stop() must not leave it
+  process.once("exit", () => rmSync(podsDir, { recursive: true, force: true }));
   const store = new Store();
   const tokens = new Map<string, Identity>();
   let apiPort = 0;
