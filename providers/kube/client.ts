@@ -5,6 +5,7 @@ import {
   BatchV1Api,
   CoreV1Api,
   KubeConfig,
+  NetworkingV1Api,
   RbacAuthorizationV1Api,
   ResponseContext,
   ServerConfiguration,
@@ -38,6 +39,7 @@ export interface KubeClient {
   core: CoreV1Api;
   batch: BatchV1Api;
   rbac: RbacAuthorizationV1Api;
+  networking: NetworkingV1Api;
   authz: AuthorizationV1Api;
   /** authenticated fetch against the API server (for watches and anything the typed APIs lack) */
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -119,6 +121,7 @@ export function clientFor(kc: KubeConfig, namespace: string): KubeClient {
     core: new CoreV1Api(config),
     batch: new BatchV1Api(config),
     rbac: new RbacAuthorizationV1Api(config),
+    networking: new NetworkingV1Api(config),
     authz: new AuthorizationV1Api(config),
     fetch: authedFetch,
   };
@@ -146,16 +149,33 @@ export function loadKube(opts: KubeOptions = {}): KubeClient {
   return clientFor(kc, opts.namespace ?? ctx.namespace ?? "default");
 }
 
-/** The in-cluster client of the agent: its ServiceAccount token and CA from DEVX_SA_DIR (or the standard mount). */
+/**
+ * The in-cluster client of the agent: its ServiceAccount token and CA from DEVX_SA_DIR (or the
+ * standard mount). A pod without a token (automountServiceAccountToken: false on the pod or its
+ * ServiceAccount, or a policy stripping the mount) cannot heal its Service: that is said plainly.
+ */
 export function inClusterKube(env: Record<string, string | undefined> = process.env): KubeClient {
   const dir = env.DEVX_SA_DIR ?? "/var/run/secrets/kubernetes.io/serviceaccount";
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? "443";
   if (!host) throw new ConfigError("KUBERNETES_SERVICE_HOST is not set", "the agent runs inside a pod; start it through `devx bridge intercept`");
-  const read = (f: string) => readFileSync(`${dir}/${f}`, "utf8").trim();
+  const read = (f: string) => {
+    try {
+      return readFileSync(`${dir}/${f}`, "utf8").trim();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new PermissionError(
+        `the agent has no ServiceAccount ${f} at ${dir}/${f} (${code ?? (e as Error).message})`,
+        "the agent needs its ServiceAccount token to restore the Service: allow automountServiceAccountToken for the devx agent pods (a namespace policy or the ServiceAccount may turn it off)",
+      );
+    }
+  };
+  const token = read("token");
+  if (!token) throw new PermissionError(`the agent's ServiceAccount token at ${dir}/token is empty`, "allow automountServiceAccountToken for the devx agent pods");
+  read("ca.crt");
   const kc = new KubeConfig();
   const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  kc.loadFromClusterAndUser({ name: "in-cluster", server, caFile: `${dir}/ca.crt`, skipTLSVerify: false }, { name: "sa", token: read("token") });
+  kc.loadFromClusterAndUser({ name: "in-cluster", server, caFile: `${dir}/ca.crt`, skipTLSVerify: false }, { name: "sa", token });
   return clientFor(kc, env.POD_NAMESPACE ?? read("namespace"));
 }
 

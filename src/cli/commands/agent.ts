@@ -1,45 +1,17 @@
-import * as v from "valibot";
-import { defineCommand, flag, number, option, optionWithDefault } from "../define.ts";
-import { UsageError } from "../../errors.ts";
+import { defineCommand } from "../define.ts";
+import { agentOptions, runBridgeAgent } from "./bridge/agent.ts";
 
 /**
- * The in-cluster intercept agent (run by `devx bridge intercept` as a Job). Hidden from help: people
- * never start it by hand. Flags are the contract with the Job spec the CLI writes.
+ * `devx agent --namespace … --session … --ports …`: the argv of agent Jobs created by devx before the
+ * intercept agent became `devx bridge-agent`. Such a Job keeps running, or is restarted from an image
+ * that now holds a newer devx; it must still come up and heal its Service. (`devx agent init|ship|review`
+ * are meant for the coding-agent commands: a subcommand there never looks like these flags.)
  */
 export default defineCommand({
   path: ["agent"],
   group: "Pipelines & CI/CD",
-  summary: "in-cluster bridge intercept agent (started by `devx bridge intercept`)",
+  summary: "in-cluster bridge intercept agent, as Jobs of older devx versions start it",
   hidden: true,
-  options: v.object({
-    namespace: option("namespace of the intercepted Service", { placeholder: "ns" }),
-    service: option("the intercepted Service", { placeholder: "name" }),
-    session: option("intercept session id", { placeholder: "id" }),
-    controlPort: number("port for the CLI's tunnel (through a port-forward)", { min: 1, max: 65535, default: 4000 }),
-    grace: optionWithDefault("restore the Service after the CLI is gone this long", "30s", { placeholder: "duration" }),
-    mirror: flag("forward to the original pods and send a copy of each request to the CLI"),
-    ports: option("Service ports to listen on: name:port[,name:port…]", { placeholder: "list" }),
-  }),
-  async run(opts, deps) {
-    const { parseDuration } = await import("../../config/duration.ts");
-    const { parsePortList } = await import("../../core/bridge/wire.ts");
-    const { inClusterKube } = await import("../../../providers/kube/client.ts");
-    const { runAgent } = await import("../../agent/agent.ts");
-    if (!opts.service || !opts.session || !opts.ports) throw new UsageError("devx agent needs --service, --session and --ports", "the agent is started by `devx bridge intercept`; do not run it by hand");
-    const graceMs = parseDuration(opts.grace);
-    if (graceMs === undefined) throw new UsageError(`bad --grace "${opts.grace}"`, "use a duration such as 30s or 2m");
-    let ports;
-    try {
-      ports = parsePortList(opts.ports);
-    } catch (e) {
-      throw new UsageError((e as Error).message, "pass --ports name:port[,name:port…]");
-    }
-    const kube = inClusterKube(deps.env);
-    const log = (line: string) => deps.io.err.write(`${new Date().toISOString()} agent ${opts.session}: ${line}\n`);
-    return runAgent(
-      kube,
-      { namespace: opts.namespace ?? kube.namespace, service: opts.service, session: opts.session, controlPort: opts.controlPort ?? 4000, graceMs, mirror: opts.mirror, ports, host: deps.env.POD_IP || "0.0.0.0", log },
-      deps.signal,
-    );
-  },
+  options: agentOptions,
+  run: (opts, deps) => runBridgeAgent(opts, deps, "agent"),
 });

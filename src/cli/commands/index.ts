@@ -45,6 +45,7 @@ import run from "./run.ts";
 import exampleService from "./example-service.ts";
 import shell from "./shell.ts";
 import agent from "./agent.ts";
+import bridgeAgent from "./bridge/agent.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
 import bridgeEnv from "./bridge/env.ts";
@@ -118,6 +119,7 @@ export const commands: Command[] = [
   doctor,
   // Pipelines & CI/CD (hidden role)
   agent,
+  bridgeAgent,
   // Help & setup
   completion,
 ] as unknown as Command[];

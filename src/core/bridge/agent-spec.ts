@@ -1,22 +1,39 @@
-import type { V1Job, V1Role, V1RoleBinding, V1ServiceAccount, V1Service, V1PolicyRule } from "@kubernetes/client-node";
-import { LABEL } from "../labels.ts";
+import type { Job as V1Job, NetworkPolicy as V1NetworkPolicy, PolicyRule as V1PolicyRule, Role as V1Role, RoleBinding as V1RoleBinding, Secret as V1Secret, Service as V1Service, ServiceAccount as V1ServiceAccount } from "../../../providers/kube/bridge.ts";
+import { LABEL, labelValue } from "../labels.ts";
 
 /**
- * Pure builders for what an intercept creates in the cluster (agent ServiceAccount, Role,
- * RoleBinding and Job) and for the RBAC the user needs. No I/O: tested as data.
+ * Pure builders for what an intercept creates in the cluster (agent ServiceAccount, Secret, Role,
+ * RoleBinding, NetworkPolicy and Job). No I/O: tested as data.
  */
-export const CONTROL_PORT = 4000;
 export const DEFAULT_AGENT_IMAGE = (version: string) => `localhost/devx-agent:${version}`;
+/** The Job's argv[1]: `devx agent …` is kept for agents deployed by older CLIs (see commands/agent.ts). */
+export const AGENT_COMMAND = "bridge-agent";
+/** The key of the tunnel secret in the agent's Secret, and the variable the agent reads it from. */
+export const SECRET_KEY = "token";
+export const SECRET_ENV = "DEVX_AGENT_SECRET";
 
 export interface AgentPort {
-  /** the Service port's name, or its number as text when unnamed (what stream headers carry) */
+  /** the Service port's name, or its number as text when unnamed */
   name: string;
   servicePort: number;
   /** where the agent listens: the Service's targetPort (named targetPorts get a number here) */
   listenPort: number;
-  /** the container port name: the targetPort's name when named (so the Service resolves it), else the Service port's name */
+  /**
+   * the name stream headers carry for this listen port: Service ports sharing a targetPort arrive on
+   * one socket the agent cannot tell apart, so they share the first one's name (and host port)
+   */
+  stream: string;
+  /** the container port name: the targetPort's name when named, so the Service resolves it */
   containerPortName?: string;
   targetPort: number | string;
+}
+
+/** The two ports the agent uses for itself (neither is ever a Service's listen port). */
+export interface InternalPorts {
+  /** the tunnel, on 127.0.0.1 only: reached through a port-forward, never from the pod network */
+  control: number;
+  /** readiness only (accepts and closes), on the pod IP where the kubelet probes */
+  health: number;
 }
 
 export interface AgentSpecInput {
@@ -26,46 +43,91 @@ export interface AgentSpecInput {
   project: string;
   image: string;
   ports: AgentPort[];
+  internal: InternalPorts;
   graceMs: number;
   mirror: boolean;
   /** the agent's lifetime cap (the Job's activeDeadlineSeconds) */
   maxLifetimeSeconds?: number;
 }
 
+export interface AgentObjects {
+  serviceAccount: V1ServiceAccount;
+  /** holds the tunnel secret; its data is filled by withSecret() */
+  secret: V1Secret;
+  role: V1Role;
+  roleBinding: V1RoleBinding;
+  networkPolicy: V1NetworkPolicy;
+  job: V1Job;
+}
+
 export const agentName = (session: string) => `devx-agent-${session}`;
 
 export function agentLabels(session: string, project: string, service: string): Record<string, string> {
-  return { [LABEL.managed]: "true", [LABEL.kind]: "agent", [LABEL.session]: session, [LABEL.project]: project, [LABEL.service]: service };
+  return { [LABEL.managed]: "true", [LABEL.kind]: "agent", [LABEL.session]: session, [LABEL.project]: labelValue(project), [LABEL.service]: labelValue(service) };
 }
 
 /** The selector the Service gets during an intercept: the agent pod of this session only. */
 export const agentSelector = (session: string) => ({ [LABEL.kind]: "agent", [LABEL.session]: session });
 
+const numericPort = (tp: number | string) => (typeof tp === "number" ? tp : /^\d+$/.test(tp) ? Number(tp) : undefined);
+
 /**
  * The Service's ports as the agent must serve them. A numeric targetPort is where traffic will arrive
  * on the agent pod, so the agent listens there. A named targetPort is resolved by name on the agent
  * pod, so the agent declares a container port of that name, numbered like the original pod's port
- * (from `namedPorts`) or else like the Service port.
+ * (from `namedPorts`) or else like the Service port, moved up past any port already taken. Service
+ * ports with the same targetPort share one listener.
  */
 export function agentPorts(svc: V1Service, namedPorts: Record<string, number> = {}): AgentPort[] {
-  const used = new Set<number>([CONTROL_PORT]);
-  return (svc.spec?.ports ?? []).map((p) => {
+  const ports = svc.spec?.ports ?? [];
+  const used = new Set<number>(ports.map((p) => numericPort(p.targetPort ?? p.port)).filter((n): n is number => n !== undefined));
+  const byTarget = new Map<string, { listenPort: number; stream: string }>();
+  return ports.map((p) => {
     const name = p.name || String(p.port);
     const tp = p.targetPort ?? p.port;
-    const numeric = typeof tp === "number" ? tp : /^\d+$/.test(String(tp)) ? Number(tp) : undefined;
-    let listenPort = numeric ?? namedPorts[String(tp)] ?? p.port;
-    while (numeric === undefined && used.has(listenPort)) listenPort++;
-    used.add(listenPort);
-    return { name, servicePort: p.port, listenPort, targetPort: numeric ?? String(tp), containerPortName: numeric === undefined ? String(tp) : validPortName(p.name) };
+    const numeric = numericPort(tp);
+    const key = numeric === undefined ? `name:${tp}` : `port:${numeric}`;
+    let target = byTarget.get(key);
+    if (!target) {
+      let listenPort = numeric ?? namedPorts[String(tp)] ?? p.port;
+      if (numeric === undefined) {
+        while (used.has(listenPort)) listenPort++;
+        used.add(listenPort);
+      }
+      target = { listenPort, stream: name };
+      byTarget.set(key, target);
+    }
+    return { name, servicePort: p.port, listenPort: target.listenPort, stream: target.stream, targetPort: numeric ?? String(tp), containerPortName: numeric === undefined ? String(tp) : undefined };
   });
 }
 
-const validPortName = (n?: string) => (n && /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(n) && /[a-z]/.test(n) ? n : undefined);
+/** One entry per listen port (the first Service port that targets it). */
+export function agentListeners(ports: AgentPort[]): AgentPort[] {
+  const seen = new Set<number>();
+  return ports.filter((p) => !seen.has(p.listenPort) && (seen.add(p.listenPort), true));
+}
+
+/**
+ * The agent's own ports, drawn at random from 10000–32767 (below Linux's ephemeral range, so never an
+ * outgoing connection's source port) and never one of the Service's listen ports. Random rather than
+ * fixed: nothing depends on the number (the CLI port-forwards to whatever the Job says), and no
+ * Service can be shaped to collide with it.
+ */
+export function internalPorts(ports: AgentPort[], random: () => number = Math.random): InternalPorts {
+  const taken = new Set(ports.map((p) => p.listenPort));
+  const pick = () => {
+    for (;;) {
+      const port = 10000 + Math.floor(random() * 22768);
+      if (!taken.has(port)) return taken.add(port), port;
+    }
+  };
+  return { control: pick(), health: pick() };
+}
 
 export function agentRules(service: string, mirror: boolean, name: string): V1PolicyRule[] {
   const rules: V1PolicyRule[] = [
     { apiGroups: [""], resources: ["services"], resourceNames: [service], verbs: ["get", "patch"] },
-    // after healing, its last call: its own ServiceAccount (the rest is owned by its Job, see ownedByJob)
+    // after healing, its last call: its own ServiceAccount (the Secret goes with it; the rest is owned by its Job, see ownedBy)
     { apiGroups: [""], resources: ["serviceaccounts"], resourceNames: [name], verbs: ["delete"] },
   ];
   // mirror mode forwards to the original pods, so it must find them
@@ -73,21 +135,23 @@ export function agentRules(service: string, mirror: boolean, name: string): V1Po
   return rules;
 }
 
-export function agentObjects(i: AgentSpecInput): { serviceAccount: V1ServiceAccount; role: V1Role; roleBinding: V1RoleBinding; job: V1Job } {
+export function agentObjects(i: AgentSpecInput): AgentObjects {
   const name = agentName(i.session);
   const labels = agentLabels(i.session, i.project, i.service);
   const meta = { name, namespace: i.namespace, labels };
+  const listeners = agentListeners(i.ports);
   const args = [
-    "agent",
+    AGENT_COMMAND,
     "--namespace", i.namespace,
     "--service", i.service,
     "--session", i.session,
-    "--control-port", String(CONTROL_PORT),
+    "--control-port", String(i.internal.control),
+    "--health-port", String(i.internal.health),
     "--grace", `${i.graceMs}ms`,
-    "--ports", i.ports.map((p) => `${p.name}:${p.listenPort}`).join(","),
+    "--ports", listeners.map((p) => `${p.stream}:${p.listenPort}`).join(","),
     ...(i.mirror ? ["--mirror"] : []),
   ];
-  const lowPorts = i.ports.some((p) => p.listenPort < 1024);
+  const lowPorts = listeners.some((p) => p.listenPort < 1024);
   const job: V1Job = {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -100,6 +164,8 @@ export function agentObjects(i: AgentSpecInput): { serviceAccount: V1ServiceAcco
         metadata: { labels },
         spec: {
           serviceAccountName: name,
+          // the agent heals the Service with this token: a namespace that turns automounting off must not leave it without one
+          automountServiceAccountToken: true,
           restartPolicy: "Never",
           terminationGracePeriodSeconds: 10,
           securityContext: {
@@ -118,14 +184,15 @@ export function agentObjects(i: AgentSpecInput): { serviceAccount: V1ServiceAcco
               command: ["/usr/local/bin/devx"],
               args,
               ports: [
-                ...i.ports.map((p) => ({ name: p.containerPortName, containerPort: p.listenPort, protocol: "TCP" })),
-                { name: "devx-control", containerPort: CONTROL_PORT, protocol: "TCP" },
+                ...listeners.map((p) => ({ ...(p.containerPortName ? { name: p.containerPortName } : {}), containerPort: p.listenPort, protocol: "TCP" })),
+                { name: "devx-health", containerPort: i.internal.health, protocol: "TCP" },
               ],
               env: [
                 { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                 { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                { name: SECRET_ENV, valueFrom: { secretKeyRef: { name, key: SECRET_KEY } } },
               ],
-              readinessProbe: { tcpSocket: { port: CONTROL_PORT }, periodSeconds: 1, initialDelaySeconds: 0 },
+              readinessProbe: { tcpSocket: { port: i.internal.health }, periodSeconds: 1, initialDelaySeconds: 0 },
               resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "256Mi" } },
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -139,8 +206,22 @@ export function agentObjects(i: AgentSpecInput): { serviceAccount: V1ServiceAcco
       },
     },
   };
+  // Ingress to the agent pod: the Service's ports (its clients may be anywhere) and the probe port;
+  // nothing else. The control port listens on 127.0.0.1 and is not reachable from the network at
+  // all; this denies the rest where the cluster's network plugin enforces NetworkPolicy.
+  const networkPolicy: V1NetworkPolicy = {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: meta,
+    spec: {
+      podSelector: { matchLabels: agentSelector(i.session) },
+      policyTypes: ["Ingress"],
+      ingress: [{ ports: [...listeners.map((p) => ({ protocol: "TCP", port: p.listenPort })), { protocol: "TCP", port: i.internal.health }] }],
+    },
+  };
   return {
     serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata: meta },
+    secret: { apiVersion: "v1", kind: "Secret", metadata: meta, type: "Opaque", immutable: true, data: {} },
     role: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta, rules: agentRules(i.service, i.mirror, name) },
     roleBinding: {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -149,99 +230,23 @@ export function agentObjects(i: AgentSpecInput): { serviceAccount: V1ServiceAcco
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
       subjects: [{ kind: "ServiceAccount", name, namespace: i.namespace }],
     },
+    networkPolicy,
     job,
   };
 }
 
-/** One permission the intercept needs from the user. */
-export interface Need {
-  verb: string;
-  group: string;
-  resource: string;
-  subresource?: string;
-  name?: string;
-  why: string;
-}
-
-export function interceptNeeds(service: string, mirror: boolean): Need[] {
-  const n: Need[] = [
-    { verb: "get", group: "", resource: "services", name: service, why: "read the Service" },
-    { verb: "patch", group: "", resource: "services", name: service, why: "swap and restore its selector" },
-    { verb: "list", group: "", resource: "pods", why: "find the agent pod" },
-    { verb: "watch", group: "", resource: "pods", why: "wait for the agent pod" },
-    { verb: "create", group: "", resource: "pods", subresource: "portforward", why: "tunnel to the agent" },
-    { verb: "create", group: "", resource: "serviceaccounts", why: "give the agent its own identity" },
-    { verb: "delete", group: "", resource: "serviceaccounts", why: "remove it afterwards" },
-    { verb: "create", group: "rbac.authorization.k8s.io", resource: "roles", why: "let the agent restore the Service" },
-    { verb: "delete", group: "rbac.authorization.k8s.io", resource: "roles", why: "remove it afterwards" },
-    { verb: "create", group: "rbac.authorization.k8s.io", resource: "rolebindings", why: "bind the agent's Role" },
-    { verb: "delete", group: "rbac.authorization.k8s.io", resource: "rolebindings", why: "remove it afterwards" },
-    { verb: "create", group: "batch", resource: "jobs", why: "run the agent" },
-    { verb: "delete", group: "batch", resource: "jobs", why: "stop the agent" },
-  ];
-  // granting a Role requires holding its permissions (RBAC escalation check)
-  if (mirror) n.push({ verb: "get", group: "", resource: "pods", why: "the mirror agent's Role grants it" });
-  return n;
-}
-
-export function connectNeeds(): Need[] {
-  return [
-    { verb: "get", group: "", resource: "services", why: "read the Service" },
-    { verb: "list", group: "", resource: "pods", why: "find a ready pod" },
-    { verb: "watch", group: "", resource: "pods", why: "follow pod restarts" },
-    { verb: "create", group: "", resource: "pods", subresource: "portforward", why: "forward to the pod" },
-  ];
-}
-
-export const needText = (n: Need, ns: string) =>
-  `${n.verb} ${n.resource}${n.subresource ? `/${n.subresource}` : ""}${n.group ? `.${n.group}` : ""}${n.name ? ` "${n.name}"` : ""} in namespace ${ns} (to ${n.why})`;
-
-/** The minimal Role + RoleBinding a user needs for connect and intercept, as YAML. */
-export function rbacYaml(namespace: string, subject: { kind: "User" | "Group" | "ServiceAccount"; name: string }, mirror = true): string {
-  const needs = [...interceptNeeds("*", mirror), ...connectNeeds()];
-  const byKey = new Map<string, Set<string>>();
-  for (const n of needs) {
-    const key = `${n.group}|${n.resource}${n.subresource ? `/${n.subresource}` : ""}`;
-    (byKey.get(key) ?? byKey.set(key, new Set()).get(key)!).add(n.verb);
-  }
-  const rules = [...byKey.entries()]
-    .sort()
-    .map(([key, verbs]) => {
-      const [group, resource] = key.split("|");
-      return `- apiGroups: ["${group}"]\n  resources: ["${resource}"]\n  verbs: [${[...verbs].sort().map((v) => `"${v}"`).join(", ")}]`;
-    })
-    .join("\n");
-  const subj = subject.kind === "ServiceAccount" ? `- kind: ServiceAccount\n  name: ${subject.name}\n  namespace: ${namespace}` : `- kind: ${subject.kind}\n  name: ${subject.name}\n  apiGroup: rbac.authorization.k8s.io`;
-  return `# Minimal permissions for \`devx bridge connect\` and \`devx bridge intercept\` in ${namespace}.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: devx-bridge
-  namespace: ${namespace}
-rules:
-${rules}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: devx-bridge
-  namespace: ${namespace}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: devx-bridge
-subjects:
-${subj}
-`;
+/** The Secret with the tunnel secret in it (kept out of agentObjects so a plan can be printed). */
+export function withSecret(secret: V1Secret, token: string): V1Secret {
+  return { ...secret, data: { [SECRET_KEY]: Buffer.from(token).toString("base64") } };
 }
 
 /**
- * The Role and RoleBinding belong to the agent's Job, so the garbage collector removes them with it:
- * after a self-heal the agent deletes its ServiceAccount and exits, and the finished Job's
- * ttlSecondsAfterFinished takes the pod, the Role and the RoleBinding. (The ServiceAccount is
- * created before the Job, which needs it to start its pod, so it cannot be owned by it.)
+ * Ownership for the garbage collector. The Role, RoleBinding and NetworkPolicy belong to the agent's
+ * Job: after a self-heal the agent deletes its ServiceAccount and exits, and the finished Job's
+ * ttlSecondsAfterFinished takes the pod and them. The Secret belongs to the ServiceAccount (both
+ * exist before the Job, which needs them to start its pod), so it goes when the agent deletes that.
  */
-export function ownedByJob<T extends { metadata?: { ownerReferences?: unknown[] } }>(obj: T, job: V1Job): T {
-  const ref = { apiVersion: "batch/v1", kind: "Job", name: job.metadata!.name!, uid: job.metadata!.uid!, blockOwnerDeletion: false };
+export function ownedBy<T extends { metadata?: { ownerReferences?: unknown[] } }>(obj: T, owner: { apiVersion?: string; kind?: string; metadata?: { name?: string; uid?: string } }): T {
+  const ref = { apiVersion: owner.apiVersion!, kind: owner.kind!, name: owner.metadata!.name!, uid: owner.metadata!.uid!, blockOwnerDeletion: false };
   return { ...obj, metadata: { ...obj.metadata, ownerReferences: [ref] } };
 }

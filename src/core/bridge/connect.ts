@@ -1,13 +1,10 @@
 import { createServer, type Server, type Socket } from "node:net";
-import type { V1Pod, V1Service, V1ServicePort } from "@kubernetes/client-node";
-import { kcall, type KubeClient } from "../../../providers/kube/client.ts";
-import { openPortForward } from "../../../providers/kube/port-forward.ts";
-import { watchList } from "../../../providers/kube/watch.ts";
+import type { KubeBridge, Pod, Service, ServicePort } from "../../../providers/kube/bridge.ts";
 import { ConflictError, UsageError } from "../../errors.ts";
 import { removeSession, writeSession } from "../../platform/sessions.ts";
 import { bridgeSettings, envPrefix, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
 import { schemeFor, updateBridgeEnv } from "./env.ts";
-import { connectNeeds } from "./agent-spec.ts";
+import { connectNeeds } from "./rbac.ts";
 import { missingPermissions, permissionError } from "./preflight.ts";
 import { labelSelector } from "./selector.ts";
 
@@ -63,7 +60,7 @@ export interface ConnectHandle {
   stop(): Promise<void>;
 }
 
-const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+const isReady = (p: Pod) => !p.metadata?.deletionTimestamp && p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 
 async function listenOn(port: number, autoPort: boolean, emit: BridgeDeps["emit"], label: string): Promise<{ server: Server; port: number }> {
   for (let p = port, tries = 0; ; p++, tries++) {
@@ -82,15 +79,15 @@ async function listenOn(port: number, autoPort: boolean, emit: BridgeDeps["emit"
   }
 }
 
-function targetPortOn(pod: V1Pod, sp: V1ServicePort): number | undefined {
+function targetPortOn(pod: Pod, sp: ServicePort): number | undefined {
   const tp = sp.targetPort ?? sp.port;
   if (typeof tp === "number") return tp;
   if (/^\d+$/.test(tp)) return Number(tp);
   return pod.spec?.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === tp)?.containerPort;
 }
 
-async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: string, t: ConnectTarget, o: ConnectOptions, signal: AbortSignal) {
-  const svc: V1Service = await kcall(`read Service ${namespace}/${t.service}`, () => kube.core.readNamespacedService({ name: t.service, namespace }), kube.server);
+async function startForward(deps: BridgeDeps, kube: KubeBridge, namespace: string, t: ConnectTarget, o: ConnectOptions, signal: AbortSignal) {
+  const svc: Service = await kube.readService(namespace, t.service);
   const ports = svc.spec?.ports ?? [];
   const sp = t.port ? ports.find((p) => p.name === t.port || String(p.port) === t.port) : ports[0];
   if (!sp) throw new UsageError(`Service ${namespace}/${t.service} has no port "${t.port ?? ""}"`, `its ports are: ${ports.map((p) => p.name ?? p.port).join(", ") || "none"}`);
@@ -100,8 +97,8 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
   const { server, port: hostPort } = await listenOn(t.local ?? sp.port, !!o.autoPort, deps.emit, t.service);
   const state: ForwardState = { service: t.service, namespace, port: sp.name ?? String(sp.port), servicePort: sp.port, host: "127.0.0.1", hostPort, state: "waiting", connections: 0, active: 0, bytesIn: 0, bytesOut: 0, redials: 0 };
 
-  const pods = new Map<string, V1Pod>();
-  let current: V1Pod | undefined;
+  const pods = new Map<string, Pod>();
+  let current: Pod | undefined;
   let lastPod: string | undefined;
   let waiters: Array<() => void> = [];
   let recheckSelector: () => Promise<void> = async () => {};
@@ -134,10 +131,9 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
     const mine = (podWatch = new AbortController());
     signal.addEventListener("abort", () => mine.abort(), { once: true });
     pods.clear();
-    void watchList<V1Pod>(
-      kube,
-      `/api/v1/namespaces/${namespace}/pods`,
-      { labelSelector: labelSelector(sel) },
+    void kube.watchPods(
+      namespace,
+      labelSelector(sel),
       (ev) => {
         if (mine !== podWatch) return;
         const name = ev.object.metadata!.name!;
@@ -155,7 +151,7 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
     if (rechecking || signal.aborted) return;
     rechecking = true;
     try {
-      const fresh = await kube.core.readNamespacedService({ name: t.service, namespace });
+      const fresh = await kube.readService(namespace, t.service);
       const sel = fresh.spec?.selector;
       if (sel && Object.keys(sel).length && JSON.stringify(sel) !== selectorKey) {
         selectorKey = JSON.stringify(sel);
@@ -171,7 +167,7 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
   watchPods(selector);
 
   const readyPod = (ms: number) =>
-    new Promise<V1Pod | undefined>((resolve) => {
+    new Promise<Pod | undefined>((resolve) => {
       if (current) return resolve(current);
       const timer = setTimeout(() => resolve(current), ms);
       waiters.push(() => (clearTimeout(timer), resolve(current)));
@@ -189,7 +185,7 @@ async function startForward(deps: BridgeDeps, kube: KubeClient, namespace: strin
       const port = pod && targetPortOn(pod, sp);
       if (!pod || !port) break;
       try {
-        const pf = await openPortForward(kube, namespace, pod.metadata!.name!, port);
+        const pf = await kube.portForward(namespace, pod.metadata!.name!, port);
         state.active++;
         socket.on("data", (c: Buffer) => (state.bytesOut += c.length));
         pf.on("data", (c: Buffer) => (state.bytesIn += c.length));

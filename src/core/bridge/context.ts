@@ -1,5 +1,5 @@
 import { projectName } from "../../config/project.ts";
-import type { KubeClient } from "../../../providers/kube/client.ts";
+import type { KubeBridge } from "../../../providers/kube/bridge.ts";
 import type { Emit } from "../../events/types.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import { durationMs } from "../../config/duration.ts";
@@ -27,7 +27,7 @@ export interface KubeSelection {
 }
 
 export interface BridgeSettings {
-  kube: KubeClient;
+  kube: KubeBridge;
   namespace: string;
   project: string;
   agentImage: string;
@@ -46,8 +46,8 @@ export async function bridgeSettings(deps: BridgeDeps, flags: KubeSelection = {}
     context: flags.context ?? deps.env.DEVX_KUBE_CONTEXT ?? b.context,
     namespace: flags.namespace ?? deps.env.DEVX_KUBE_NAMESPACE ?? b.namespace,
   };
-  const { loadKube } = await import("../../../providers/kube/client.ts");
-  const kube = loadKube({ ...selection, env: deps.env });
+  const { loadKubeBridge } = await import("../../../providers/kube/bridge.ts");
+  const kube = loadKubeBridge({ ...selection, env: deps.env });
   return {
     kube,
     namespace: kube.namespace,

@@ -1,15 +1,14 @@
-import type { V1Pod, V1Service } from "@kubernetes/client-node";
-import { kcall, statusOf, type KubeClient } from "../../../providers/kube/client.ts";
-import { openPortForward } from "../../../providers/kube/port-forward.ts";
-import { watchList } from "../../../providers/kube/watch.ts";
-import { ConflictError, ProviderError, UnhealthyError, UsageError } from "../../errors.ts";
+import type { KubeBridge, Pod, Service } from "../../../providers/kube/bridge.ts";
+import { ConflictError, UnhealthyError, UsageError } from "../../errors.ts";
 import { listSessions, removeSession, writeSession } from "../../platform/sessions.ts";
 import { VERSION } from "../../version.ts";
-import { CONTROL_PORT, agentName, agentObjects, agentPorts, agentSelector, ownedByJob, type AgentPort } from "./agent-spec.ts";
-import { bridgeSettings, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
+import { agentGone, deleteAgentObjects, podReady, waitForAgentPod } from "./agent-pod.ts";
+import { agentName, agentObjects, agentPorts, agentSelector, internalPorts, ownedBy, withSecret, type AgentObjects, type AgentPort, type InternalPorts } from "./agent-spec.ts";
+import { bridgeSettings, randomSession, type BridgeDeps, type BridgeSettings, type KubeSelection } from "./context.ts";
 import { preflightIntercept } from "./preflight.ts";
 import { labelSelector, readAnnotation, restoreSelector, swapSelector } from "./selector.ts";
 import { startTunnel, type Tunnel, type TunnelStats } from "./tunnel.ts";
+import { newTunnelSecret } from "../../protocol/bridge/wire.ts";
 
 /**
  * `devx bridge intercept`: preflight, deploy the agent, wait for it, open the tunnel, swap the
@@ -37,6 +36,12 @@ export interface InterceptRecord {
   service: string;
   mirror: boolean;
   ports: Array<{ name: string; servicePort: number; hostPort: number }>;
+  /** Service port name (stream name) → host port, as the tunnel routes */
+  hostPorts: Record<string, number>;
+  /** the agent's control port (127.0.0.1 in its pod), reached through a port-forward */
+  controlPort: number;
+  /** the tunnel secret the agent checks; the record is 0600 like a kubeconfig */
+  secret: string;
   agent: string;
   agentPod?: string;
   kube: KubeSelection;
@@ -59,9 +64,14 @@ export interface InterceptHandle {
   dropTunnel(): void;
 }
 
-/** `--port remote[:host]` → Service port name → host port. */
+/**
+ * `--port remote[:host]` → stream name → host port. Service ports that share a targetPort arrive on
+ * one agent socket, so they share a host port too: mapping them to two different ones is refused.
+ */
 export function hostPortMap(ports: AgentPort[], specs: string[]): Record<string, number> {
-  const map: Record<string, number> = Object.fromEntries(ports.map((p) => [p.name, p.servicePort]));
+  const map: Record<string, number> = {};
+  for (const p of ports) map[p.stream] ??= p.servicePort;
+  const chosen = new Map<string, { spec: string; host: number }>();
   for (const spec of specs) {
     const m = /^([a-z0-9-]+)(?::(\d+))?$/i.exec(spec);
     if (!m) throw new UsageError(`bad --port "${spec}"`, "use --port <service port name or number>[:<host port>]");
@@ -69,97 +79,68 @@ export function hostPortMap(ports: AgentPort[], specs: string[]): Record<string,
     if (!p) throw new UsageError(`the Service has no port "${m[1]}"`, `its ports are: ${ports.map((x) => `${x.name} (${x.servicePort})`).join(", ")}`);
     const host = m[2] ? Number(m[2]) : p.servicePort;
     if (host < 1 || host > 65535) throw new UsageError(`bad host port in --port "${spec}"`, "host ports are 1-65535");
-    map[p.name] = host;
+    const before = chosen.get(p.stream);
+    if (before && before.host !== host) {
+      const shared = ports.filter((x) => x.stream === p.stream).map((x) => x.name);
+      throw new UsageError(`--port ${before.spec} and --port ${spec} send one agent port to two host ports`, `Service ports ${shared.join(" and ")} share targetPort ${p.targetPort}, so their traffic cannot be told apart: give them one host port`);
+    }
+    chosen.set(p.stream, { spec, host });
+    map[p.stream] = host;
   }
   return map;
 }
 
-const isReady = (p: V1Pod) => p.status?.phase === "Running" && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
-
-/** Wait for the session's agent pod to be Ready, through a watch (no polling). */
-export function waitForAgentPod(kube: KubeClient, namespace: string, session: string, timeoutMs: number, signal: AbortSignal): Promise<V1Pod> {
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  signal.addEventListener("abort", stop, { once: true });
-  return new Promise<V1Pod>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new UnhealthyError(`the agent pod for session ${session} was not ready after ${Math.round(timeoutMs / 1000)} s`, "check `kubectl describe pod -l devx.session=" + session + "` (image pull? quota?)")), timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      ac.abort();
-      signal.removeEventListener("abort", stop);
-    };
-    signal.addEventListener("abort", () => (done(), reject(signal.reason)), { once: true });
-    void watchList<V1Pod>(
-      kube,
-      `/api/v1/namespaces/${namespace}/pods`,
-      { labelSelector: `devx.session=${session}` },
-      (ev) => {
-        const pod = ev.object;
-        if (ev.type === "DELETED") return;
-        const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
-        if (pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded" || waiting?.reason === "ErrImagePull" || waiting?.reason === "ImagePullBackOff") {
-          done();
-          reject(new ProviderError(`the agent pod ${pod.metadata?.name} ${waiting?.reason ?? pod.status?.phase}${waiting?.message ? `: ${waiting.message}` : ""}`, "build the agent image (`bun scripts/build-agent-image.ts`) or set bridge.agent_image to one the cluster can pull"));
-        } else if (isReady(pod)) {
-          done();
-          resolve(pod);
-        }
-      },
-      ac.signal,
-    );
-  });
+/** What an intercept will do, computed once: the dry run prints it and the real run executes it. */
+export interface InterceptPlan {
+  session: string;
+  namespace: string;
+  service: string;
+  mirror: boolean;
+  graceMs: number;
+  image: string;
+  ports: AgentPort[];
+  /** stream name → host port */
+  hostPorts: Record<string, number>;
+  internal: InternalPorts;
+  /** what is created, in order (the Secret without its data) */
+  objects: AgentObjects;
+  /** the Service's selector during the intercept */
+  selector: Record<string, string>;
+  svc: Service;
 }
 
-export async function deleteAgentObjects(kube: KubeClient, namespace: string, session: string): Promise<void> {
-  const name = agentName(session);
-  const ignore404 = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (e) {
-      if (statusOf(e) !== 404) await kcall(what, () => Promise.reject(e));
-    }
+/** Preflight (Service shape, conflicts, every permission) and the plan; creates nothing. */
+export async function planIntercept(settings: BridgeSettings, req: InterceptRequest, session = randomSession()): Promise<InterceptPlan> {
+  const { kube, namespace } = settings;
+  const mirror = !!req.mirror;
+  const graceMs = req.graceMs ?? settings.graceMs;
+  const image = req.agentImage ?? settings.agentImage;
+  const svc = await preflightIntercept(kube, namespace, req.service);
+  const ports = agentPorts(svc, await namedPortNumbers(kube, namespace, svc));
+  const hostPorts = hostPortMap(ports, req.ports ?? []);
+  const internal = internalPorts(ports);
+  const objects = agentObjects({ session, namespace, service: req.service, project: settings.project, image, ports, internal, graceMs, mirror, maxLifetimeSeconds: req.maxLifetimeSeconds });
+  return { session, namespace, service: req.service, mirror, graceMs, image, ports, hostPorts, internal, objects, selector: agentSelector(session), svc };
+}
+
+/** The plan as `--dry-run` prints it. */
+export function planSummary(p: InterceptPlan) {
+  const o = p.objects;
+  return {
+    plan: "intercept",
+    namespace: p.namespace,
+    service: p.service,
+    session: p.session,
+    mirror: p.mirror,
+    ports: p.ports.map((x) => ({ name: x.name, servicePort: x.servicePort, agentPort: x.listenPort, hostPort: p.hostPorts[x.stream] })),
+    create: [o.serviceAccount, { ...o.secret, data: { token: "<32 random bytes, made at run time>" } }, o.job, o.role, o.roleBinding, o.networkPolicy],
+    patch: { service: p.service, selector: p.selector },
   };
-  await ignore404(`delete Job ${name}`, () => kube.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" }));
-  await ignore404(`delete RoleBinding ${name}`, () => kube.rbac.deleteNamespacedRoleBinding({ name, namespace }));
-  await ignore404(`delete Role ${name}`, () => kube.rbac.deleteNamespacedRole({ name, namespace }));
-  await ignore404(`delete ServiceAccount ${name}`, () => kube.core.deleteNamespacedServiceAccount({ name, namespace }));
-  await podsGone(kube, namespace, session, 20_000);
-}
-
-/**
- * Job deletion removes its pods in the background (the agent gets SIGTERM and exits); wait for that,
- * through a watch, so "disconnected" means nothing of the session is left.
- */
-async function podsGone(kube: KubeClient, namespace: string, session: string, timeoutMs: number): Promise<void> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
-  const pods = new Set<string>();
-  let listed = false;
-  await new Promise<void>((resolve) => {
-    ac.signal.addEventListener("abort", () => resolve(), { once: true });
-    const check = () => listed && pods.size === 0 && (ac.abort(), resolve());
-    void watchList<V1Pod>(
-      kube,
-      `/api/v1/namespaces/${namespace}/pods`,
-      { labelSelector: `devx.session=${session}` },
-      (ev) => {
-        if (ev.type === "DELETED") pods.delete(ev.object.metadata!.name!);
-        else pods.add(ev.object.metadata!.name!);
-        check();
-      },
-      ac.signal,
-      { onSync: () => pods.clear(), onListed: () => ((listed = true), check()) },
-    );
-  });
-  clearTimeout(timer);
 }
 
 export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Promise<InterceptHandle> {
   const settings = await bridgeSettings(deps, req);
   const { kube, namespace } = settings;
-  const mirror = !!req.mirror;
-  const graceMs = req.graceMs ?? settings.graceMs;
-  const session = randomSession();
   const phases: Record<string, number> = {};
   const t0 = performance.now();
   let tp = t0;
@@ -182,18 +163,20 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
   const resumed = await resumable(deps, kube, namespace, req.service);
   if (resumed) return attach(deps, kube, resumed, phase, t0);
 
-  const svc = (await phase("preflight", `check ${namespace}/${req.service}`, () => preflightIntercept(kube, namespace, req.service, mirror))()) as V1Service;
-  const ports = agentPorts(svc, await namedPortNumbers(kube, namespace, svc));
-  const hostPorts = hostPortMap(ports, req.ports ?? []);
-  const objects = agentObjects({ session, namespace, service: req.service, project: settings.project, image: req.agentImage ?? settings.agentImage, ports, graceMs, mirror, maxLifetimeSeconds: req.maxLifetimeSeconds });
+  const plan = (await phase("preflight", `check ${namespace}/${req.service}`, () => planIntercept(settings, req))()) as InterceptPlan;
+  const { session, objects, ports, hostPorts } = plan;
+  const secret = newTunnelSecret();
   const record: InterceptRecord = {
     mode: "intercept",
     session,
     context: kube.context,
     namespace,
     service: req.service,
-    mirror,
-    ports: ports.map((p) => ({ name: p.name, servicePort: p.servicePort, hostPort: hostPorts[p.name]! })),
+    mirror: plan.mirror,
+    ports: ports.map((p) => ({ name: p.name, servicePort: p.servicePort, hostPort: hostPorts[p.stream]! })),
+    hostPorts,
+    controlPort: plan.internal.control,
+    secret,
     agent: agentName(session),
     kube: { ...settings.selection, namespace, context: kube.context },
     phases,
@@ -216,36 +199,39 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
 
   try {
     await phase("deploy", `deploy agent ${record.agent}`, async () => {
-      await kcall("create ServiceAccount", () => kube.core.createNamespacedServiceAccount({ namespace, body: objects.serviceAccount }));
-      // the Job first, so the Role and RoleBinding can be owned by it (the agent uses neither before the swap)
-      const job = await kcall("create Job", () => kube.batch.createNamespacedJob({ namespace, body: objects.job }));
-      await kcall("create Role", () => kube.rbac.createNamespacedRole({ namespace, body: ownedByJob(objects.role, job) }));
-      await kcall("create RoleBinding", () => kube.rbac.createNamespacedRoleBinding({ namespace, body: ownedByJob(objects.roleBinding, job) }));
+      const sa = await kube.create(namespace, "ServiceAccount", objects.serviceAccount);
+      const saOwner = { apiVersion: "v1", kind: "ServiceAccount", metadata: sa.metadata };
+      await kube.create(namespace, "Secret", ownedBy(withSecret(objects.secret, secret), saOwner));
+      // the Job before the rest, so they can be owned by it (the agent uses none of them before the swap)
+      const job = await kube.create(namespace, "Job", objects.job);
+      const jobOwner = { apiVersion: "batch/v1", kind: "Job", metadata: job.metadata };
+      await kube.create(namespace, "Role", ownedBy(objects.role, jobOwner));
+      await kube.create(namespace, "RoleBinding", ownedBy(objects.roleBinding, jobOwner));
+      await kube.create(namespace, "NetworkPolicy", ownedBy(objects.networkPolicy, jobOwner));
     })();
-    const pod = (await phase("schedule", "wait for the agent pod", () => waitForAgentPod(kube, namespace, session, req.readyTimeoutMs ?? 120_000, deps.signal))()) as V1Pod;
+    const pod = (await phase("schedule", "wait for the agent pod", () => waitForAgentPod(kube, namespace, session, plan.image, req.readyTimeoutMs ?? 120_000, deps.signal))()) as Pod;
     record.agentPod = pod.metadata!.name!;
     tunnel = startTunnel({
       session,
+      secret,
       version: VERSION,
       hostPorts,
       emit: deps.emit,
-      dial: () => openPortForward(kube, namespace, record.agentPod!, CONTROL_PORT),
+      dial: () => kube.portForward(namespace, record.agentPod!, record.controlPort),
       agentGone: () => agentGone(kube, namespace, record.agentPod!),
     });
-    await phase("tunnel", "open the tunnel to the agent", () => tunnel!.ready)();
+    await phase("tunnel", "open the tunnel to the agent", () => tunnelUp(tunnel!, TUNNEL_TIMEOUT_MS))();
     await phase("swap", `point ${req.service} at the agent`, async () => {
-      const fresh = await kcall(`read Service ${req.service}`, () => kube.core.readNamespacedService({ name: req.service, namespace }));
+      const fresh = await kube.readService(namespace, req.service);
       if (fresh.metadata?.annotations?.["devx.io/intercept"]) throw new ConflictError(`Service ${namespace}/${req.service} was intercepted by someone else meanwhile`, "try again once their intercept ends");
-      await kcall(`patch Service ${req.service}`, () =>
-        swapSelector(kube, fresh, agentSelector(session), {
-          session,
-          originalSelector: fresh.spec?.selector ?? {},
-          ports: ports.map((p) => ({ name: p.name, port: p.servicePort, targetPort: p.targetPort })),
-          since: new Date().toISOString(),
-          mirror,
-          user: kube.kc.getCurrentUser()?.name,
-        }),
-      );
+      await swapSelector(kube, fresh, plan.selector, {
+        session,
+        originalSelector: fresh.spec?.selector ?? {},
+        ports: ports.map((p) => ({ name: p.name, port: p.servicePort, targetPort: p.targetPort })),
+        since: new Date().toISOString(),
+        mirror: plan.mirror,
+        user: kube.user,
+      });
     })();
     phases.total = Math.round(performance.now() - t0);
     await writeSession(deps.paths.state, "bridge", session, record);
@@ -271,12 +257,26 @@ export async function runIntercept(deps: BridgeDeps, req: InterceptRequest): Pro
   };
 }
 
+/** How long a Ready agent may take to answer through the port-forward before the intercept gives up. */
+const TUNNEL_TIMEOUT_MS = 30_000;
+
+function tunnelUp(tunnel: Tunnel, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new UnhealthyError(`the tunnel to the agent did not open within ${timeoutMs / 1000} s${tunnel.lastError() ? ` (${tunnel.lastError()})` : ""}`, "check that the agent image matches this devx version (bridge.agent_image) and `kubectl logs` of the agent pod")),
+      timeoutMs,
+    );
+  });
+  return Promise.race([tunnel.ready, late]).finally(() => clearTimeout(timer));
+}
+
 /** Numbers of named targetPorts on the Service's current pods, so the agent listens where they did. */
-async function namedPortNumbers(kube: KubeClient, namespace: string, svc: V1Service): Promise<Record<string, number>> {
+async function namedPortNumbers(kube: KubeBridge, namespace: string, svc: Service): Promise<Record<string, number>> {
   if (!(svc.spec?.ports ?? []).some((p) => typeof p.targetPort === "string" && !/^\d+$/.test(p.targetPort))) return {};
-  const pods = await kcall("list pods", () => kube.core.listNamespacedPod({ namespace, labelSelector: labelSelector(svc.spec?.selector ?? {}) }));
+  const pods = await kube.listPods(namespace, labelSelector(svc.spec?.selector ?? {}));
   const out: Record<string, number> = {};
-  for (const c of pods.items[0]?.spec?.containers ?? []) for (const p of c.ports ?? []) if (p.name) out[p.name] = p.containerPort;
+  for (const c of pods[0]?.spec?.containers ?? []) for (const p of c.ports ?? []) if (p.name) out[p.name] = p.containerPort;
   return out;
 }
 
@@ -300,14 +300,15 @@ export function startIntercept(deps: BridgeDeps, req: InterceptRequest): { ready
 
 type Phase = (id: string, title: string, fn: () => Promise<unknown>) => () => Promise<unknown>;
 
-async function resumable(deps: BridgeDeps, kube: KubeClient, namespace: string, service: string): Promise<InterceptRecord | undefined> {
+async function resumable(deps: BridgeDeps, kube: KubeBridge, namespace: string, service: string): Promise<InterceptRecord | undefined> {
   const recs = await listSessions<InterceptRecord>(deps.paths.state, "bridge");
   const rec = recs.find((r) => r.stale && r.data.mode === "intercept" && r.data.namespace === namespace && r.data.service === service && r.data.context === kube.context);
   if (!rec) return undefined;
-  const svc = await kcall(`read Service ${service}`, () => kube.core.readNamespacedService({ name: service, namespace }));
-  if (readAnnotation(svc)?.session === rec.id && rec.data.agentPod) {
-    const pod = await kube.core.readNamespacedPod({ name: rec.data.agentPod, namespace }).catch(() => undefined);
-    if (pod && isReady(pod)) return rec.data;
+  const svc = await kube.readService(namespace, service);
+  // a record without the tunnel secret (written by an older devx) cannot authenticate to its agent
+  if (readAnnotation(svc)?.session === rec.id && rec.data.agentPod && rec.data.secret && rec.data.controlPort) {
+    const pod = await kube.readPod(namespace, rec.data.agentPod).catch(() => undefined);
+    if (pod && podReady(pod)) return rec.data;
   }
   // too late: the agent healed (or is gone); clear what the dead CLI left, then start afresh
   await restoreSelector(kube, namespace, service, rec.id).catch(() => {});
@@ -317,17 +318,18 @@ async function resumable(deps: BridgeDeps, kube: KubeClient, namespace: string, 
 }
 
 /** Take over a live agent: the tunnel only (the agent and the selector swap are already in place). */
-async function attach(deps: BridgeDeps, kube: KubeClient, record: InterceptRecord, phase: Phase, t0: number): Promise<InterceptHandle> {
+async function attach(deps: BridgeDeps, kube: KubeBridge, record: InterceptRecord, phase: Phase, t0: number): Promise<InterceptHandle> {
   const { session, namespace } = record;
   deps.emit({ type: "info", message: `resuming intercept session ${session} of ${namespace}/${record.service} (its agent is still running)` });
   record.phases = { resumed: 1 };
   await writeSession(deps.paths.state, "bridge", session, record);
   const tunnel = startTunnel({
     session,
+    secret: record.secret,
     version: VERSION,
-    hostPorts: Object.fromEntries(record.ports.map((p) => [p.name, p.hostPort])),
+    hostPorts: record.hostPorts,
     emit: deps.emit,
-    dial: () => openPortForward(kube, namespace, record.agentPod!, CONTROL_PORT),
+    dial: () => kube.portForward(namespace, record.agentPod!, record.controlPort),
     agentGone: () => agentGone(kube, namespace, record.agentPod!),
   });
   const teardown = async () => {
@@ -344,7 +346,7 @@ async function attach(deps: BridgeDeps, kube: KubeClient, record: InterceptRecor
     void writeSession(deps.paths.state, "bridge", session, record).catch(() => {});
   }, 1000);
   try {
-    await phase("tunnel", "reopen the tunnel to the agent", () => tunnel.ready)();
+    await phase("tunnel", "reopen the tunnel to the agent", () => tunnelUp(tunnel, TUNNEL_TIMEOUT_MS))();
   } catch (e) {
     await teardown().catch(() => {});
     throw e;
@@ -352,9 +354,4 @@ async function attach(deps: BridgeDeps, kube: KubeClient, record: InterceptRecor
   record.phases.total = Math.round(performance.now() - t0);
   let stopping: Promise<void> | undefined;
   return { session, record, ready: Promise.resolve(), env: {}, stats: () => tunnel.stats, ended: tunnel.ended, dropTunnel: () => tunnel.drop(), stop: () => (stopping ??= teardown()) };
-}
-
-async function agentGone(kube: KubeClient, namespace: string, pod: string): Promise<boolean> {
-  const p = await kube.core.readNamespacedPod({ name: pod, namespace }).catch((e) => (statusOf(e) === 404 ? undefined : Promise.reject(e)));
-  return !p || p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
 }

@@ -1,7 +1,6 @@
-import type { V1Service } from "@kubernetes/client-node";
-import { kcall, type KubeClient } from "../../../providers/kube/client.ts";
+import type { KubeBridge, Service } from "../../../providers/kube/bridge.ts";
 import { ConflictError, PermissionError, UsageError } from "../../errors.ts";
-import { interceptNeeds, needText, type Need } from "./agent-spec.ts";
+import { interceptNeeds, needText, type Need } from "./rbac.ts";
 import { readAnnotation } from "./selector.ts";
 
 /**
@@ -9,21 +8,9 @@ import { readAnnotation } from "./selector.ts";
  * intercepts it already, and — through SelfSubjectAccessReview — every verb it will use, reported
  * all at once so a user asks their admin once.
  */
-export async function missingPermissions(kube: KubeClient, namespace: string, needs: Need[]): Promise<Need[]> {
-  const answers = await Promise.all(
-    needs.map((n) =>
-      kcall("SelfSubjectAccessReview", () =>
-        kube.authz.createSelfSubjectAccessReview({
-          body: {
-            apiVersion: "authorization.k8s.io/v1",
-            kind: "SelfSubjectAccessReview",
-            spec: { resourceAttributes: { namespace, verb: n.verb, group: n.group, resource: n.resource, subresource: n.subresource, name: n.name } },
-          },
-        }),
-      ),
-    ),
-  );
-  return needs.filter((_, i) => !answers[i]?.status?.allowed);
+export async function missingPermissions(kube: KubeBridge, namespace: string, needs: Need[]): Promise<Need[]> {
+  const allowed = await kube.canI(namespace, needs);
+  return needs.filter((_, i) => !allowed[i]);
 }
 
 export function permissionError(missing: Need[], namespace: string, what: string): PermissionError {
@@ -33,8 +20,8 @@ export function permissionError(missing: Need[], namespace: string, what: string
   );
 }
 
-export async function preflightIntercept(kube: KubeClient, namespace: string, service: string, mirror: boolean): Promise<V1Service> {
-  const svc = await kcall(`read Service ${namespace}/${service}`, () => kube.core.readNamespacedService({ name: service, namespace }), kube.server);
+export async function preflightIntercept(kube: KubeBridge, namespace: string, service: string): Promise<Service> {
+  const svc = await kube.readService(namespace, service);
   if (svc.spec?.type === "ExternalName") throw new UsageError(`Service ${namespace}/${service} is an ExternalName Service (${svc.spec.externalName}); there are no pods to intercept`, "intercept the Service that backs it instead");
   if (!svc.spec?.selector || Object.keys(svc.spec.selector).length === 0)
     throw new UsageError(`Service ${namespace}/${service} has no selector (its endpoints are managed by hand)`, "devx can only intercept Services that select pods by label");
@@ -47,7 +34,7 @@ export async function preflightIntercept(kube: KubeClient, namespace: string, se
       `Service ${namespace}/${service} is already intercepted (session ${ann.session}${ann.user ? ` by ${ann.user}` : ""}, since ${ann.since})`,
       "wait for that intercept to end, or `devx bridge cleanup` if it is an orphan",
     );
-  const missing = await missingPermissions(kube, namespace, interceptNeeds(service, mirror));
+  const missing = await missingPermissions(kube, namespace, interceptNeeds(service));
   if (missing.length) throw permissionError(missing, namespace, `intercepting ${namespace}/${service}`);
   return svc;
 }

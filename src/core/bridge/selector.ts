@@ -1,5 +1,5 @@
-import { PatchStrategy, setHeaderOptions, type V1Service } from "@kubernetes/client-node";
-import type { KubeClient } from "../../../providers/kube/client.ts";
+import type { KubeBridge, Service } from "../../../providers/kube/bridge.ts";
+import { ConflictError } from "../../errors.ts";
 
 /**
  * The Service side of an intercept: the selector swap and its undo. The annotation carries the
@@ -17,7 +17,7 @@ export interface InterceptAnnotation {
   user?: string;
 }
 
-export function readAnnotation(svc: V1Service): InterceptAnnotation | undefined {
+export function readAnnotation(svc: { metadata?: { annotations?: Record<string, string> } }): InterceptAnnotation | undefined {
   const raw = svc.metadata?.annotations?.[INTERCEPT_ANNOTATION];
   if (!raw) return undefined;
   try {
@@ -42,16 +42,10 @@ export function selectorPatch(from: Record<string, string>, to: Record<string, s
   return out;
 }
 
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-
-export async function patchService(kube: KubeClient, namespace: string, name: string, body: object): Promise<V1Service> {
-  return kube.core.patchNamespacedService({ name, namespace, body }, mergePatch);
-}
-
 /** Point the Service at the agent pod, recording the original selector in the annotation. */
-export async function swapSelector(kube: KubeClient, svc: V1Service, agentSelector: Record<string, string>, ann: InterceptAnnotation): Promise<V1Service> {
+export async function swapSelector(kube: KubeBridge, svc: Service, agentSelector: Record<string, string>, ann: InterceptAnnotation): Promise<Service> {
   const current = svc.spec?.selector ?? {};
-  return patchService(kube, svc.metadata!.namespace!, svc.metadata!.name!, {
+  return kube.patchService(svc.metadata!.namespace!, svc.metadata!.name!, {
     metadata: { annotations: { [INTERCEPT_ANNOTATION]: JSON.stringify(ann) }, resourceVersion: svc.metadata?.resourceVersion },
     spec: { selector: selectorPatch(current, agentSelector) },
   });
@@ -62,19 +56,19 @@ export async function swapSelector(kube: KubeClient, svc: V1Service, agentSelect
  * (any session when undefined). Returns whether anything was restored. The resourceVersion makes a
  * concurrent change fail with a conflict rather than be overwritten.
  */
-export async function restoreSelector(kube: KubeClient, namespace: string, name: string, session?: string): Promise<boolean> {
+export async function restoreSelector(kube: KubeBridge, namespace: string, name: string, session?: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
-    const svc = await kube.core.readNamespacedService({ name, namespace });
+    const svc = await kube.readService(namespace, name);
     const ann = readAnnotation(svc);
     if (!ann || (session && ann.session !== session)) return false;
     try {
-      await patchService(kube, namespace, name, {
+      await kube.patchService(namespace, name, {
         metadata: { annotations: { [INTERCEPT_ANNOTATION]: null }, resourceVersion: svc.metadata?.resourceVersion },
         spec: { selector: selectorPatch(svc.spec?.selector ?? {}, ann.originalSelector) },
       });
       return true;
     } catch (e) {
-      if ((e as { code?: number }).code === 409 && attempt < 5) continue;
+      if (e instanceof ConflictError && attempt < 5) continue;
       throw e;
     }
   }

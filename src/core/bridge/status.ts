@@ -1,11 +1,10 @@
-import type { KubeClient } from "../../../providers/kube/client.ts";
-import { kcall, loadKube, statusOf } from "../../../providers/kube/client.ts";
+import { listClusterOrNamespace, loadKubeBridge, type KubeBridge } from "../../../providers/kube/bridge.ts";
 import { listSessions, removeSession, type SessionRecord } from "../../platform/sessions.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import type { BridgeDeps, KubeSelection } from "./context.ts";
 import type { ForwardState } from "./connect.ts";
 import type { InterceptRecord } from "./intercept.ts";
-import { deleteAgentObjects } from "./intercept.ts";
+import { deleteAgentObjects } from "./agent-pod.ts";
 import { restoreSelector, readAnnotation, INTERCEPT_ANNOTATION } from "./selector.ts";
 import { updateBridgeEnv } from "./env.ts";
 import type { TunnelStats } from "./tunnel.ts";
@@ -63,9 +62,9 @@ async function records(state: string): Promise<Array<SessionRecord<AnyRecord> & 
   return (await listSessions<AnyRecord>(state, "bridge")).filter((r) => r.data?.mode);
 }
 
-const kubeFor = (deps: BridgeDeps, sel: KubeSelection) => loadKube({ ...sel, env: deps.env });
+const kubeFor = (deps: BridgeDeps, sel: KubeSelection) => loadKubeBridge({ ...sel, env: deps.env });
 
-export async function bridgeStatus(deps: BridgeDeps, o: { orphans?: boolean; kube?: KubeClient } = {}): Promise<BridgeStatus> {
+export async function bridgeStatus(deps: BridgeDeps, o: { orphans?: boolean; kube?: KubeBridge } = {}): Promise<BridgeStatus> {
   const recs = await records(deps.paths.state);
   const forwards: ForwardStatus[] = [];
   const intercepts: InterceptStatus[] = [];
@@ -79,10 +78,10 @@ export async function bridgeStatus(deps: BridgeDeps, o: { orphans?: boolean; kub
     if (d.agentPod) {
       try {
         const kube = o.kube ?? kubeFor(deps, d.kube);
-        const pod = await kube.core.readNamespacedPod({ name: d.agentPod, namespace: d.namespace });
-        agentPhase = pod.status?.phase;
-      } catch (e) {
-        agentPhase = statusOf(e) === 404 ? "Gone" : "Unknown";
+        const pod = await kube.readPod(d.namespace, d.agentPod);
+        agentPhase = pod ? pod.status?.phase : "Gone";
+      } catch {
+        agentPhase = "Unknown";
       }
     }
     intercepts.push({ session: r.id, pid: r.pid, alive: !r.stale, namespace: d.namespace, service: d.service, mirror: d.mirror, ports: d.ports, agentPod: d.agentPod, agentPhase, tunnel: !r.stale && d.stats?.up ? "up" : "down", stats: d.stats });
@@ -91,7 +90,7 @@ export async function bridgeStatus(deps: BridgeDeps, o: { orphans?: boolean; kub
   let orphanError: string | undefined;
   if (o.orphans) {
     try {
-      const kube = o.kube ?? loadKube({ env: deps.env });
+      const kube = o.kube ?? loadKubeBridge({ env: deps.env });
       const live = new Set(recs.filter((r) => !r.stale).map((r) => r.id));
       orphans = (await findOrphans(kube)).filter((x) => !live.has(x.session));
     } catch (e) {
@@ -120,7 +119,7 @@ export async function disconnect(deps: BridgeDeps, filter: { session?: string; s
     if (left) {
       if (r.data.mode === "intercept") {
         const kube = kubeFor(deps, r.data.kube);
-        await kcall(`restore ${r.data.service}`, () => restoreSelector(kube, r.data.namespace, (r.data as InterceptRecord).service, r.id));
+        await restoreSelector(kube, r.data.namespace, r.data.service, r.id);
         await deleteAgentObjects(kube, r.data.namespace, r.id);
       } else {
         await updateBridgeEnv(deps.paths.state, {}, Object.keys(r.data.env ?? {}));
@@ -137,26 +136,17 @@ export async function disconnect(deps: BridgeDeps, filter: { session?: string; s
  * intercept annotation names such a session. Lists cluster-wide; falls back to the client's
  * namespace when that is forbidden.
  */
-export async function findOrphans(kube: KubeClient): Promise<Orphan[]> {
+export async function findOrphans(kube: KubeBridge): Promise<Orphan[]> {
   const labelSelector = "devx.managed=true,devx.kind=agent";
-  const all = async <T>(clusterWide: () => Promise<{ items: T[] }>, inNs: () => Promise<{ items: T[] }>) => {
-    try {
-      return (await clusterWide()).items;
-    } catch (e) {
-      if (statusOf(e) !== 403) throw e;
-      return (await inNs()).items;
-    }
-  };
-  const ns = kube.namespace;
   const [jobs, pods, sas, roles, rbs, svcs] = await Promise.all([
-    all(() => kube.batch.listJobForAllNamespaces({ labelSelector }), () => kube.batch.listNamespacedJob({ namespace: ns, labelSelector })),
-    all(() => kube.core.listPodForAllNamespaces({ labelSelector }), () => kube.core.listNamespacedPod({ namespace: ns, labelSelector })),
-    all(() => kube.core.listServiceAccountForAllNamespaces({ labelSelector }), () => kube.core.listNamespacedServiceAccount({ namespace: ns, labelSelector })),
-    all(() => kube.rbac.listRoleForAllNamespaces({ labelSelector }), () => kube.rbac.listNamespacedRole({ namespace: ns, labelSelector })),
-    all(() => kube.rbac.listRoleBindingForAllNamespaces({ labelSelector }), () => kube.rbac.listNamespacedRoleBinding({ namespace: ns, labelSelector })),
-    all(() => kube.core.listServiceForAllNamespaces({}), () => kube.core.listNamespacedService({ namespace: ns })),
+    listClusterOrNamespace(kube, "Job", labelSelector),
+    listClusterOrNamespace(kube, "Pod", labelSelector),
+    listClusterOrNamespace(kube, "ServiceAccount", labelSelector),
+    listClusterOrNamespace(kube, "Role", labelSelector),
+    listClusterOrNamespace(kube, "RoleBinding", labelSelector),
+    listClusterOrNamespace(kube, "Service"),
   ]);
-  const running = new Set(pods.filter((p) => p.status?.phase === "Running" || p.status?.phase === "Pending").map((p) => `${p.metadata?.namespace}/${p.metadata?.labels?.["devx.session"]}`));
+  const running = new Set(pods.filter((p) => !p.metadata?.deletionTimestamp && (p.status?.phase === "Running" || p.status?.phase === "Pending")).map((p) => `${p.metadata?.namespace}/${p.metadata?.labels?.["devx.session"]}`));
   const out = new Map<string, Orphan>();
   const add = (kind: string, o: { metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } }) => {
     const session = o.metadata?.labels?.["devx.session"];
@@ -184,11 +174,11 @@ export async function findOrphans(kube: KubeClient): Promise<Orphan[]> {
   return [...out.values()];
 }
 
-export async function removeOrphan(kube: KubeClient, o: Orphan): Promise<void> {
-  if (o.service) await kcall(`restore ${o.service}`, () => restoreSelector(kube, o.namespace, o.service!, o.session));
+export async function removeOrphan(kube: KubeBridge, o: Orphan): Promise<void> {
+  if (o.service) await restoreSelector(kube, o.namespace, o.service, o.session);
   await deleteAgentObjects(kube, o.namespace, o.session);
   // pods of a Job that is already gone are not deleted by the Job's propagation
   for (const obj of o.objects.filter((x) => x.startsWith("Pod/"))) {
-    await kube.core.deleteNamespacedPod({ name: obj.slice(4), namespace: o.namespace }).catch((e) => (statusOf(e) === 404 ? undefined : Promise.reject(e)));
+    await kube.delete(o.namespace, "Pod", obj.slice(4));
   }
 }

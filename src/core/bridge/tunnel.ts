@@ -1,12 +1,13 @@
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Emit } from "../../events/types.ts";
-import { KIND, controlChannel, encodeHeader, readHeader } from "./wire.ts";
-import { pipeStream, yamuxOver, type YamuxSession } from "./yamux.ts";
+import { KIND, controlChannel, encodeHeader, readHeader, tunnelProof } from "../../protocol/bridge/wire.ts";
+import { pipeStream, yamuxOver, type YamuxSession } from "../../protocol/bridge/yamux.ts";
 
 /**
  * The host side of an intercept tunnel: one yamux session over a port-forward to the agent's
- * control port. Streams opened by the agent carry inbound connections (each headed by its Service
+ * control port. The agent challenges every connection first; the CLI proves it holds the tunnel
+ * secret (see wire.ts) before the agent sends it anything. Streams opened by the agent carry inbound connections (each headed by its Service
  * port) and are joined to that port's host port on 127.0.0.1. Heartbeats go both ways every second;
  * a silent or dropped tunnel is re-dialled with backoff until stopped, so a short network loss or a
  * laptop sleep shorter than the agent's grace period resumes the same intercept.
@@ -23,6 +24,8 @@ export interface TunnelStats {
 
 export interface TunnelOptions {
   session: string;
+  /** the secret the agent's Secret holds: the CLI's answer to the agent's challenge is keyed with it */
+  secret: string;
   version: string;
   /** a fresh byte stream to the agent's control port (a port-forward) */
   dial(): Promise<Duplex>;
@@ -42,6 +45,8 @@ export interface Tunnel {
   stats: TunnelStats;
   /** resolves when the tunnel gives up for good (agent gone) */
   ended: Promise<string>;
+  /** why the last attempt failed (for a caller that gives up waiting) */
+  lastError(): string | undefined;
   stop(): Promise<void>;
   /** drop the current transport (tests: a network loss) */
   drop(): void;
@@ -58,6 +63,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
   const ready = new Promise<void>((res, rej) => ((readyResolve = res), (readyReject = rej)));
   ready.catch(() => {});
   const warned = new Set<string>();
+  let lastWhy: string | undefined;
 
   const serveStream = async (stream: Awaited<ReturnType<YamuxSession["createStream"]>>) => {
     const h = await readHeader(stream);
@@ -101,8 +107,15 @@ export function startTunnel(o: TunnelOptions): Tunnel {
     control.send(encodeHeader({ kind: KIND.control, port: 0, name: "control" }));
     let lastHeard = Date.now();
     let acknowledged = false;
-    const send = controlChannel(control, () => {
+    let hello = false;
+    const send = controlChannel(control, (m) => {
       lastHeard = Date.now();
+      if (m.t === "challenge") {
+        if (!hello && typeof m.nonce === "string") send({ t: "hello", session: o.session, version: o.version, proof: tunnelProof(o.secret, o.session, m.nonce) });
+        hello = true;
+        return;
+      }
+      if (!hello) return;
       if (!acknowledged) {
         acknowledged = true;
         stats.up = true;
@@ -110,10 +123,9 @@ export function startTunnel(o: TunnelOptions): Tunnel {
         readyResolve();
       }
     });
-    send({ t: "hello", session: o.session, version: o.version });
     return new Promise<string | undefined>((resolve) => {
       const timer = setInterval(() => {
-        send({ t: "hb" });
+        if (hello) send({ t: "hb" });
         if (Date.now() - lastHeard > deadAfter) finish(`no heartbeat from the agent for ${Date.now() - lastHeard} ms`);
       }, hb);
       const finish = (why?: string) => {
@@ -138,6 +150,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
         why = (e as Error).message;
       }
       if (stopped) break;
+      lastWhy = why;
       if (o.agentGone && (await o.agentGone().catch(() => false))) {
         readyReject(new Error(`the agent is gone (${why})`));
         return `the agent is gone (${why})`;
@@ -155,6 +168,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
     ready,
     stats,
     ended,
+    lastError: () => lastWhy,
     drop: () => current?.socket.destroy(),
     async stop() {
       stopped = true;

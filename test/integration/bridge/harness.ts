@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
-import { startFakeCluster, type FakeCluster } from "../../support/fake-kube/index.ts";
+import { startFakeCluster, type FakeCluster, type FakeClusterOptions } from "../../support/fake-kube/index.ts";
 import { ensureBinary } from "../../support/binary.ts";
 import { loadKube, type KubeClient } from "../../../providers/kube/client.ts";
 import type { BridgeDeps } from "../../../src/core/bridge/context.ts";
@@ -10,9 +10,9 @@ import type { DevxEvent } from "../../../src/events/types.ts";
 export const AGENT_IMAGE = "localhost/devx-agent:test";
 
 /** A fake cluster whose Jobs run the real compiled binary as the agent, plus a client and deps for it. */
-export async function bridgeCluster(): Promise<{ cluster: FakeCluster; kube: KubeClient; deps: BridgeDeps & { events: DevxEvent[]; abort(): void; nextEvent(pred: (e: DevxEvent) => boolean): Promise<DevxEvent> }; binary: string }> {
+export async function bridgeCluster(options: FakeClusterOptions = {}): Promise<{ cluster: FakeCluster; kube: KubeClient; deps: BridgeDeps & { events: DevxEvent[]; abort(): void; nextEvent(pred: (e: DevxEvent) => boolean): Promise<DevxEvent> }; binary: string }> {
   const binary = ensureBinary();
-  const cluster = await startFakeCluster({ images: { [AGENT_IMAGE]: binary } });
+  const cluster = await startFakeCluster({ ...options, images: { [AGENT_IMAGE]: binary, ...options.images } });
   const kube = loadKube({ kubeconfig: cluster.kubeconfigPath });
   const events: DevxEvent[] = [];
   const listeners = new Set<(e: DevxEvent) => void>();
@@ -67,7 +67,7 @@ export async function viaService(cluster: FakeCluster, svc: string, port: string
 
 /** devx-labelled objects left in the cluster. */
 export function devxLeftovers(cluster: FakeCluster): string[] {
-  const kinds = ["Job", "Pod", "ServiceAccount", "Role", "RoleBinding"];
+  const kinds = ["Job", "Pod", "ServiceAccount", "Secret", "Role", "RoleBinding", "NetworkPolicy"];
   const left = kinds.flatMap((k) => cluster.objects(k).filter((o) => o.metadata.labels?.["devx.managed"] === "true").map((o) => `${k}/${o.metadata.name}`));
   for (const s of cluster.objects("Service")) if (s.metadata.annotations?.["devx.io/intercept"]) left.push(`Service/${s.metadata.name} (annotated)`);
   return left;

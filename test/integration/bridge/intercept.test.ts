@@ -3,8 +3,11 @@ import { echoPod, type FakeCluster } from "../../support/fake-kube/index.ts";
 import { bridgeCluster, createService, devxLeftovers, freePort, hostApp, viaService } from "./harness.ts";
 import { runIntercept } from "../../../src/core/bridge/intercept.ts";
 import type { KubeClient } from "../../../providers/kube/client.ts";
+import { kubeBridge } from "../../../providers/kube/bridge.ts";
 import { findOrphans, removeOrphan } from "../../../src/core/bridge/status.ts";
-import { ConflictError, PermissionError } from "../../../src/errors.ts";
+import { ConflictError, PermissionError, ProviderError } from "../../../src/errors.ts";
+import { bridgeSettings } from "../../../src/core/bridge/context.ts";
+import { planIntercept, planSummary } from "../../../src/core/bridge/intercept.ts";
 
 let cluster: FakeCluster;
 let kube: KubeClient;
@@ -142,15 +145,82 @@ describe("intercept", () => {
       { name: "lost", namespace: kube.namespace, body: { metadata: { annotations: { "devx.io/intercept": JSON.stringify({ session: "deadbeef", originalSelector: { app: "or" }, ports: [], since: "2026-01-01T00:00:00Z" }) } } } },
       (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
     );
-    const orphans = await findOrphans(kube);
+    const orphans = await findOrphans(kubeBridge(kube));
     const finished = orphans.find((o) => o.session === h.session)!;
     expect(finished.objects).toEqual(expect.arrayContaining([`Job/${job}`, `ServiceAccount/${job}`, `Role/${job}`, `RoleBinding/${job}`]));
     const lost = orphans.find((o) => o.session === "deadbeef")!;
     expect(lost.service).toBe("lost");
-    for (const o of [finished, lost]) await removeOrphan(kube, o);
+    for (const o of [finished, lost]) await removeOrphan(kubeBridge(kube), o);
     expect(cluster.get("Service", cluster.namespace, "lost")!.spec.selector).toEqual({ app: "or" });
     expect((await viaService(cluster, "lost", "http")).pod).toBe("or-1");
     await h.stop().catch(() => {});
     expect(devxLeftovers(cluster)).toEqual([]);
   }, 60_000);
+
+  test("a targetPort equal to the old fixed control port (4000) and two Service ports sharing a targetPort both work", async () => {
+    const seen: number[] = [];
+    await cluster.addAppPod({ name: "sh-1", labels: { app: "sh" }, ports: [{ name: "http", containerPort: 8080 }, { name: "ctl", containerPort: 4000 }] }, echoPod);
+    await createService(kube, "sh", { app: "sh" }, [{ name: "http", port: 80, targetPort: 8080 }, { name: "alt", port: 8081, targetPort: 8080 }, { name: "ctl", port: 4000, targetPort: 4000 }]);
+    const [p1, p2] = [await freePort(), await freePort()];
+    const a1 = Bun.serve({ hostname: "127.0.0.1", port: p1, fetch: () => (seen.push(p1), Response.json({ from: "laptop-http" })) });
+    const a2 = Bun.serve({ hostname: "127.0.0.1", port: p2, fetch: () => (seen.push(p2), Response.json({ from: "laptop-4000" })) });
+    const h = await runIntercept(deps, { service: "sh", ports: [`http:${p1}`, `ctl:${p2}`] });
+    try {
+      expect(h.record.controlPort).not.toBe(4000);
+      expect((await viaService(cluster, "sh", "http")).from).toBe("laptop-http");
+      expect((await viaService(cluster, "sh", "alt")).from).toBe("laptop-http");
+      expect((await viaService(cluster, "sh", "ctl")).from).toBe("laptop-4000");
+      expect(cluster.get("Pod", cluster.namespace, h.record.agentPod!)!.status.phase).toBe("Running");
+    } finally {
+      await h.stop();
+      a1.stop(true);
+      a2.stop(true);
+    }
+    expect(seen).toEqual([p1, p1, p2]);
+    expect(devxLeftovers(cluster)).toEqual([]);
+  }, 60_000);
+
+  test("a project name of any length or shape still gives valid labels (the fake refuses invalid ones with 422)", async () => {
+    await cluster.addAppPod({ name: "ln-1", labels: { app: "ln" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "ln", { app: "ln" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const name = `${"a-very-long-project-name-".repeat(4)}for the shop (v2)`;
+    const app = hostApp("laptop", await freePort());
+    const h = await runIntercept({ ...deps, findConfig: async () => ({ config: { name } }) as never }, { service: "ln", ports: [`http:${app.port}`] });
+    try {
+      const label = cluster.get("Job", cluster.namespace, h.record.agent)!.metadata.labels!["devx.project"]!;
+      expect(label.length).toBeLessThanOrEqual(63);
+      expect(label.startsWith("a-very-long-project-name-")).toBe(true);
+      expect((await viaService(cluster, "ln", "http")).from).toBe("laptop");
+    } finally {
+      await h.stop();
+      app.stop(true);
+    }
+  }, 60_000);
+
+  test("an agent image the cluster cannot pull is reported within seconds, with what to do, and nothing is left", async () => {
+    await cluster.addAppPod({ name: "img-1", labels: { app: "img" }, ports: [{ name: "http", containerPort: 8080 }] }, echoPod);
+    await createService(kube, "img", { app: "img" }, [{ name: "http", port: 80, targetPort: 8080 }]);
+    const t0 = Date.now();
+    const err = await runIntercept(deps, { service: "img", agentImage: "registry.example.com/team/devx-agent:0.0.0-missing" }).catch((e) => e);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err.message).toContain("cannot pull the agent image registry.example.com/team/devx-agent:0.0.0-missing: ErrImagePull");
+    expect(err.hint).toContain("bridge.agent_image");
+    const local = await runIntercept(deps, { service: "img", agentImage: "localhost/devx-agent:0.0.0-missing" }).catch((e) => e);
+    expect(local.hint).toContain("docs/bridge.md");
+    expect(cluster.get("Service", cluster.namespace, "img")!.spec.selector).toEqual({ app: "img" });
+    expect(devxLeftovers(cluster)).toEqual([]);
+  }, 60_000);
+
+  test("--dry-run prints the plan the real run executes: named target ports looked up, --port honoured, no secret", async () => {
+    await cluster.addAppPod({ name: "dr-1", labels: { app: "dr" }, ports: [{ name: "web", containerPort: 8181 }] }, echoPod);
+    await createService(kube, "dr", { app: "dr" }, [{ name: "http", port: 80, targetPort: "web" }]);
+    const before = cluster.events.length;
+    const plan = planSummary(await planIntercept(await bridgeSettings(deps), { service: "dr", ports: ["http:3999"] }));
+    expect(cluster.events.slice(before)).toEqual([]);
+    expect(plan.ports).toEqual([{ name: "http", servicePort: 80, agentPort: 8181, hostPort: 3999 }]);
+    expect(plan.create.map((o) => o.kind)).toEqual(["ServiceAccount", "Secret", "Job", "Role", "RoleBinding", "NetworkPolicy"]);
+    expect(JSON.stringify(plan)).toContain("made at run time");
+  }, 30_000);
 });
+

@@ -89,21 +89,6 @@ describe("Jobs", () => {
     expect(seen).toContain("DELETED Pod");
     expect(seen.at(-1)).toMatch(/^DELETED /);
   });
-
-  test("an unmapped image stays Pending with ErrImagePull", async () => {
-    const body = shJob("nowhere", "true");
-    body.spec!.template.spec!.containers[0]!.image = "registry.example/unknown:1";
-    await api.batch.createNamespacedJob({ namespace: ns, body });
-    const pod = await new Promise<KubeObject>((resolve) => {
-      const t = setInterval(() => {
-        const p = jobPods("nowhere")[0];
-        if (p?.status?.containerStatuses) { clearInterval(t); resolve(p); }
-      }, 20);
-    });
-    expect(pod.status.phase).toBe("Pending");
-    expect(pod.status.containerStatuses[0].state.waiting.reason).toBe("ErrImagePull");
-    await api.batch.deleteNamespacedJob({ namespace: ns, name: "nowhere", propagationPolicy: "Background" });
-  });
 });
 
 describe("an agent-like Job with its own ServiceAccount and Role", () => {

@@ -91,6 +91,12 @@ export function applyDefaults(rt: ResourceType, o: KubeObject): void {
       o.status = {};
       break;
     }
+    case "NetworkPolicy": {
+      const s = (o.spec ??= {});
+      s.policyTypes ??= ["Ingress", ...(s.egress ? ["Egress"] : [])];
+      for (const rule of [...(s.ingress ?? []), ...(s.egress ?? [])]) for (const p of rule.ports ?? []) p.protocol ??= "TCP";
+      break;
+    }
     case "ServiceAccount":
       break;
   }

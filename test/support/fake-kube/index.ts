@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -25,6 +25,11 @@ export interface FakeClusterOptions {
   images?: Record<string, string>;
   /** The kubeconfig context's namespace (created if missing). Default "default". */
   namespace?: string;
+  /**
+   * The Kubernetes version served, "1.30" to "1.35" (default "1.35"): /version reports it, and it
+   * decides how a WebSocket port-forward is authorized (`get`, plus `create` from 1.35).
+   */
+  version?: string;
 }
 
 /** A change to a stored object, in commit order. */
@@ -54,6 +59,15 @@ export interface FakeCluster extends AsyncDisposable {
   dropPortForwards(): number;
   denyVerbs(rules: DenyRule[]): void;
   allowAll(): void;
+  /**
+   * From now on the test user (kubeconfigPath) may do only what Roles bound to it grant (as User
+   * `devx-test-user` or Group `devx-testers`); `adminKubeconfigPath` (system:masters) may do anything.
+   */
+  enforceRbac(): void;
+  /** A kubeconfig for an administrator (bearer token, group system:masters), e.g. to apply RBAC. */
+  adminKubeconfigPath: string;
+  /** Every request body the API server received (JSON), in order: what a client sent, for assertions. */
+  bodies: { method: string; path: string; body: unknown }[];
   objects(kind: string, namespace?: string): KubeObject[];
   get(kind: string, namespace: string | undefined, name: string): KubeObject | undefined;
   /** Resolves with the object once `predicate` holds (checked now and on every change); rejects after timeoutMs. */
@@ -71,9 +85,16 @@ const PODS = resourceByKind("Pod");
 export async function startFakeCluster(options: FakeClusterOptions = {}): Promise<FakeCluster> {
   const certs = clusterCerts();
   const namespace = options.namespace ?? "default";
+  const minor = Number(/^1\.(\d+)$/.exec(options.version ?? "1.35")?.[1]);
+  if (!(minor >= 30 && minor <= 35)) throw new Error(`fake-kube: version ${options.version} is not one of 1.30-1.35`);
   const root = process.env.DEVX_TEST_ROOT ?? tmpdir();
   mkdirSync(root, { recursive: true });
   const workDir = mkdtempSync(join(root, "fake-kube-"));
+  // pods run as their runAsUser: their directories live where any uid can reach them (not under the 0700 test root)
+  const podsDir = mkdtempSync(join(tmpdir(), "fake-kube-pods-"));
+  chmodSync(podsDir, 0o755);
+  // outside the test root, which the preload removes: a test process that dies without stop() must not leave it
+  process.once("exit", () => rmSync(podsDir, { recursive: true, force: true }));
   const store = new Store();
   const tokens = new Map<string, Identity>();
   let apiPort = 0;
@@ -81,7 +102,7 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
     images: options.images ?? {},
     apiPort: () => apiPort,
     caCert: certs.caCert,
-    workDir,
+    workDir: podsDir,
     issueToken: (ns, sa) => {
       const token = randomBytes(24).toString("base64url");
       tokens.set(token, { user: `system:serviceaccount:${ns}:${sa}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${ns}`, "system:authenticated"], serviceAccount: { namespace: ns, name: sa } });
@@ -103,8 +124,11 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
     store.create(resourceByKind("Namespace"), o);
     store.create(resourceByKind("ServiceAccount"), { metadata: { name: "default", namespace: ns } });
   }
+  const adminToken = randomBytes(24).toString("base64url");
+  tokens.set(adminToken, { user: "fake-kube-admin", groups: ["system:masters", "system:authenticated"] });
   const requests: FakeCluster["requests"] = [];
-  const api = await startApiServer({ certs, ctx: { store, authz, deleter, watches, scheduler }, tokens, requests });
+  const bodies: FakeCluster["bodies"] = [];
+  const api = await startApiServer({ certs, minor, ctx: { store, authz, deleter, watches, scheduler }, tokens, requests, bodies });
   apiPort = api.port;
 
   const kubeconfig = YAML.stringify({
@@ -118,6 +142,15 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
   });
   const kubeconfigPath = join(workDir, "kubeconfig");
   writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
+  const adminKubeconfigPath = join(workDir, "admin-kubeconfig");
+  writeFileSync(adminKubeconfigPath, YAML.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "fake", cluster: { server: api.url, "certificate-authority-data": Buffer.from(certs.caCert).toString("base64") } }],
+    users: [{ name: "admin", user: { token: adminToken } }],
+    contexts: [{ name: "fake-admin", context: { cluster: "fake", user: "admin", namespace } }],
+    "current-context": "fake-admin",
+  }), { mode: 0o600 });
 
   /** What a test's app pods were made of, so restartPod can make the same again. */
   const apps = new Map<string, { spec: AppPodSpec; handler?: AppHandler; base: string }>();
@@ -183,6 +216,9 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
     dropPortForwards: () => api.dropPortForwards(),
     denyVerbs: (rules) => authz.deny(rules),
     allowAll: () => authz.allowAll(),
+    enforceRbac: () => authz.enforce(),
+    adminKubeconfigPath,
+    bodies,
     objects: (kind, ns) => store.list(resourceByKind(kind), ns),
     get: (kind, ns, name) => store.get(resourceByKind(kind), ns, name),
     waitFor,
@@ -196,6 +232,7 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
       proxy.stopAll();
       await api.stop();
       rmSync(workDir, { recursive: true, force: true });
+      rmSync(podsDir, { recursive: true, force: true });
     },
     async [Symbol.asyncDispose]() {
       await cluster.stop();

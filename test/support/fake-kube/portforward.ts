@@ -6,7 +6,8 @@ import net from "node:net";
  * 2 bytes little-endian; every later frame is [channel byte][payload]. Client frames are
  * [channel][payload] with no port prefix. One WebSocket = one TCP connection per port, and either
  * side closing ends both. Backpressure holds both ways: a full pod socket stops reading the client,
- * a full client connection stops reading the pod.
+ * a full client connection stops reading the pod. Where a port is dialled is the kubelet's business
+ * (`dial`): localhost inside the pod, as containerd and CRI-O do it (see netns.ts).
  */
 
 export const PORTFORWARD_PROTOCOLS = ["v4.channel.k8s.io", "channel.k8s.io"];
@@ -17,6 +18,8 @@ export interface PortForwardData {
   podUid: string;
   podIp: string;
   ports: number[];
+  /** where localhost:<port> of the pod is, or why nothing answers there (the runtime's error text) */
+  dial(port: number): { host: string } | { error: string };
   conns?: net.Socket[];
   closed?: boolean;
 }
@@ -37,7 +40,18 @@ export function portForwardOpen(ws: PortForwardSocket): void {
     const portBytes = new Uint8Array([port & 0xff, port >> 8]);
     ws.sendBinary(portBytes, 2 * i);
     ws.sendBinary(portBytes, 2 * i + 1);
-    const sock = net.connect({ host: d.podIp, port, noDelay: true });
+    const target = d.dial(port);
+    if ("error" in target) {
+      const sock = new net.Socket();
+      queueMicrotask(() => {
+        if (d.closed) return;
+        ws.sendBinary(new TextEncoder().encode(`error forwarding port ${port} to pod ${d.podUid}, uid : ${target.error}`), 2 * i + 1);
+        d.closed = true;
+        ws.close(1000);
+      });
+      return sock;
+    }
+    const sock = net.connect({ host: target.host, port, noDelay: true });
     sock.on("data", (chunk: Buffer) => {
       if (d.closed) return;
       // -1: queued beyond the backpressure mark; pause the pod side until drain.

@@ -43,12 +43,14 @@ function ruleAllows(rule: any, a: Attributes): boolean {
 }
 
 /**
- * Authorization as the API server does it for these two kinds of callers: the test user is a
- * cluster admin minus the verbs a test denied; a service account gets exactly what Roles and
- * ClusterRoles bound to it (by RoleBinding in the namespace, or ClusterRoleBinding) grant.
+ * Authorization as the API server does it. Members of system:masters may do anything. The test user
+ * is, by default, a cluster admin minus the verbs a test denied; with `enforce()` it gets exactly what
+ * Roles and ClusterRoles bound to it (as User or Group) grant, like a service account, which always
+ * gets exactly that (by RoleBinding in the namespace, or ClusterRoleBinding).
  */
 export class Authorizer {
   private denied: DenyRule[] = [];
+  private enforced = false;
 
   constructor(private store: Store) {}
 
@@ -60,9 +62,34 @@ export class Authorizer {
     this.denied = [];
   }
 
+  /** The test user is authorized by RBAC objects only (bind it to a Role with the admin identity). */
+  enforce(on = true): void {
+    this.enforced = on;
+  }
+
   allowed(who: Identity, a: Attributes): boolean {
-    if (!who.serviceAccount) return !this.denied.some((d) => this.denyMatches(d, a));
-    return this.serviceAccountAllowed(who, a);
+    if (who.groups.includes("system:masters")) return true;
+    if (!who.serviceAccount && !this.enforced) return !this.denied.some((d) => this.denyMatches(d, a));
+    return this.bindingsAllow(who, a);
+  }
+
+  /**
+   * The RBAC escalation check: a Role (or a RoleBinding's role) may only grant what its creator holds
+   * in that namespace. Returns the first rule not held, as upstream prints it, or undefined.
+   */
+  notHeld(who: Identity, namespace: string | undefined, rules: any[]): string | undefined {
+    if (who.groups.includes("system:masters")) return undefined;
+    for (const r of rules ?? []) {
+      for (const verb of r.verbs ?? []) for (const group of r.apiGroups ?? []) for (const res of r.resources ?? []) {
+        const [resource, subresource] = String(res).split("/");
+        for (const name of r.resourceNames?.length ? r.resourceNames : [undefined]) {
+          if (!this.allowed(who, { verb, group, resource: resource!, subresource, namespace, name })) {
+            return `{APIGroups:[${JSON.stringify(group)}], Resources:[${JSON.stringify(res)}]${name ? `, ResourceNames:[${JSON.stringify(name)}]` : ""}, Verbs:[${JSON.stringify(verb)}]}`;
+          }
+        }
+      }
+    }
+    return undefined;
   }
 
   private denyMatches(d: DenyRule, a: Attributes): boolean {
@@ -74,9 +101,9 @@ export class Authorizer {
   }
 
   private subjectMatches(subjects: any[] | undefined, who: Identity): boolean {
-    const sa = who.serviceAccount!;
+    const sa = who.serviceAccount;
     return (subjects ?? []).some((s) =>
-      (s.kind === "ServiceAccount" && s.name === sa.name && (s.namespace ?? "") === sa.namespace)
+      (s.kind === "ServiceAccount" && sa && s.name === sa.name && (s.namespace ?? "") === sa.namespace)
       || (s.kind === "User" && s.name === who.user)
       || (s.kind === "Group" && who.groups.includes(s.name)));
   }
@@ -87,7 +114,12 @@ export class Authorizer {
     return role?.rules ?? [];
   }
 
-  private serviceAccountAllowed(who: Identity, a: Attributes): boolean {
+  /** Rules of the Roles a RoleBinding refers to (for the escalation check of a binding). */
+  rulesOf(ref: any, namespace: string | undefined): any[] {
+    return this.roleRules(ref, namespace);
+  }
+
+  private bindingsAllow(who: Identity, a: Attributes): boolean {
     const rules: any[] = [];
     if (a.namespace) {
       for (const rb of this.store.list(resourceByKind("RoleBinding"), a.namespace)) {

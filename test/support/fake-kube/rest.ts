@@ -4,6 +4,7 @@ import { randomSuffix } from "./jobs.ts";
 import { PATCH_TYPES, PatchError } from "./patch.ts";
 import type { Attributes, Authorizer, Identity } from "./rbac.ts";
 import type { Scheduler } from "./scheduler.ts";
+import { checkOfficialSchema } from "./schema.ts";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selectors.ts";
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, successStatus } from "./status.ts";
 import { apiVersionOf, jsonEqual, type KubeObject, resourceByKind, type ResourceType, type Store } from "./store.ts";
@@ -144,8 +145,10 @@ async function create(ctx: RestContext, r: RestRequest): Promise<Response> {
   }
   if (!o.metadata.name && o.metadata.generateName) o.metadata.name = `${o.metadata.generateName}${randomSuffix()}`;
   checkNamespace(ctx, { ...r, name: o.metadata.name });
+  checkOfficialSchema(r.rt, o);
   applyDefaults(r.rt, o);
   validate(r.rt, o);
+  noEscalation(ctx, r, o);
   if (ctx.store.get(r.rt, r.namespace, o.metadata.name)) throw alreadyExists(r.rt, o.metadata.name);
   if (r.rt.kind === "Pod") {
     const sa = o.spec.serviceAccountName;
@@ -208,7 +211,10 @@ async function update(ctx: RestContext, r: RestRequest, body: any): Promise<Resp
   const next = nextVersion(r, current, body);
   const rv = next.metadata.resourceVersion;
   if (rv && rv !== current.metadata.resourceVersion) throw conflict(r.rt, r.name!);
+  const { status: _status, ...spec } = next;
+  checkOfficialSchema(r.rt, spec as KubeObject);
   validate(r.rt, next);
+  noEscalation(ctx, r, next);
   if (dryRun(r.query)) return json({ ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } });
   const saved = ctx.store.update(r.rt, next);
   await ctx.store.settled();
@@ -267,6 +273,21 @@ async function deleteCollection(ctx: RestContext, r: RestRequest): Promise<Respo
   return json({ kind: `${r.rt.kind}List`, apiVersion: apiVersionOf(r.rt), metadata: { resourceVersion: String(ctx.store.rv) }, items: victims.map(({ apiVersion: _a, kind: _k, ...o }) => o) });
 }
 
+/** RBAC escalation prevention: a Role, or a RoleBinding's role, may only grant what the writer holds there. */
+function noEscalation(ctx: RestContext, r: RestRequest, o: KubeObject): void {
+  if (!["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"].includes(r.rt.kind)) return;
+  const binding = r.rt.kind.endsWith("Binding");
+  if (binding) {
+    // holding `bind` on the referenced role is the other way to be allowed to bind it
+    const ref = o.roleRef ?? {};
+    const bindAttrs = { verb: "bind", group: "rbac.authorization.k8s.io", resource: ref.kind === "ClusterRole" ? "clusterroles" : "roles", namespace: ref.kind === "ClusterRole" ? undefined : r.namespace, name: ref.name };
+    if (ctx.authz.allowed(r.who, bindAttrs)) return;
+  }
+  const missing = ctx.authz.notHeld(r.who, r.namespace, binding ? ctx.authz.rulesOf(o.roleRef, r.namespace) : o.rules);
+  if (!missing) return;
+  throw new ApiError(403, "Forbidden", `${r.rt.resource}.${r.rt.group} "${o.metadata.name}" is forbidden: user "${r.who.user}" (groups=${JSON.stringify(r.who.groups).replace(/,/g, " ")}) is attempting to grant RBAC permissions not currently held:\n${missing}`, { name: o.metadata.name, group: r.rt.group, kind: r.rt.resource });
+}
+
 function logs(ctx: RestContext, r: RestRequest): Response {
   mustGet(ctx, r);
   return new Response(ctx.scheduler.logs(r.namespace!, r.name!), { headers: { "content-type": "text/plain" } });
@@ -275,6 +296,7 @@ function logs(ctx: RestContext, r: RestRequest): Response {
 async function selfSubjectAccessReview(ctx: RestContext, r: RestRequest): Promise<Response> {
   if (r.req.method !== "POST") throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
   const body = await readJson(r.req);
+  checkOfficialSchema(r.rt, body ?? {});
   const ra = body?.spec?.resourceAttributes;
   const nra = body?.spec?.nonResourceAttributes;
   if (!ra && !nra) {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
+import { backOffMessage, configRefusal, launchArgv, processIdentity, pullError } from "./kubelet.ts";
 import { type KubeObject, resourceByKind, type Store, type StoreEvent } from "./store.ts";
 
 /**
@@ -17,6 +18,7 @@ export interface PodRuntimeOptions {
   images: Record<string, string>;
   apiPort: () => number;
   caCert: string;
+  /** where pod directories go: traversable by any uid, since pods run as their runAsUser */
   workDir: string;
   issueToken: (namespace: string, serviceAccount: string) => string;
 }
@@ -24,6 +26,8 @@ export interface PodRuntimeOptions {
 /** What started a pod's containers, so it can be stopped. */
 interface Running {
   ip: string;
+  /** process group of a process pod (its "network namespace" for port-forward); absent for app pods */
+  pgid?: number;
   stop: (signal: NodeJS.Signals) => void;
   exited: Promise<void>;
   probe?: ReturnType<typeof setTimeout>;
@@ -52,6 +56,10 @@ export class Scheduler {
   /** Pods whose containers the test provides (addAppPod): the ADDED handler must not exec them. */
   private external = new Map<string, (pod: KubeObject, ip: string) => Promise<Running>>();
   private stopped = false;
+  /** image pull retries and config-error waits, cleared on stop */
+  private timers = new Set<ReturnType<typeof setTimeout>>();
+  /** pods whose container config the kubelet refused, retried when a Secret or ConfigMap changes */
+  private refused = new Map<string, KubeObject>();
 
   constructor(private store: Store, private opts: PodRuntimeOptions) {
     store.subscribe((ev) => this.onEvent(ev));
@@ -80,9 +88,28 @@ export class Scheduler {
     return this.logBuffers.get(`${ns}/${name}`)?.join("") ?? "";
   }
 
+  /** How port-forward reaches the pod: its process group (localhost in its namespace), or an app pod's IP. */
+  podNetwork(ns: string, name: string): { pgid: number } | { ip: string } | undefined {
+    const run = this.running.get(`${ns}/${name}`);
+    if (!run) return undefined;
+    return run.pgid ? { pgid: run.pgid } : { ip: run.ip };
+  }
+
   private onEvent(ev: StoreEvent): void | Promise<void> {
-    if (ev.rt !== PODS || this.stopped) return;
-    if (ev.type === "DELETED") this.logBuffers.delete(`${ev.object.metadata.namespace}/${ev.object.metadata.name}`);
+    if (this.stopped) return;
+    if ((ev.rt.kind === "Secret" || ev.rt.kind === "ConfigMap") && ev.type !== "DELETED") {
+      for (const [key, pod] of [...this.refused]) {
+        if (pod.metadata.namespace !== ev.object.metadata.namespace) continue;
+        this.refused.delete(key);
+        void this.start(pod);
+      }
+      return;
+    }
+    if (ev.rt !== PODS) return;
+    if (ev.type === "DELETED") {
+      this.logBuffers.delete(`${ev.object.metadata.namespace}/${ev.object.metadata.name}`);
+      this.refused.delete(`${ev.object.metadata.namespace}/${ev.object.metadata.name}`);
+    }
     if (ev.type === "ADDED" && !ev.object.spec?.nodeName) return this.schedule(ev.object);
   }
 
@@ -109,17 +136,62 @@ export class Scheduler {
     const key = `${ns}/${name}`;
     const external = this.external.get(key);
     this.external.delete(key);
-    const container = pod.spec.containers[0];
-    if (!external && !this.opts.images[container.image]) {
-      this.patchStatus(ns, name, (s) => {
-        s.containerStatuses = [{ name: container.name, image: container.image, imageID: "", ready: false, restartCount: 0, started: false,
-          state: { waiting: { reason: "ErrImagePull", message: `fake-kube: image "${container.image}" is not mapped to an executable (startFakeCluster({images}))` } } }];
-      });
-      return;
-    }
     const current = this.store.get(PODS, ns, name);
     if (!current) return;
-    const run = external ? await external(current, ip) : this.exec(current, ip);
+    if (external) return this.run(current, ip, await external(current, ip));
+    this.waiting(ns, name, "ContainerCreating");
+    if (!this.opts.images[current.spec.containers[0].image]) return this.pullFails(ns, name);
+    return this.start(current);
+  }
+
+  private waiting(ns: string, name: string, reason: string, message?: string): void {
+    this.patchStatus(ns, name, (s, p) => {
+      const c = p.spec.containers[0];
+      s.containerStatuses = [{ name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false, state: { waiting: { reason, ...(message ? { message } : {}) } } }];
+    });
+  }
+
+  /** An image nobody has: ErrImagePull, then ImagePullBackOff, retried with a growing back-off (as the kubelet does, faster). */
+  private pullFails(ns: string, name: string, attempt = 0): void {
+    const image = this.store.get(PODS, ns, name)?.spec.containers[0].image;
+    if (image === undefined || this.stopped) return;
+    const later = (ms: number, fn: () => void) => {
+      const t = setTimeout(() => (this.timers.delete(t), fn()), ms);
+      this.timers.add(t);
+    };
+    later(attempt === 0 ? 300 : 0, () => {
+      if (!this.store.get(PODS, ns, name)) return;
+      this.waiting(ns, name, "ErrImagePull", pullError(image));
+      later(1000, () => {
+        if (!this.store.get(PODS, ns, name)) return;
+        this.waiting(ns, name, "ImagePullBackOff", backOffMessage(image));
+        later(Math.min(2000 * 2 ** attempt, 20_000), () => this.pullFails(ns, name, attempt + 1));
+      });
+    });
+  }
+
+  /** Runs container[0] of a pod whose image is there, unless its config is refused (retried when Secrets or ConfigMaps change). */
+  private async start(pod: KubeObject): Promise<void> {
+    const ns = pod.metadata.namespace!;
+    const name = pod.metadata.name;
+    const current = this.store.get(PODS, ns, name);
+    if (!current || this.stopped || this.running.has(`${ns}/${name}`)) return;
+    const container = current.spec.containers[0];
+    const id = processIdentity(current, container);
+    const refusal = configRefusal(current, container, id, (kind, n) => this.store.get(resourceByKind(kind), ns, n));
+    if (refusal) {
+      this.waiting(ns, name, "CreateContainerConfigError", refusal);
+      this.refused.set(`${ns}/${name}`, current);
+      return;
+    }
+    this.run(current, current.status.podIP, this.exec(current, current.status.podIP, id));
+  }
+
+  private run(pod: KubeObject, ip: string, run: Running): void {
+    const ns = pod.metadata.namespace!;
+    const name = pod.metadata.name;
+    const key = `${ns}/${name}`;
+    const container = pod.spec.containers[0];
     this.running.set(key, run);
     const started = now();
     const probe = container.readinessProbe;
@@ -205,19 +277,32 @@ export class Scheduler {
     return env;
   }
 
-  /** Runs the first container as a local process in its own process group (so kill reaches children). */
-  private exec(pod: KubeObject, ip: string): Running {
+  /**
+   * Runs the first container as a local process in its own process group (so kill reaches children),
+   * as its securityContext's user and group (setpriv, when the fake runs as root): a read-only root
+   * filesystem is a working directory the process cannot write, the ServiceAccount token is mounted
+   * (DEVX_SA_DIR) unless automountServiceAccountToken is false on the pod or its ServiceAccount.
+   */
+  private exec(pod: KubeObject, ip: string, id: ReturnType<typeof processIdentity>): Running {
     const ns = pod.metadata.namespace!;
     const container = pod.spec.containers[0];
-    const dir = join(this.opts.workDir, "pods", `${ns}_${pod.metadata.name}_${pod.metadata.uid}`);
+    const dir = join(this.opts.workDir, `${ns}_${pod.metadata.name}_${pod.metadata.uid}`);
     const saDir = join(dir, "serviceaccount");
-    mkdirSync(saDir, { recursive: true });
-    writeFileSync(join(saDir, "token"), this.opts.issueToken(ns, pod.spec.serviceAccountName ?? "default"), { mode: 0o600 });
-    writeFileSync(join(saDir, "ca.crt"), this.opts.caCert);
-    writeFileSync(join(saDir, "namespace"), ns);
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    if (!id.readOnlyRoot && process.getuid?.() === 0) chownSync(dir, id.uid, id.gid);
+    const saName = pod.spec.serviceAccountName ?? "default";
+    const sa = this.store.get(resourceByKind("ServiceAccount"), ns, saName);
+    if ((pod.spec.automountServiceAccountToken ?? sa?.automountServiceAccountToken ?? true) !== false) {
+      mkdirSync(saDir, { recursive: true, mode: 0o755 });
+      // projected token volumes default to mode 0644: readable by whatever user the container runs as
+      writeFileSync(join(saDir, "token"), this.opts.issueToken(ns, saName), { mode: 0o644 });
+      writeFileSync(join(saDir, "ca.crt"), this.opts.caCert, { mode: 0o644 });
+      writeFileSync(join(saDir, "namespace"), ns, { mode: 0o644 });
+    }
     // The image's entrypoint is the mapped executable; `command[0]` names that entrypoint inside the image.
     const exe = this.opts.images[container.image]!;
-    const argv = [exe, ...(container.command ?? []).slice(1), ...(container.args ?? [])];
+    const argv = launchArgv([exe, ...(container.command ?? []).slice(1), ...(container.args ?? [])], id);
     const env = {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: dir,
@@ -247,6 +332,7 @@ export class Scheduler {
     });
     const run: Running = {
       ip,
+      pgid,
       logs,
       exited,
       stop: (signal) => {
@@ -304,6 +390,8 @@ export class Scheduler {
   /** Kills every process and server this cluster started and waits for them to be gone. */
   async stopAll(): Promise<void> {
     this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     const all = [...this.running.values()];
     for (const r of all) {
       if (r.probe) clearTimeout(r.probe);

@@ -6,6 +6,7 @@ import {
   portForwardClose, portForwardDrain, type PortForwardData, portForwardMessage, portForwardOpen, PORTFORWARD_PROTOCOLS,
 } from "./portforward.ts";
 import { acceptKey, RawWebSocket } from "./websocket.ts";
+import { listensOnPodLocalhost } from "./netns.ts";
 import { type Attributes, forbiddenMessage, type Identity } from "./rbac.ts";
 import { handleRest, json, type RestContext } from "./rest.ts";
 import { ApiError } from "./status.ts";
@@ -27,11 +28,15 @@ interface Upgrader {
 
 export interface ApiServerOptions {
   certs: ClusterCerts;
+  /** the Kubernetes minor version served (1.30–1.35): /version, and how port-forward is authorized */
+  minor: number;
   ctx: RestContext;
   /** Bearer token → identity (service-account tokens the fake issued). */
   tokens: Map<string, Identity>;
   /** Every request, for assertions on what the client did. */
   requests: { method: string; path: string; user: string; status: number }[];
+  /** Every JSON request body, for assertions on what the client sent. */
+  bodies: { method: string; path: string; body: unknown }[];
 }
 
 export interface ApiServer {
@@ -42,11 +47,11 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-const VERSION = { major: "1", minor: "31", gitVersion: "v1.31.0-fake", gitCommit: "fake", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "go1.22", compiler: "gc", platform: "linux/amd64" };
+const versionInfo = (minor: number) => ({ major: "1", minor: String(minor), gitVersion: `v1.${minor}.0-fake`, gitCommit: "fake", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "go1.24", compiler: "gc", platform: "linux/amd64" });
 
-function discovery(path: string): unknown | undefined {
+function discovery(path: string, minor: number): unknown | undefined {
   const groups = [...new Set(RESOURCES.filter((r) => r.group).map((r) => r.group))];
-  if (path === "/version") return VERSION;
+  if (path === "/version") return versionInfo(minor);
   if (path === "/api") return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1:443" }] };
   const groupDoc = (g: string) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: "v1" }], preferredVersion: { groupVersion: `${g}/v1`, version: "v1" } });
   if (path === "/apis") return { kind: "APIGroupList", apiVersion: "v1", groups: groups.map(groupDoc) };
@@ -95,9 +100,19 @@ function parsePath(path: string): Route | undefined {
   return { group, version, resource: resource!, name, subresource, watch };
 }
 
+/**
+ * The verbs a request is authorized for. Connect subresources take the verb from the HTTP method: a
+ * WebSocket port-forward is a GET (`get`), SPDY a POST (`create`). From 1.35 the API server also
+ * requires `create` for the WebSocket upgrade (AuthorizePodWebsocketUpgradeCreatePermission, beta
+ * and on by default: kubernetes/kubernetes#134577).
+ */
+function verbsOf(method: string, route: Route, query: URLSearchParams, minor: number): string[] {
+  if (route.subresource === "portforward") return method === "GET" ? (minor >= 35 ? ["get", "create"] : ["get"]) : ["create"];
+  return [verbOf(method, route, query)];
+}
+
 function verbOf(method: string, route: Route, query: URLSearchParams): string {
   const watching = query.get("watch") === "true" || query.get("watch") === "1";
-  if (route.subresource === "portforward") return "create";
   switch (method) {
     case "GET": return watching ? "watch" : route.name ? "get" : "list";
     case "POST": return "create";
@@ -119,7 +134,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       // A service-account token is valid while its ServiceAccount exists.
       const who = tokens.get(auth.slice(7).trim());
       const sa = who?.serviceAccount;
-      return sa && ctx.store.get(resourceByKind("ServiceAccount"), sa.namespace, sa.name) ? who : undefined;
+      if (!sa) return who;
+      return ctx.store.get(resourceByKind("ServiceAccount"), sa.namespace, sa.name) ? who : undefined;
     }
     return certWho ?? (port === undefined ? undefined : byPort.get(port));
   };
@@ -127,7 +143,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const handle = async (req: Request, server: Upgrader | undefined, who: Identity | undefined): Promise<Response | undefined> => {
     const url = new URL(req.url);
     if (!who) throw new ApiError(401, "Unauthorized", "Unauthorized");
-    const doc = req.method === "GET" ? discovery(url.pathname) : undefined;
+    const doc = req.method === "GET" ? discovery(url.pathname, opts.minor) : undefined;
     if (doc) return json(doc);
     const route = parsePath(url.pathname);
     if (route?.watch) url.searchParams.set("watch", "true");
@@ -139,10 +155,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       throw new ApiError(404, "NotFound", "the server could not find the requested resource");
     }
     if (rt.namespaced && !route.namespace && req.method !== "GET") throw new ApiError(404, "NotFound", "the server could not find the requested resource");
-    const attrs: Attributes = { verb: verbOf(req.method, route, url.searchParams), group: rt.group, resource: rt.resource, subresource: sub, namespace: route.namespace, name: route.name };
     const open = rt.kind === "SelfSubjectAccessReview";
-    if (!open && !ctx.authz.allowed(who, attrs)) {
-      throw new ApiError(403, "Forbidden", forbiddenMessage(who, attrs), { ...(route.name ? { name: route.name } : {}), ...(rt.group ? { group: rt.group } : {}), kind: sub ? `${rt.resource}/${sub}` : rt.resource });
+    for (const verb of open ? [] : verbsOf(req.method, route, url.searchParams, opts.minor)) {
+      const attrs: Attributes = { verb, group: rt.group, resource: rt.resource, subresource: sub, namespace: route.namespace, name: route.name };
+      if (!ctx.authz.allowed(who, attrs)) {
+        throw new ApiError(403, "Forbidden", forbiddenMessage(who, attrs), { ...(route.name ? { name: route.name } : {}), ...(rt.group ? { group: rt.group } : {}), kind: sub ? `${rt.resource}/${sub}` : rt.resource });
+      }
     }
     if (sub === "portforward") return portForward(req, server, route);
     return handleRest(ctx, { req, rt, namespace: route.namespace, name: route.name, subresource: sub, query: url.searchParams, who });
@@ -166,6 +184,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const pod = ctx.store.get(resourceByKind("Pod"), route.namespace, route.name!);
     if (!pod) throw new ApiError(404, "NotFound", `pods "${route.name}" not found`, { name: route.name, kind: "pods" });
     if (!server || req.headers.get("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(400, "BadRequest", "Upgrade request required");
+    if (req.method !== "GET") throw new ApiError(400, "BadRequest", "SPDY port-forward is not served by fake-kube; use the WebSocket protocol");
     if (pod.status?.phase !== "Running" || !pod.status?.podIP) {
       throw new ApiError(400, "BadRequest", `pod ${route.name} is not running and cannot be port-forwarded (phase ${pod.status?.phase})`);
     }
@@ -175,7 +194,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     const chosen = PORTFORWARD_PROTOCOLS.find((p) => offered.includes(p));
     if (offered.length > 0 && !chosen) throw new ApiError(400, "BadRequest", `unable to upgrade: no supported subprotocol among ${offered.join(", ")}`);
-    const data: PortForwardData = { kind: "portforward", podName: pod.metadata.name, podUid: pod.metadata.uid, podIp: pod.status.podIP, ports };
+    const ns = route.namespace!;
+    const uid = pod.metadata.uid;
+    // localhost inside the pod, as containerd and CRI-O dial it; app pods stand for servers bound to every address
+    const dial = (port: number) => {
+      const net = ctx.scheduler.podNetwork(ns, pod.metadata.name);
+      if (!net) return { error: `container not running in pod ${pod.metadata.name}` };
+      if ("ip" in net) return { host: net.ip };
+      if (listensOnPodLocalhost(net.pgid, port)) return { host: "127.0.0.1" };
+      return { error: `failed to execute portforward in network namespace "/var/run/netns/cni-${uid}": failed to connect to localhost:${port} inside namespace "${uid}", IPv4: dial tcp4 127.0.0.1:${port}: connect: connection refused IPv6 dial tcp6 [::1]:${port}: connect: connection refused ` };
+    };
+    const data: PortForwardData = { kind: "portforward", podName: pod.metadata.name, podUid: uid, podIp: pod.status.podIP, ports, dial };
     const ok = server.upgrade(req, { data, headers: chosen ? { "Sec-WebSocket-Protocol": chosen } : {} });
     if (!ok) throw new ApiError(400, "BadRequest", "unable to upgrade connection");
     return undefined;
@@ -228,6 +257,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     for (const [k, v] of Object.entries(nreq.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
     const body = chunks.length && !["GET", "HEAD"].includes(nreq.method ?? "GET") ? Buffer.concat(chunks) : undefined;
     const req = new Request(`http://127.0.0.1${nreq.url}`, { method: nreq.method, headers, body });
+    if (body) {
+      try {
+        opts.bodies.push({ method: nreq.method ?? "", path: new URL(req.url).pathname, body: JSON.parse(body.toString()) });
+      } catch {
+        /* not JSON: the REST layer answers 400 */
+      }
+    }
     const res = (await respond(req, undefined, nreq.socket.remotePort))!;
     const outHeaders: Record<string, string> = {};
     res.headers.forEach((v, k) => (outHeaders[k] = v));

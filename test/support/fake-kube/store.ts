@@ -33,6 +33,7 @@ export const RESOURCES: ResourceType[] = [
   { group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding", namespaced: true, status: false, verbs: CRUD },
   { group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false, status: false, verbs: CRUD },
   { group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false, status: false, verbs: CRUD },
+  { group: "networking.k8s.io", version: "v1", resource: "networkpolicies", kind: "NetworkPolicy", namespaced: true, status: false, verbs: CRUD, shortNames: ["netpol"] },
   { group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false, status: false, verbs: ["create"] },
 ];
 

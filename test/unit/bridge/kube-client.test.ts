@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { startFakeCluster, type FakeCluster } from "../../support/fake-kube/index.ts";
-import { kcall, loadKube } from "../../../providers/kube/client.ts";
+import { inClusterKube, kcall, loadKube } from "../../../providers/kube/client.ts";
 import { ConfigError, NetworkError, PermissionError } from "../../../src/errors.ts";
 
 /**
@@ -76,4 +76,25 @@ describe("kube client under Bun", () => {
     }
     expect(err?.hint).toContain("fake, other");
   });
+
+  test("in a pod without a ServiceAccount token (or an empty one), the agent's client is a permission error with a hint, not a crash", () => {
+    const dir = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "sa-"));
+    const env = { KUBERNETES_SERVICE_HOST: "10.96.0.1", DEVX_SA_DIR: dir, POD_NAMESPACE: "team-a" };
+    const missing = (() => {
+      try {
+        inClusterKube(env);
+      } catch (e) {
+        return e as PermissionError;
+      }
+    })();
+    expect(missing).toBeInstanceOf(PermissionError);
+    expect(missing!.message).toBe(`the agent has no ServiceAccount token at ${dir}/token (ENOENT)`);
+    expect(missing!.hint).toContain("automountServiceAccountToken");
+    writeFileSync(join(dir, "token"), "");
+    expect(() => inClusterKube(env)).toThrow(PermissionError);
+    writeFileSync(join(dir, "token"), "t0ken");
+    writeFileSync(join(dir, "ca.crt"), cluster.tls.ca);
+    expect(inClusterKube(env).namespace).toBe("team-a");
+  });
 });
+

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createServer, connect, type Socket } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
-import { pipeStream, yamuxOver, type YamuxStream } from "../../../src/core/bridge/yamux.ts";
+import { pipeStream, yamuxOver, type YamuxStream } from "../../../src/protocol/bridge/yamux.ts";
 
 /** A TCP pair on loopback: the adapter sees real socket chunking and backpressure. */
 async function socketPair(): Promise<{ a: Socket; b: Socket; close(): void }> {

@@ -7,9 +7,10 @@ export default defineCommand({
   group: "Kubernetes & hybrid",
   summary: "find orphaned intercept agents and Service patches in the cluster by label, and remove them",
   description:
-    "An orphan is a devx agent object (Job, Pod, ServiceAccount, Role, RoleBinding) whose agent is not running,\n" +
-    "or a Service still annotated with such a session. Services get their original selector back from the\n" +
-    "annotation. Lists every namespace you may list (else the current one) and asks before removing (-y).",
+    "An orphan is a devx agent object (Job, Pod, ServiceAccount, Role, RoleBinding; its Secret and NetworkPolicy go\n" +
+    "with them) whose agent is not running, or a Service still annotated with such a session. Services get their\n" +
+    "original selector back from the annotation. Lists every namespace you may list (else the current one), checks\n" +
+    "that you may remove what it found, and asks before removing (-y).",
   examples: ["devx bridge cleanup", "devx bridge cleanup -y --json", "devx bridge cleanup --dry-run"],
   options: v.object({ ...kubeFlags }),
   async run(opts, deps) {
@@ -26,6 +27,12 @@ export default defineCommand({
       return 0;
     }
     if (!deps.global.json) deps.io.err.write(`orphaned devx agents:\n${list.map((l) => `  ${l}\n`).join("")}`);
+    const { missingPermissions, permissionError } = await import("../../../core/bridge/preflight.ts");
+    const { cleanupNeeds } = await import("../../../core/bridge/rbac.ts");
+    for (const ns of new Set(orphans.map((o) => o.namespace))) {
+      const missing = await missingPermissions(kube, ns, cleanupNeeds());
+      if (missing.length) throw permissionError(missing, ns, "removing orphaned agents");
+    }
     await deps.confirm(`remove ${orphans.length} orphaned session(s) and restore their Services?`);
     const removed: string[] = [];
     for (const o of orphans) {

@@ -25,14 +25,13 @@ export default defineCommand({
     const { parseDuration } = await import("../../../config/duration.ts");
     const graceMs = opts.grace === undefined ? undefined : parseDuration(opts.grace);
     if (opts.grace !== undefined && graceMs === undefined) throw new UsageError(`bad --grace "${opts.grace}"`, "use a duration such as 30s or 2m");
+    const req = { service: opts.service, ports: opts.port, mirror: opts.mirror, graceMs, context: opts.context, namespace: opts.namespace };
     if (opts.dryRun) {
+      // the same plan the real run executes (preflight included), printed instead of applied
       const { bridgeSettings } = await import("../../../core/bridge/context.ts");
-      const { agentObjects, agentPorts } = await import("../../../core/bridge/agent-spec.ts");
-      const { preflightIntercept } = await import("../../../core/bridge/preflight.ts");
-      const s = await bridgeSettings(deps, opts);
-      const svc = await preflightIntercept(s.kube, s.namespace, opts.service, opts.mirror);
-      const objects = agentObjects({ session: "<session>", namespace: s.namespace, service: opts.service, project: s.project, image: s.agentImage, ports: agentPorts(svc), graceMs: graceMs ?? s.graceMs, mirror: opts.mirror });
-      deps.io.out.write(JSON.stringify({ plan: "intercept", namespace: s.namespace, service: opts.service, create: objects, patch: { service: opts.service, selector: { "devx.kind": "agent", "devx.session": "<session>" } } }, null, 2) + "\n");
+      const { planIntercept, planSummary } = await import("../../../core/bridge/intercept.ts");
+      const plan = await planIntercept(await bridgeSettings(deps, opts), req);
+      deps.io.out.write(JSON.stringify(planSummary(plan), null, 2) + "\n");
       return 0;
     }
     if (opts.detach) {
@@ -42,7 +41,7 @@ export default defineCommand({
       return 0;
     }
     const { runIntercept } = await import("../../../core/bridge/intercept.ts");
-    const h = await runIntercept(deps, { service: opts.service, ports: opts.port, mirror: opts.mirror, graceMs, context: opts.context, namespace: opts.namespace });
+    const h = await runIntercept(deps, req);
     await reportReady(deps, h.session);
     const r = h.record;
     if (deps.global.json) deps.io.out.write(JSON.stringify({ session: h.session, namespace: r.namespace, service: r.service, mirror: r.mirror, ports: r.ports, phases: r.phases }) + "\n");

@@ -1,34 +1,33 @@
 import * as v from "valibot";
-import { choice, defineCommand, flag, option } from "../../define.ts";
+import { choice, defineCommand, option } from "../../define.ts";
 
 export default defineCommand({
   path: ["bridge", "rbac"],
   group: "Kubernetes & hybrid",
-  summary: "print the minimal Role and RoleBinding a user needs for bridge connect and intercept",
+  summary: "print the minimal Role and RoleBinding a user needs for bridge connect, intercept, status and cleanup",
   examples: ["devx bridge rbac -n staging --user alice@example.com | kubectl apply -f -", "devx bridge rbac -n staging --group developers"],
   options: v.object({
     namespace: option("namespace the permissions are for (default: bridge.namespace, then the kubeconfig's)", { short: "n", placeholder: "ns" }),
     user: option("bind to this user", { placeholder: "name" }),
     group: option("bind to this group", { placeholder: "name" }),
     serviceAccount: option("bind to this ServiceAccount (in the namespace)", { placeholder: "name" }),
-    noMirror: flag("leave out what --mirror needs (get pods)"),
     format: choice("output format", ["yaml"]),
   }),
   async run(opts, deps) {
-    const { rbacYaml } = await import("../../../core/bridge/agent-spec.ts");
+    const { rbacYaml } = await import("../../../core/bridge/rbac.ts");
     let namespace = opts.namespace ?? deps.env.DEVX_KUBE_NAMESPACE ?? (await deps.findConfig())?.config.bridge?.namespace;
     if (!namespace) {
-      const { loadKube } = await import("../../../../providers/kube/client.ts");
+      const { loadKubeBridge } = await import("../../../../providers/kube/bridge.ts");
       namespace = (() => {
         try {
-          return loadKube({ env: deps.env }).namespace;
+          return loadKubeBridge({ env: deps.env }).namespace;
         } catch {
           return "default";
         }
       })();
     }
     const subject = opts.serviceAccount ? { kind: "ServiceAccount" as const, name: opts.serviceAccount } : opts.group ? { kind: "Group" as const, name: opts.group } : { kind: "User" as const, name: opts.user ?? "<your user>" };
-    deps.io.out.write(rbacYaml(namespace, subject, !opts.noMirror));
+    deps.io.out.write(rbacYaml(namespace, subject));
     return 0;
   },
 });

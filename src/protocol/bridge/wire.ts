@@ -1,13 +1,16 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { YamuxStream } from "./yamux.ts";
 
 /**
  * The intercept tunnel's wire format, shared by the agent (in the cluster) and the CLI (on the host).
+ * A leaf: it imports only node:crypto and the yamux glue beside it, so both ends agree on one
+ * definition and neither drags the other's dependencies in.
  * Every yamux stream starts with a small header naming what it carries:
  *
  *   0xD7 | kind u8 | service port u16 BE | name length u8 | port name (UTF-8)
  *
  * kind 1 = a connection that arrived on that Service port (the host connects it to that port's host port),
- * kind 2 = the control stream (newline-delimited JSON: hello, heartbeats, counters),
+ * kind 2 = the control stream (newline-delimited JSON: challenge, hello, heartbeats, counters),
  * kind 3 = a mirrored copy of a connection's request bytes (the host's reply is discarded).
  * The port name is the Service port's name, or its number when the port is unnamed.
  */
@@ -90,13 +93,44 @@ export function readHeader(stream: YamuxStream, timeoutMs = 10_000): Promise<Str
   });
 }
 
-/** Control messages, one JSON object per line. */
+/**
+ * Control messages, one JSON object per line. The agent speaks first: a fresh random challenge per
+ * connection. The CLI answers with `hello`, whose proof is an HMAC of the session id and that
+ * challenge under the tunnel secret (which only the CLI and the agent's Secret hold). The agent
+ * sends nothing but the challenge, and routes no traffic, to a connection before its proof checks out.
+ */
 export type ControlMessage =
-  | { t: "hello"; session: string; version: string }
+  | { t: "challenge"; nonce: string }
+  | { t: "hello"; session: string; version: string; proof: string }
   | { t: "hb"; conns?: number; bytesIn?: number; bytesOut?: number }
   | { t: "bye" };
 
-/** Line-delimited JSON on a stream: call the returned function with each message to send. */
+/** A control line longer than this is hostile (real ones are a few hundred bytes). */
+export const MAX_CONTROL_LINE = 16 * 1024;
+
+/** The tunnel secret: 32 random bytes, base64url (what the agent's Secret and the CLI's record hold). */
+export const newTunnelSecret = () => randomBytes(32).toString("base64url");
+export const newChallenge = () => randomBytes(32).toString("hex");
+
+const PROOF_CONTEXT = "devx-bridge-tunnel-v1";
+
+/** The CLI's answer to a challenge: HMAC-SHA256(secret, context | session | nonce), hex. */
+export function tunnelProof(secret: string, session: string, nonce: string): string {
+  return createHmac("sha256", secret).update(`${PROOF_CONTEXT}\n${session}\n${nonce}`).digest("hex");
+}
+
+/** Checks a proof in constant time (no early exit on the first differing byte). */
+export function proofValid(secret: string, session: string, nonce: string, proof: unknown): boolean {
+  if (typeof proof !== "string" || !secret) return false;
+  const want = Buffer.from(tunnelProof(secret, session, nonce), "hex");
+  const got = Buffer.from(proof, "hex");
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/**
+ * Line-delimited JSON on a stream: call the returned function with each message to send. A line
+ * longer than MAX_CONTROL_LINE aborts the stream (the peer is not a devx CLI or agent).
+ */
 export function controlChannel(stream: YamuxStream, onMessage: (m: ControlMessage) => void): (m: ControlMessage) => void {
   const dec = new TextDecoder();
   let buf = "";
@@ -106,12 +140,18 @@ export function controlChannel(stream: YamuxStream, onMessage: (m: ControlMessag
     while ((nl = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (!line.trim()) continue;
+      if (!line.trim() || line.length > MAX_CONTROL_LINE) continue;
+      let m: unknown;
       try {
-        onMessage(JSON.parse(line) as ControlMessage);
+        m = JSON.parse(line);
       } catch {
         /* a malformed line is dropped; heartbeats will tell if the peer is really gone */
       }
+      if (m && typeof m === "object" && typeof (m as { t?: unknown }).t === "string") onMessage(m as ControlMessage);
+    }
+    if (buf.length > MAX_CONTROL_LINE) {
+      buf = "";
+      stream.abort(new Error("control line too long"));
     }
   });
   const enc = new TextEncoder();
