@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { plural } from "../events/format.ts";
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from "yaml";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, isAbsolute } from "node:path";
@@ -118,7 +119,7 @@ export function parseYaml<T>(text: string, file: string, schema: v.GenericSchema
     const p = position(doc, lc, d.keys, d.unknownKey);
     return `${shown}:${p.line}:${p.col} ${d.keys.length ? `${keyPath(d.keys)}: ` : ""}${d.message}`;
   });
-  throw new ConfigErrors(problems, problems.length > 1 ? `${problems.length - 1} more problem(s): run \`devx config validate\` to list them all` : "fix it, then run `devx config validate`");
+  throw new ConfigErrors(problems, problems.length > 1 ? `${plural(problems.length - 1, "more problem")}: run \`devx config validate\` to list them all` : "fix it, then run `devx config validate`");
 }
 
 async function readConfigFile(path: string, cwd: string): Promise<{ config: DevxConfig; text: string }> {

@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { formatBytes } from "../../events/format.ts";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gcPace } from "../../platform/gc-pace.ts";
@@ -104,13 +105,16 @@ async function* paced(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
 }
 
 /** Human lines for a plan (the confirmation screen and --dry-run). */
+/** One line of a plan: the action in a column as wide as the widest one, then what it acts on. */
+export const planLine = (action: string, what: string) => `  ${action.padEnd(16)}  ${what}`;
+
 export function describePlan(p: Plan): string[] {
   const lines: string[] = [];
-  for (const c of p.replace) lines.push(`  stop and replace  container ${c.name} (${c.image})`);
-  for (const c of p.pause) lines.push(`  stop             container ${c.name} while its volumes are replaced`);
-  for (const v of p.volumes) lines.push(`  ${v.exists ? "replace" : "create "}          volume ${v.name} (${(v.bytes / 1e6).toFixed(1)} MB)`);
-  for (const c of p.restore) lines.push(`  restore          container ${c.name} (${c.image})${c.ports.length ? ` ports ${c.ports.join(", ")}` : ""}`);
-  for (const n of p.start) lines.push(`  start            container ${n}`);
+  for (const c of p.replace) lines.push(planLine("stop and replace", `container ${c.name} (${c.image})`));
+  for (const c of p.pause) lines.push(planLine("stop", `container ${c.name} while its volumes are replaced`));
+  for (const v of p.volumes) lines.push(planLine(v.exists ? "replace" : "create", `volume ${v.name} (${formatBytes(v.bytes)})`));
+  for (const c of p.restore) lines.push(planLine("restore", `container ${c.name} (${c.image})${c.ports.length ? ` ports ${c.ports.join(", ")}` : ""}`));
+  for (const n of p.start) lines.push(planLine("start", `container ${n}`));
   if (lines.length === 0) lines.push("  nothing to change");
   return lines;
 }

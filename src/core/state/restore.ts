@@ -4,7 +4,7 @@ import { ConflictError, DevxError, NotFoundError, ProviderError, isDevxError, me
 import { withStateLock } from "./lock.ts";
 import { readJson, writeFileAtomic } from "../../platform/atomic.ts";
 import { LABEL } from "../labels.ts";
-import { applySnapshot, describePlan, listWorld, planApply, type Plan, type World } from "./apply.ts";
+import { applySnapshot, describePlan, listWorld, planLine, planApply, type Plan, type World } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
 import { dirs, type StateDeps } from "./context.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
@@ -109,7 +109,7 @@ async function returnTo(sd: StateDeps, rpDir: string, faultPrefix: string, confi
   const note = (await readJson<RestorePointNote>(join(rpDir, "note.json"))) ?? { source: "", created: "", containers: [], volumes: [] };
   const plan = await planApply(sd, manifest, { strict: false, alsoRemove: note.containers });
   if (confirm) {
-    sd.emit({ type: "info", message: `plan to return to the state before ${note.source || "the last attach"}:\n${describePlan(plan).join("\n")}${note.volumes.length ? `\n  remove           volume ${note.volumes.join(", ")}` : ""}` });
+    sd.emit({ type: "info", message: `plan to return to the state before ${note.source || "the last attach"}:\n${describePlan(plan).join("\n")}${note.volumes.length ? `\n${planLine("remove", `volume ${note.volumes.join(", ")}`)}` : ""}` });
     if (confirm.dryRun) return plan;
     await confirm.ask(`Return to the state before ${note.source || "the last attach"}?`);
   }

@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../errors.ts";
+import { plural } from "../../events/format.ts";
 import type { Deps } from "../../cli/deps.ts";
 import type { DnsRecord, IngressRule, Tunnel, WorkerRoute } from "../../../providers/cloudflare/client.ts";
 import { BASIC_AUTH_BINDING, BASIC_AUTH_WORKER, credentialDigest, workerNameFor } from "../../../providers/cloudflare/basic-auth.ts";
@@ -93,7 +94,7 @@ export async function expose(deps: Deps, input: ExposeInput, setup?: CloudflareS
   if (current && current.service !== service) throw new ConflictError(`${hostname} already routes to ${current.service}`, `run \`devx tunnel unexpose ${label}\` first`);
   if (input.dryRun) {
     const plan = [
-      ...(current ? [] : [`PUT /accounts/${s.accountId}/cfd_tunnel/${tunnel.id}/configurations (add ${hostname} → ${service}, keep ${rules.length} rule(s) and the 404 catch-all)`]),
+      ...(current ? [] : [`PUT /accounts/${s.accountId}/cfd_tunnel/${tunnel.id}/configurations (add ${hostname} → ${service}, keep ${plural(rules.length, "rule")} and the 404 catch-all)`]),
       ...(input.basicAuth ? [`PUT /accounts/${s.accountId}/workers/scripts/${workerNameFor(hostname)} (basic-auth Worker)`, `POST /zones/${zone.id}/workers/routes (${routePattern(hostname)})`] : []),
       ...(ours ? [] : [`POST /zones/${zone.id}/dns_records (CNAME ${hostname} → ${cnameTarget(tunnel.id)}, proxied)`]),
     ];

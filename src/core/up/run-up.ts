@@ -1,4 +1,5 @@
 import type { Deps } from "../../cli/deps.ts";
+import { plural } from "../../events/format.ts";
 import { ConflictError, ProviderError } from "../../errors.ts";
 import type { DevxEvent, Emit } from "../../events/types.ts";
 import { buildGraph, type Graph } from "./graph.ts";
@@ -192,7 +193,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   const teardown = async () => {
     deps.signal.removeEventListener("abort", onAbort);
     session = undefined;
-    emit({ type: "step", id: "down", title: `stopping ${graph.nodes.size} node(s)`, status: "started" });
+    emit({ type: "step", id: "down", title: `stopping ${plural(graph.nodes.size, "node")}`, status: "started" });
     await sup.down();
     live?.stop();
     ctl.close();
@@ -213,7 +214,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   }
   await writeUpSession(deps.paths.state, { ...session!, env: sup.exposedEnv(), ...liveResources(sup.status(), project) });
   const ms = Math.round(performance.now() - t0);
-  emit({ type: "step", id: "up", title: `${graph.nodes.size} node(s) up in ${ms} ms`, status: "done" });
+  emit({ type: "step", id: "up", title: `${plural(graph.nodes.size, "node")} up in ${ms} ms`, status: "done" });
 
   if (req.exitWhenHealthy) {
     if (deps.global.json) deps.io.out.write(JSON.stringify({ nodes: sup.status() }) + "\n");

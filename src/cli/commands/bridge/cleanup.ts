@@ -1,10 +1,12 @@
 import * as v from "valibot";
+import { plural } from "../../../events/format.ts";
 import { defineCommand } from "../../define.ts";
 import { kubeFlags } from "./common.ts";
 
 export default defineCommand({
   path: ["bridge", "cleanup"],
   group: "Kubernetes & hybrid",
+  dryRun: "plan",
   summary: "find orphaned intercept agents and Service patches in the cluster by label, and remove them",
   description:
     "An orphan is a devx agent object (Job, Pod, ServiceAccount, Role, RoleBinding) whose agent is not running,\n" +
@@ -26,7 +28,7 @@ export default defineCommand({
       return 0;
     }
     if (!deps.global.json) deps.io.err.write(`orphaned devx agents:\n${list.map((l) => `  ${l}\n`).join("")}`);
-    await deps.confirm(`remove ${orphans.length} orphaned session(s) and restore their Services?`);
+    await deps.confirm(`remove ${plural(orphans.length, "orphaned session")} and restore their Services?`);
     const removed: string[] = [];
     for (const o of orphans) {
       await removeOrphan(kube, o);
