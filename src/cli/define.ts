@@ -108,6 +108,12 @@ export interface Command<S extends AnyObjectSchema = AnyObjectSchema> {
   options: S;
   /** internal roles (agent, runner) that are not listed in help */
   hidden?: boolean;
+  /**
+   * What `--dry-run` does. "plan": the command prints what it would do and changes nothing (it reads
+   * `dryRun`); "read-only": it never changes anything, so it runs as usual; "unsupported": it refuses
+   * --dry-run with a usage error rather than act. Required, so a new command has to decide.
+   */
+  dryRun: "plan" | "read-only" | "unsupported";
   run(opts: v.InferOutput<S> & GlobalOptions, deps: Deps): Promise<number | void>;
 }
 

@@ -21,8 +21,23 @@ describe("compiled binary", () => {
     expect(r.stdout).toBe(rootHelp(commands));
     expect(r.stdout).toStartWith("devx — ");
     expect(r.stdout).toContain("Global flags:\n      --json ");
-    // no arguments and no TTY: help, not the dashboard
-    expect((await runBinary([])).stdout).toBe(r.stdout);
+    // no arguments and no TTY: nothing ran, so the help goes to stderr with the usage exit code
+    expect(await runBinary([])).toEqual({ code: 2, stdout: "", stderr: r.stdout });
+  });
+
+  test("global flags without a command, and before a subcommand", async () => {
+    const dashboard = await runBinary(["-f", "other/devx.yaml"]);
+    expect(dashboard.code).toBe(2);
+    expect(dashboard.stderr).toStartWith("error: devx without a command opens the dashboard, which needs a terminal");
+    const typo = await runBinary(["--jsn"]);
+    expect(typo).toEqual({ code: 2, stdout: "", stderr: "error: unknown flag --jsn for `devx`\n  hint: did you mean --json?\n" });
+    expect((await runBinary(["-v"])).stdout).toBe(`devx ${VERSION}\n`);
+    const group = await runBinary(["config", "--json"]);
+    expect(group.code).toBe(2);
+    expect(JSON.parse(group.stdout).error.message).toBe("devx config needs a command");
+    const before = await runBinary(["config", "--json", "schema"]);
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout).$schema).toBeDefined();
   });
 
   test("every command's --help is exact", async () => {

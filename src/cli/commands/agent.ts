@@ -9,6 +9,7 @@ import { UsageError } from "../../errors.ts";
 export default defineCommand({
   path: ["agent"],
   group: "Pipelines & CI/CD",
+  dryRun: "unsupported",
   summary: "in-cluster bridge intercept agent (started by `devx bridge intercept`)",
   hidden: true,
   options: v.object({

@@ -90,6 +90,7 @@ function fish(t: Map<string, Node>): string {
 export default defineCommand({
   path: ["completion"],
   group: "Help & setup",
+  dryRun: "read-only",
   summary: "print a shell completion script (bash, zsh or fish)",
   examples: ["source <(devx completion bash)", "devx completion fish > ~/.config/fish/completions/devx.fish"],
   options: v.object({ shell: arg("bash, zsh or fish", { placeholder: "shell" }) }),

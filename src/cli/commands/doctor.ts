@@ -3,13 +3,15 @@ import { rm } from "node:fs/promises";
 import { defineCommand, flag } from "../define.ts";
 import { listSessions } from "../../platform/sessions.ts";
 import type { CheckResult } from "../../core/doctor/checks.ts";
+import { plural } from "../../events/format.ts";
 
 const ICON: Record<CheckResult["status"], string> = { ok: "✓", warn: "!", fail: "✗", missing: "-" };
 const COLOR: Record<CheckResult["status"], string> = { ok: "32", warn: "33", fail: "31", missing: "90" };
 
 export default defineCommand({
   path: ["doctor"],
-  group: "Testing & telemetry",
+  group: "Help & setup",
+  dryRun: "plan",
   summary: "check what is installed and usable, with a fix for each problem",
   description:
     "Checks container runtimes, VM providers, CRIU, cloudflared, Tailscale, the Kubernetes context, the state relay\n" +
@@ -51,7 +53,7 @@ export default defineCommand({
       return x.fix && x.status !== "ok" ? `${head}\n    ${c("90", "fix:")} ${x.fix}` : head;
     });
     deps.io.out.write(lines.join("\n") + "\n");
-    if (opts.fix) deps.io.out.write(fixed.length ? `${opts.dryRun ? "would remove" : "removed"} ${fixed.length} stale session file(s): ${fixed.join(", ")}\n` : "no stale session files to remove\n");
+    if (opts.fix) deps.io.out.write(fixed.length ? `${opts.dryRun ? "would remove" : "removed"} ${plural(fixed.length, "stale session file")}: ${fixed.join(", ")}\n` : "no stale session files to remove\n");
     return code;
   },
 });

@@ -106,10 +106,9 @@ export const commands: Command[] = [
   configValidate,
   configShow,
   configSchema,
-  // Testing & telemetry
-  doctor,
   // Pipelines & CI/CD (hidden role)
   agent,
   // Help & setup
+  doctor,
   completion,
 ] as unknown as Command[];

@@ -4,13 +4,14 @@ import { defineCommand, flag, variadicArg } from "../define.ts";
 export default defineCommand({
   path: ["up"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "start the service graph: databases, host and container services, bridge and tunnel nodes",
   description:
     "Reads databases, services and tunnels from devx.yaml and starts them as one dependency graph: each node starts as soon\n" +
     "as its own depends_on conditions (service_started, service_healthy, service_completed_successfully) are met.\n" +
     "Host services run in their own process group with <DEP>_URL/_HOST/_PORT, DATABASE_URL and PORT injected; a\n" +
     "busy port is shifted to a free one (and said so). Health checks (http, tcp, exec; tcp by default for a node\n" +
-    "with a port) are probed every 10 ms (exec: 25 ms) until healthy, then every interval (defaults: interval 2s, timeout 1s,\n" +
+    "with a port) pass as soon as the node answers, then run every interval (defaults: interval 2s, timeout 1s,\n" +
     "retries 15: a node gets start_period + interval × retries to become healthy). A tunnel exposes its service's\n" +
     "resolved port once that service is healthy. Ctrl-C or `devx down` stops everything\n" +
     "in reverse dependency order (SIGTERM, SIGKILL after stop_grace_period). Exit code 12 when a node does not\n" +
@@ -38,7 +39,7 @@ export default defineCommand({
       if (deps.global.json) deps.io.out.write(JSON.stringify({ supervisor: r.pid, nodes: r.nodes }) + "\n");
       else {
         deps.io.out.write(statusTable(r.nodes, deps.io.color && deps.io.out.isTTY));
-        deps.io.err.write(`supervisor running as pid ${r.pid}: \`devx ps\`, \`devx logs -f\`, \`devx down\`\n`);
+        deps.io.err.write(`supervisor running as pid ${r.pid}: \`devx ps\`, \`devx logs --follow\`, \`devx down\`\n`);
       }
       return 0;
     }

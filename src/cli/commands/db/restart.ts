@@ -6,6 +6,7 @@ import { UsageError } from "../../../errors.ts";
 export default defineCommand({
   path: ["db", "restart"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "restart a database (data kept in its volume) and wait until it answers",
   examples: ["devx db restart postgres", "devx db restart cache --timeout 2m"],
   options: v.object({

@@ -7,6 +7,7 @@ import { UsageError } from "../../../errors.ts";
 export default defineCommand({
   path: ["db", "spawn"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "start a database container (postgres, redis, mysql, mongo) and wait until it answers",
   description:
     "Starts the engine's image (devx.yaml `databases[].image`, or the official image) with a named volume and\n" +
@@ -45,7 +46,7 @@ export default defineCommand({
         return { name: d.name, engine: d.engine, image: d.image, container: d.container, volume: d.volume, port: d.port, project: ctx.project };
       });
       if (deps.global.json) deps.io.out.write(JSON.stringify({ plan }) + "\n");
-      else for (const p of plan) deps.io.out.write(`would start ${p.engine} ${p.name}: ${p.image} as ${p.container}, volume ${p.volume}, 127.0.0.1:${p.port}\n`);
+      else for (const p of plan) deps.io.out.write(`would start ${p.name === p.engine ? p.name : `${p.engine} ${p.name}`} from ${p.image} as container ${p.container}, volume ${p.volume}, on 127.0.0.1:${p.port}\n`);
       return 0;
     }
 

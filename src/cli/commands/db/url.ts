@@ -5,6 +5,7 @@ import { NotFoundError } from "../../../errors.ts";
 export default defineCommand({
   path: ["db", "url"],
   group: "Local infrastructure",
+  dryRun: "read-only",
   summary: "print a database's connection URL (password included, on stdout only)",
   description:
     "Prints the URL with its password so that `psql \"$(devx db url postgres)\"` works. With --json the password\n" +

@@ -29,13 +29,31 @@ export async function stateDeps(deps: Deps): Promise<StateDeps> {
   };
 }
 
+/**
+ * Restore, attach and undo print their plan (under --dry-run) and their outcome on stdout, once. The
+ * use-case also reports both as info events, so that the plan is on screen before the confirmation
+ * question: under --dry-run there is no question, and once it is answered the command reports the
+ * outcome itself, so from then on info events are not shown twice. Warnings and steps always are.
+ */
+export function planOnce(sd: StateDeps, deps: Deps): { sd: StateDeps; confirm(question: string): Promise<void> } {
+  let quiet = deps.global.dryRun;
+  return {
+    sd: { ...sd, emit: (e) => void (quiet && e.type === "info" ? undefined : sd.emit(e)) },
+    confirm: async (question) => {
+      await deps.confirm(question);
+      quiet = true;
+    },
+  };
+}
+
 /** --relay > DEVX_RELAY > devx.yaml state.relay > user relay > a directory under the state dir. */
-export async function relayUri(deps: Deps, flag: string | undefined): Promise<string> {
+export async function relayUri(deps: Deps, flag: string | undefined, o: { create: boolean } = { create: true }): Promise<string> {
   const { resolveRelay } = await import("../../../config/settings.ts");
   const loaded = await deps.findConfig();
   const r = resolveRelay({ flags: { relay: flag }, env: deps.env, project: loaded?.config, user: await deps.userConfig() });
   if (r.value) return r.value;
   const dir = join(deps.paths.state, "relay");
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // a dry run names the directory without making it
+  if (o.create) await mkdir(dir, { recursive: true, mode: 0o700 });
   return pathToFileURL(dir).href;
 }

@@ -4,6 +4,7 @@ import { defineCommand, option } from "../../define.ts";
 export default defineCommand({
   path: ["tunnel", "gc"],
   group: "Networking & edge",
+  dryRun: "plan",
   summary: "remove DNS records and ingress rules devx created that no longer have an owner",
   description: "A devx DNS record is orphaned when its tunnel is gone or no longer routes its host; a rule in a devx tunnel\nis orphaned when no DNS record points at that tunnel for its host. --dry-run lists without removing.",
   examples: ["devx tunnel gc --dry-run", "devx tunnel gc --domain example.dev"],
