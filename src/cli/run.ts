@@ -83,6 +83,18 @@ export async function runCli(argv: string[], overrides: Partial<Deps> = {}, comm
   const baseGlobals = v.parse(globalOptions, {}) as GlobalOptions;
   let deps = createDeps({ ...baseGlobals, ...quick }, overrides);
   try {
+    if (argv[0] === "__complete") {
+      // the shell's Tab: a project named with -f/--profile on the line is the one whose names count
+      const words = argv.slice(1);
+      const valueOf = (long: string, short?: string) => {
+        const at = words.slice(0, -1).findLastIndex((w) => w === long || w === short);
+        return at >= 0 ? words[at + 1] : words.slice(0, -1).findLast((w) => w.startsWith(`${long}=`))?.slice(long.length + 1);
+      };
+      deps = createDeps({ ...baseGlobals, file: valueOf("--file", "-f"), profile: valueOf("--profile") }, overrides);
+      const { complete, formatCompletions } = await import("./complete.ts");
+      deps.io.out.write(formatCompletions(await complete(words, commands, deps)));
+      return 0;
+    }
     if (argv[0] === "help") {
       const topic = argv.slice(1).filter((a) => !a.startsWith("-"));
       if (topic.length === 0) deps.io.out.write(rootHelp(commands));

@@ -46,7 +46,7 @@ describe("compiled binary", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe(commandHelp(c));
     }
-  });
+  }, 60_000);
 
   test("an unknown command suggests the closest match, exit 2", async () => {
     const r = await runBinary(["docter"]);
@@ -66,7 +66,7 @@ describe("compiled binary", () => {
     writeFileSync(join(dir, "devx.yaml"), "name: shop\nservices:\n  - name: api\n    port: eighty\n");
     const r = await runBinary(["config", "validate"], { cwd: dir });
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe("devx.yaml:4:11 services[0].port: expected a port number, got \"eighty\"\n1 problem(s) found\n");
+    expect(r.stderr).toBe("devx.yaml:4:11 services[0].port: expected a port number, got \"eighty\"\n1 problem found\n");
   });
 
   test("doctor --json is one JSON document with a check per tool", async () => {
@@ -89,23 +89,11 @@ describe("compiled binary", () => {
 });
 
 describe("completion", () => {
-  test("bash completion completes commands and flags from the registry", async () => {
-    const script = (await runBinary(["completion", "bash"])).stdout;
-    const complete = (line: string) => {
-      const words = line.split(" ");
-      const r = Bun.spawnSync(["bash", "-c", `${script}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}); COMP_CWORD=${words.length - 1}; _devx; echo "\${COMPREPLY[*]}"`], { stdout: "pipe", stderr: "pipe" });
-      return r.stdout.toString().trim();
-    };
-    expect(complete("devx doc")).toBe("doctor");
-    expect(complete("devx config ")).toBe("validate show schema");
-    expect(complete("devx doctor --f")).toContain("--fix");
-  });
-
-  test("zsh and fish scripts parse", async () => {
-    const zsh = (await runBinary(["completion", "zsh"])).stdout;
-    expect(zsh).toStartWith("#compdef devx");
-    const fish = (await runBinary(["completion", "fish"])).stdout;
-    expect(fish).toContain("complete -c devx");
+  test("the scripts ask the binary (devx __complete), and an unknown shell is a usage error", async () => {
+    for (const sh of ["bash", "zsh", "fish"]) expect((await runBinary(["completion", sh])).stdout).toContain("__complete");
+    expect((await runBinary(["completion", "zsh"])).stdout).toStartWith("#compdef devx");
     expect((await runBinary(["completion", "tcsh"])).code).toBe(2);
+    // bash parses it (completion itself: test/e2e/completion.test.ts)
+    expect(Bun.spawnSync(["bash", "-n", "-c", (await runBinary(["completion", "bash"])).stdout]).exitCode).toBe(0);
   });
 });

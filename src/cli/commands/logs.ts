@@ -12,7 +12,7 @@ export default defineCommand({
     "output is captured into the same files. Lines from several nodes are merged in time order.",
   examples: ["devx logs", "devx logs api worker --follow", "devx logs --since 5m --grep 'ERROR|WARN'"],
   options: v.object({
-    nodes: variadicArg("only these nodes", { placeholder: "node" }),
+    nodes: variadicArg("only these nodes", { placeholder: "node", complete: "nodes" }),
     follow: flag("keep printing new lines until Ctrl-C (-f is --file, as everywhere)", { short: "F" }),
     since: option("only lines newer than this (a duration like 10m, or an ISO time)", { placeholder: "10m" }),
     grep: option("only lines matching this regular expression", { placeholder: "regex" }),

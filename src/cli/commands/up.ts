@@ -24,7 +24,7 @@ export default defineCommand({
     "devx up -f examples/quickstart/devx.yaml --exit-when-healthy",
   ],
   options: v.object({
-    services: variadicArg("start only these nodes (and what they depend on)", { placeholder: "service" }),
+    services: variadicArg("start only these nodes (and what they depend on)", { placeholder: "service", complete: "nodes" }),
     detach: flag("run under a background supervisor and return once everything is up", { short: "d" }),
     exitWhenHealthy: flag("bring everything up, print the status, then stop it all and exit (for scripts)"),
   }),

@@ -8,7 +8,7 @@ export default defineCommand({
   summary: "print a database's logs (--follow keeps printing them)",
   examples: ["devx db logs postgres", "devx db logs cache --follow --tail 20"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
     follow: flag("keep printing new lines until Ctrl-C (-f is --file, as everywhere)", { short: "F" }),
     tail: number("only the last N lines", { min: 0, placeholder: "N" }),
   }),

@@ -10,7 +10,7 @@ export default defineCommand({
   summary: "restart a database (data kept in its volume) and wait until it answers",
   examples: ["devx db restart postgres", "devx db restart cache --timeout 2m"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
     timeout: option("how long to wait until it is ready", { placeholder: "duration" }),
   }),
   async run(opts, deps) {

@@ -9,7 +9,7 @@ export default defineCommand({
   description: "Without --volume the data stays in the named volume and the next `devx db spawn` picks it up again.\nDeleting the volume asks first (-y answers yes; without a terminal -y is required).",
   examples: ["devx db rm postgres", "devx db rm cache --volume -y", "devx db rm postgres --volume --dry-run"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
     volume: flag("also delete the volume (all data) and the stored credentials"),
   }),
   async run(opts, deps) {

@@ -16,7 +16,7 @@ export default defineCommand({
     "Running it again reuses the running database. Without an argument, starts every database in devx.yaml.",
   examples: ["devx db spawn postgres", "devx db spawn redis --name cache --port 6380", "devx db spawn postgres --image docker.io/library/postgres:15", "devx db spawn"],
   options: v.object({
-    target: optionalArg(`engine (${ENGINES.join(", ")}) or a database name from devx.yaml`, { placeholder: "engine|name" }),
+    target: optionalArg(`engine (${ENGINES.join(", ")}) or a database name from devx.yaml`, { placeholder: "engine|name", complete: "db-engines" }),
     name: option("name of the database within the project (default: the engine)", { placeholder: "name" }),
     port: number("host port on 127.0.0.1 (busy → error; without it a busy default shifts)", { min: 1, max: 65535, placeholder: "port" }),
     image: option("container image (default: devx.yaml, else the official image)", { placeholder: "image" }),

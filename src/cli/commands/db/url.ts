@@ -12,7 +12,7 @@ export default defineCommand({
     "is masked unless --reveal is given, and the connection env (<NAME>_URL, _HOST, _PORT) is included.",
   examples: ['psql "$(devx db url postgres)"', "devx db url cache --json", "devx db url redis --json --reveal"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
     reveal: flag("include the password in --json output"),
   }),
   async run(opts, deps) {

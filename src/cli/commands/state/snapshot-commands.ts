@@ -19,6 +19,7 @@ interface Kind {
 export const CHECKPOINT: Kind = { kind: "checkpoint", path: ["state"], group: "Orchestration & state", noun: "checkpoint", listCmd: "devx state list" };
 export const DB_SNAPSHOT: Kind = { kind: "db-snapshot", path: ["db", "snapshot"], group: "Local infrastructure", noun: "database snapshot", listCmd: "devx db snapshot list" };
 
+const completeNames = (k: Kind): "checkpoints" | "db-snapshots" => (k.kind === "checkpoint" ? "checkpoints" : "db-snapshots");
 const createOptions = () => v.object({ name: arg("name"), force: flag(""), dbOnly: flag("") });
 const restoreOptions = () => v.object({ name: arg("name"), dbOnly: flag("") });
 
@@ -63,8 +64,8 @@ export function restoreCommand(k: Kind) {
     description: "Shows the plan, asks to confirm (-y without a terminal), takes a restore point, applies and verifies; any\nfailure rolls back. `devx state undo` returns to the restore point.",
     examples: [`devx ${[...k.path, "restore"].join(" ")} before-migration -y`],
     options: (k.kind === "checkpoint"
-      ? v.object({ name: arg(`${k.noun} name`, { placeholder: "name" }), dbOnly: flag("apply the database volumes only") })
-      : v.object({ name: arg(`${k.noun} name`, { placeholder: "name" }) })) as ReturnType<typeof restoreOptions>,
+      ? v.object({ name: arg(`${k.noun} name`, { placeholder: "name", complete: completeNames(k) }), dbOnly: flag("apply the database volumes only") })
+      : v.object({ name: arg(`${k.noun} name`, { placeholder: "name", complete: completeNames(k) }) })) as ReturnType<typeof restoreOptions>,
     async run(opts, deps) {
       const { planOnce, stateDeps } = await import("./context.ts");
       const { restoreSnapshot } = await import("../../../core/state/local.ts");
@@ -109,7 +110,7 @@ export function rmCommand(k: Kind) {
     group: k.group,
     dryRun: "plan",
     summary: `remove a ${k.noun}`,
-    options: v.object({ name: arg(`${k.noun} name`, { placeholder: "name" }) }),
+    options: v.object({ name: arg(`${k.noun} name`, { placeholder: "name", complete: completeNames(k) }) }),
     async run(opts, deps) {
       const { removeSnapshot } = await import("../../../core/state/local.ts");
       if (deps.global.dryRun) {

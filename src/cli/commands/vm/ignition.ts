@@ -15,7 +15,7 @@ export default defineCommand({
   examples: ["devx vm ignition | ignition-validate -", "devx vm ignition -o devx.ign --reveal-secrets"],
   options: v.object({
     ...vmFlags,
-    output: option("write to this file (mode 0600) instead of stdout", { short: "o", placeholder: "file" }),
+    output: option("write to this file (mode 0600) instead of stdout", { short: "o", placeholder: "file", complete: "files" }),
     revealSecrets: flag("fill in the real tunnel token and Tailscale key (only with -o)"),
   }),
   async run(opts, deps) {
