@@ -81,6 +81,17 @@ describe("compiled binary", () => {
     }
   });
 
+  test("--debug stack traces name source files, lines and functions, not minified chunks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "devx-e2e-"));
+    // a directory where devx.yaml should be: the loader's read fails, and --debug shows where
+    const r = await runBinary(["config", "validate", "-f", dir, "--debug"]);
+    expect(r.code).toBe(3);
+    const frames = r.stderr.split("\n").filter((l) => /^\s+at /.test(l));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(r.stderr).not.toContain("$bunfs/root/chunk-");
+    expect(frames[0]).toMatch(/^\s+at [A-Za-z_$][\w$]{2,} \(src\/[\w/.-]+\.ts:\d+:\d+\)$/);
+  });
+
   test("help exit-codes prints the table", async () => {
     const r = await runBinary(["help", "exit-codes"]);
     expect(r.stdout).toContain("  2  usage");
