@@ -64,8 +64,16 @@ export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {})
       return loadConfig(file, { profile, cwd });
     })());
 
+  // the dashboard reads its children's events as JSON lines on stderr (progress bars, not text);
+  // only its own children: a process they start in turn (a detached supervisor) writes text
+  const eventsForParent = env.DEVX_EVENTS_JSONL_FOR !== undefined && env.DEVX_EVENTS_JSONL_FOR === String(process.ppid);
   const emit: Emit =
-    overrides.emit ?? (global.json ? jsonLinesRenderer({ ...io.out, color: false }) : textRenderer({ write: (s) => io.err.write(s), isTTY: io.err.isTTY, color: io.color }));
+    overrides.emit ??
+    (global.json
+      ? jsonLinesRenderer({ ...io.out, color: false })
+      : eventsForParent
+        ? jsonLinesRenderer({ write: (s) => io.err.write(s), isTTY: false, color: false })
+        : textRenderer({ write: (s) => io.err.write(s), isTTY: io.err.isTTY, color: io.color }));
 
   return {
     io,
