@@ -9,6 +9,8 @@ import { selfArgv } from "../src/platform/self.ts";
  * path: src/cli/run.ts imports this module dynamically, so `devx --version` never pays for it.
  */
 export async function runDashboard(deps: Deps, commands: Command[]): Promise<number> {
+  // --no-color and NO_COLOR hold here too: Ink's colour library reads FORCE_COLOR when it loads
+  if (deps.global.noColor || deps.env.NO_COLOR) process.env.FORCE_COLOR = "0";
   const [{ render }, { App }, { LogStore }, { defaultSources }, { VERSION }] = await Promise.all([
     import("ink"),
     import("./App.tsx"),

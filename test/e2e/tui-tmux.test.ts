@@ -239,8 +239,10 @@ tmuxTest("Ctrl-C, and SIGTERM from outside, also restore the screen; both exit 1
   expect(s).toContain(`MARK2-${id}`);
   expect(s).not.toContain("project:");
 
-  keys(`${bin}; echo "TERM-$?"`, "Enter");
-  await until((x) => x.includes("project: "), "the dashboard again");
+  // --no-color holds in the dashboard too: no colour escapes on the screen
+  keys(`${bin} --no-color; echo "TERM-$?"`, "Enter");
+  await until((x) => x.includes("project: ") && x.includes("q quit"), "the dashboard again");
+  expect(tmux("capture-pane", "-e", "-p", "-t", session)).not.toMatch(/\x1b\[(3|9)\d(;\d+)*m/);
   const shell = tmux("display-message", "-p", "-t", session, "#{pane_pid}").trim();
   // the dashboard is the shell's only child: signal exactly that process
   const child = Bun.spawnSync(["pgrep", "-P", shell], { stdout: "pipe" }).stdout.toString().trim().split("\n")[0]!;
