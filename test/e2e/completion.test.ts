@@ -81,13 +81,16 @@ describe("bash", () => {
 const hasTmux = !!Bun.which("tmux");
 const hasZsh = !!Bun.which("zsh");
 
+let sessions = 0;
+
 /** An interactive shell in tmux: type a line, press Tab, read what the line became. */
 async function tabIn(shell: string[], setup: string[], typed: string, expectLine: RegExp | string): Promise<string> {
-  const session = `devx-complete-${id}-${shell[0]}`;
+  const session = `devx-complete-${id}-${shell[0]}-${++sessions}`;
   const tmux = (...a: string[]) => Bun.spawnSync(["tmux", ...a], { stdout: "pipe", stderr: "pipe" });
   const screen = () => tmux("capture-pane", "-p", "-t", session).stdout.toString();
   const until = async (pred: (s: string) => boolean, what: string) => {
-    const deadline = Date.now() + 10_000;
+    // generous: a loaded machine (CI runs beside other jobs) starts a shell slowly
+    const deadline = Date.now() + 25_000;
     for (;;) {
       const s = screen();
       if (pred(s)) return s;
@@ -121,7 +124,7 @@ async function tabIn(shell: string[], setup: string[], typed: string, expectLine
 
 testWith("tmux", hasTmux)("interactive bash: Tab after -f FILE completes the command", async () => {
   await tabIn(["bash", "--norc", "--noprofile", "-i"], ["source <(devx completion bash)"], "devx -f devx.yaml u", "$ devx -f devx.yaml up");
-}, 30_000);
+}, 60_000);
 
 describe("zsh", () => {
   const zshTest = testWith("zsh", hasTmux && hasZsh);
@@ -134,14 +137,14 @@ describe("zsh", () => {
 
   zshTest("Tab after -f FILE completes the command, then PATH still works", async () => {
     await tabIn(["zsh", "-f", "-i"], setup, "devx -f devx.yaml u", "$ devx -f devx.yaml up");
-  }, 30_000);
+  }, 60_000);
 
   zshTest("Tab lists checkpoint names from the state directory", async () => {
     const s = await tabIn(["zsh", "-f", "-i"], setup, "devx state restore ", /before-migration/);
     expect(s).toContain("clean");
-  }, 30_000);
+  }, 60_000);
 
   zshTest("Tab after -f completes file names", async () => {
     await tabIn(["zsh", "-f", "-i"], setup, "devx -f configs/ot", "$ devx -f configs/other.yaml");
-  }, 30_000);
+  }, 60_000);
 });
