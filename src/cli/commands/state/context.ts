@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Deps } from "../../deps.ts";
-import { textRenderer } from "../../../events/render.ts";
+import { stderrEmit } from "../../deps.ts";
 import type { StateDeps } from "../../../core/state/context.ts";
 
 /**
@@ -17,8 +17,8 @@ export async function stateDeps(deps: Deps): Promise<StateDeps> {
   return {
     runtime: detectRuntime(deps, loaded?.config.provider),
     stateDir: deps.paths.state,
-    // --json keeps stdout to the one result document: progress and warnings go to stderr as text
-    emit: deps.global.json ? textRenderer({ write: (s) => deps.io.err.write(s), isTTY: false, color: false }) : deps.emit,
+    // --json keeps stdout to the one result document: progress and warnings go to stderr
+    emit: deps.global.json ? stderrEmit({ ...deps.io, err: { ...deps.io.err, isTTY: false }, color: false }, deps.env) : deps.emit,
     now: () => new Date(deps.clock.now()),
     project: loaded?.config.name,
     configSha256: loaded?.sha256,
