@@ -2,7 +2,8 @@
 /**
  * Startup cost of the devx binary, each figure next to a baseline compiled in the same run with
  * the same flags (scripts/build.ts `build()`), printed as a ratio:
- *   - `devx --version` vs a hello-world binary (target: within 1.5×)
+ *   - `devx --version` vs a hello-world binary (target: within 1.5×), and vs devx built without
+ *     embedded source maps and kept names (what --debug traces cost at start-up)
  *   - time to the dashboard's first frame in a PTY (header text arrives) vs the hello-world's
  *     output and vs a one-line Ink app (target: under 250 ms)
  *
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "../scripts/build.ts";
+import { formatBytes } from "../src/events/format.ts";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { runs: { type: "string", default: "20" } } });
 const RUNS = Number(values.runs);
@@ -87,10 +89,12 @@ async function pair(a: () => Promise<number>, b: () => Promise<number>): Promise
 
 try {
   const devx = join(tmp, "devx");
+  const bare = join(tmp, "devx-no-maps");
   const hello = join(tmp, "hello");
   const helloInk = join(tmp, "hello-ink");
   const t = performance.now();
   await build(join(root, "src/bin.ts"), devx);
+  await build(join(root, "src/bin.ts"), bare, undefined, { sourcemap: false, keepNames: false });
   await build(join(root, "bench/fixtures/hello.ts"), hello);
   await build(join(root, "bench/fixtures/hello-ink.tsx"), helloInk);
   console.log(`built devx + baselines in ${ms(performance.now() - t)} (same flags: scripts/build.ts)`);
@@ -101,6 +105,9 @@ try {
 
   const [version, helloRun] = await pair(() => timeExit([devx, "--version"]), () => timeExit([hello]));
   console.log(`devx --version        median ${ms(version)}   hello-world ${ms(helloRun)}   ratio ${(version / helloRun).toFixed(2)}×   (target ≤ 1.5×)`);
+  const [mapped, unmapped] = await pair(() => timeExit([devx, "--version"]), () => timeExit([bare, "--version"]));
+  const [mappedHelp, unmappedHelp] = await pair(() => timeExit([devx, "--help"]), () => timeExit([bare, "--help"]));
+  console.log(`source maps + names   --version ${ms(mapped)} vs ${ms(unmapped)} without (${(mapped / unmapped).toFixed(2)}×)   --help ${ms(mappedHelp)} vs ${ms(unmappedHelp)} (${(mappedHelp / unmappedHelp).toFixed(2)}×)   size ${formatBytes(Bun.file(devx).size - Bun.file(bare).size)} more`);
 
   const [frame, helloFrame] = await pair(() => timeFirstFrame([devx], "devx 0.", project), () => timeFirstFrame([hello], "hello", project));
   const [, inkFrame] = await pair(async () => 0, () => timeFirstFrame([helloInk], "hello", project));

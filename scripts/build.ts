@@ -7,13 +7,24 @@
  *   bun scripts/build.ts [--target bun-linux-x64] [--outfile dist/devx] [--entry src/bin.ts]
  */
 import { parseArgs } from "node:util";
+import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const stub = resolve(root, "stubs/react-devtools-core.ts");
 const stringWidthStub = resolve(root, "stubs/string-width.ts");
 
-export async function build(entry: string, outfile: string, target?: string): Promise<void> {
+/** Knobs for size and start-up experiments (bench/); the defaults are what ships. */
+export interface BuildOptions {
+  /** source maps in the binary: --debug stack traces name files and lines of src/, not chunks */
+  sourcemap?: boolean;
+  /** keep function and class names (minify whitespace and syntax only): traces name the function */
+  keepNames?: boolean;
+  bytecode?: boolean;
+}
+
+export async function build(entry: string, outfile: string, target?: string, opts: BuildOptions = {}): Promise<void> {
+  const { sourcemap = true, keepNames = true, bytecode = true } = opts;
   const result = await Bun.build({
     entrypoints: [resolve(root, entry)],
     compile: {
@@ -23,10 +34,11 @@ export async function build(entry: string, outfile: string, target?: string): Pr
       ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
     },
     format: "esm",
-    bytecode: true,
-    minify: true,
+    bytecode,
+    minify: keepNames ? { whitespace: true, syntax: true, identifiers: false } : true,
     splitting: true,
-    sourcemap: "none",
+    // embedded in the binary and applied by Bun to every stack trace
+    sourcemap: sourcemap ? "linked" : "none",
     define: { "process.env.NODE_ENV": '"production"', "process.env.DEV": '"false"' },
     plugins: [
       {
@@ -43,6 +55,8 @@ export async function build(entry: string, outfile: string, target?: string): Pr
     for (const log of result.logs) console.error(log);
     throw new Error(`build of ${entry} failed`);
   }
+  // the maps are inside the binary; the copies Bun also writes beside it are not shipped
+  await Promise.all(result.outputs.filter((o) => o.kind === "sourcemap" || o.path.endsWith(".map")).map((o) => rm(o.path, { force: true })));
 }
 
 if (import.meta.main) {

@@ -5,7 +5,7 @@ import { VERSION } from "./version.ts";
 // touching process.stdout builds Node's stream wrapper, which alone tripled this path (7 → 24 ms,
 // bench/startup.ts).
 const argv = process.argv.slice(2);
-if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version")) {
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "-v" || argv[0] === "version")) {
   console.log(`devx ${VERSION}`);
   process.exit(0);
 }

@@ -1,6 +1,7 @@
 import type { Deps } from "../src/cli/deps.ts";
 import type { Command } from "../src/cli/define.ts";
 import type { CommandRunner, HeaderInfo } from "./types.ts";
+import { resolve } from "node:path";
 import { selfArgv } from "../src/platform/self.ts";
 
 /**
@@ -8,6 +9,8 @@ import { selfArgv } from "../src/platform/self.ts";
  * path: src/cli/run.ts imports this module dynamically, so `devx --version` never pays for it.
  */
 export async function runDashboard(deps: Deps, commands: Command[]): Promise<number> {
+  // --no-color and NO_COLOR hold here too: Ink's colour library reads FORCE_COLOR when it loads
+  if (deps.global.noColor || deps.env.NO_COLOR) process.env.FORCE_COLOR = "0";
   const [{ render }, { App }, { LogStore }, { defaultSources }, { VERSION }] = await Promise.all([
     import("ink"),
     import("./App.tsx"),
@@ -93,13 +96,15 @@ async function loadHeader(deps: Deps): Promise<HeaderInfo> {
       (s) => `${s.vm} ${s.state}`,
       () => "n/a",
     );
+  // what is detected, not the setting: "auto" tells nobody which runtime the panes talk to
+  const provider = (preferred?: string) => import("../src/core/dashboard/containers.ts").then(({ runtimeName }) => runtimeName(deps, preferred));
   try {
     const found = await deps.findConfig();
-    if (!found) return { vm: await vm };
+    if (!found) return { vm: await vm, provider: await provider() };
     const { projectName } = await import("../src/config/project.ts");
-    return { project: projectName(found, deps.cwd), provider: found.config.provider ?? "auto", vm: await vm };
+    return { project: projectName(found, deps.cwd), provider: await provider(found.config.provider), vm: await vm };
   } catch (e) {
-    return { vm: await vm, configError: e instanceof Error ? e.message : String(e) };
+    return { vm: await vm, provider: await provider(), configError: e instanceof Error ? e.message : String(e) };
   }
 }
 
@@ -108,10 +113,15 @@ async function loadHeader(deps: Deps): Promise<HeaderInfo> {
  * would: the child's output cannot draw over the dashboard, and Esc can stop it (process group).
  * Its stdin is closed and its output is not a TTY, so it never prompts (destructive commands need -y).
  */
-export function selfRunner(deps: Pick<Deps, "exec">, self: string[] = selfArgv()): CommandRunner {
+export function selfRunner(deps: Pick<Deps, "exec"> & Partial<Pick<Deps, "global" | "cwd">>, self: string[] = selfArgv()): CommandRunner {
+  // the project the dashboard was opened on (devx -f x.yaml --profile p) is the children's too
+  const project: Record<string, string> = {};
+  if (deps.global?.file) project.DEVX_FILE = resolve(deps.cwd ?? process.cwd(), deps.global.file);
+  if (deps.global?.profile) project.DEVX_PROFILE = deps.global.profile;
   return async (args, onLine, signal, env) => {
-    // env carries what must not be in argv (a share ID holds its passphrase)
-    const child = deps.exec.spawn([...self, ...args], { stdin: "ignore", env: { ...env, NO_COLOR: "1", FORCE_COLOR: "0" } });
+    // env carries what must not be in argv (a share ID holds its passphrase); status comes back as
+    // JSON events on stderr (src/cli/deps.ts), so long work shows as progress bars
+    const child = deps.exec.spawn([...self, ...args], { stdin: "ignore", env: { ...project, ...env, NO_COLOR: "1", FORCE_COLOR: "0", DEVX_EVENTS_JSONL_FOR: String(process.pid) } });
     const onAbort = () => child.kill("SIGTERM");
     signal.addEventListener("abort", onAbort, { once: true });
     const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {

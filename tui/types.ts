@@ -17,6 +17,8 @@ export interface Row {
   cells: Record<string, string>;
   /** health colour hint for the first column */
   tone?: "ok" | "warn" | "bad" | "dim";
+  /** numbers to sort a column by where its text would sort wrong (sizes, percentages, ages) */
+  sort?: Record<string, number>;
 }
 
 export type PaneData =
@@ -52,6 +54,8 @@ export interface FollowUp {
 export interface FinishedRun {
   code: number;
   lines: string[];
+  /** the command's stdout alone: its result (a --json document) without the status lines */
+  stdout: string;
 }
 
 /** A key on a pane: either a devx command line, or a core use-case called in-process. */
@@ -66,14 +70,21 @@ export interface RowAction {
   task?(row: Row | undefined, text?: string): { label: string; run: ActionTask } | undefined;
   /** keys offered once the command finished (a `--dry-run` that succeeded always offers y: apply) */
   then?(run: FinishedRun): FollowUp[];
+  /** a destructive action asks first: the question for the row, answered with y (anything else cancels) */
+  confirm?(row: Row | undefined): string;
 }
 
 export interface PaneSource {
   id: string;
   title: string;
   load(signal: AbortSignal): Promise<PaneData>;
-  /** extra lines shown when a row is drilled into (e.g. a container's last log lines) */
+  /** extra lines shown when a row is drilled into (e.g. a container's labels) */
   detail?(row: Row, signal: AbortSignal): Promise<string[]>;
+  /**
+   * The row's output, streamed: the recent lines, then new ones as they come, until the signal
+   * aborts (⏎ on a row opens the log view where a pane has this).
+   */
+  logs?(row: Row, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
   actions?: RowAction[];
   /** how often to reload while visible, when it differs from the dashboard's default */
   refreshMs?: number;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ProviderError } from "../../src/errors.ts";
 import { execCheck, type Exec } from "../../src/platform/exec.ts";
-import type { Checkpointer, ContainerInfo, ContainerRuntime, RunSpec, VolumeInfo } from "./types.ts";
+import type { Checkpointer, ContainerInfo, ContainerRuntime, ContainerUsage, RunSpec, VolumeInfo } from "./types.ts";
 import { readFromProcess, writeToProcess } from "./streams.ts";
 import { HostFacts } from "./host-facts.ts";
 
@@ -67,6 +67,24 @@ export function parseJsonArray<T>(text: string, what: string): T[] {
       throw new ProviderError(`cannot parse the ${what} output of the container runtime`, "check the runtime version with `devx doctor`");
     }
   }
+}
+
+/** "725kB", "1.2MiB", "3.5 GB" (decimal and binary units, as runtimes print them) → bytes */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*([\d.]+)\s*([kKMGT]?i?)B?\s*$/.exec(text);
+  if (!m) return undefined;
+  const unit = m[2]!.toUpperCase();
+  const pow = { "": 0, K: 1, M: 2, G: 3, T: 4 }[unit.replace("I", "")] ?? 0;
+  return Math.round(Number(m[1]) * (unit.endsWith("I") ? 1024 : 1000) ** pow);
+}
+
+/** podman's `stats --format json` (name, cpu_percent, mem_usage) or docker's template (Name, CPUPerc, MemUsage) */
+export function parseUsage(j: Record<string, unknown>): ContainerUsage {
+  const str = (...keys: string[]) => keys.map((k) => j[k]).find((v): v is string => typeof v === "string");
+  const cpu = str("cpu_percent", "CPUPerc");
+  const mem = str("mem_usage", "MemUsage")?.split("/")[0];
+  const pct = cpu === undefined ? undefined : Number.parseFloat(cpu);
+  return { name: str("name", "Name") ?? "", cpuPercent: pct !== undefined && Number.isFinite(pct) ? pct : undefined, memBytes: mem === undefined ? undefined : parseSize(mem) };
 }
 
 /** one order for ports whichever listing they came from */
@@ -221,8 +239,9 @@ export class CliRuntime implements ContainerRuntime {
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
-  async *logs(name: string, opts: { follow?: boolean; tail?: number; since?: string } = {}): AsyncIterable<string> {
+  async *logs(name: string, opts: { follow?: boolean; tail?: number; since?: string; stderr?: boolean } = {}): AsyncIterable<string> {
     const argv = [this.bin, "logs", ...(opts.follow ? ["-f"] : []), ...(opts.tail !== undefined ? ["--tail", String(opts.tail)] : []), ...(opts.since ? ["--since", opts.since] : []), name];
+    if (opts.stderr) return yield* this.bothStreams(argv);
     let rest = "";
     const dec = new TextDecoder();
     for await (const chunk of readFromProcess(this.cmd, argv, this.hint()) as AsyncIterable<Uint8Array>) {
@@ -232,6 +251,56 @@ export class CliRuntime implements ContainerRuntime {
       yield* lines;
     }
     if (rest) yield rest;
+  }
+
+  /** `stats --format` that prints JSON: docker and nerdctl take a Go template per line */
+  protected statsFormat(): string[] {
+    return ["--format", "{{json .}}"];
+  }
+
+  async usage(names: string[]): Promise<ContainerUsage[]> {
+    if (names.length === 0) return [];
+    const r = await this.cmd.run([this.bin, "stats", "--no-stream", ...this.statsFormat(), ...names]);
+    if (r.code !== 0) throw new ProviderError(`\`${this.bin} stats\` failed: ${r.stderr.trim().split("\n").at(-1) ?? ""}`, this.hint());
+    return parseJsonArray<Record<string, unknown>>(r.stdout, "stats").map(parseUsage);
+  }
+
+  /**
+   * The runtime replays a container's stdout on its stdout and its stderr on its stderr: both, as
+   * lines, in the order they arrive. A failure of the runtime itself shows as its exit code.
+   */
+  private async *bothStreams(argv: string[]): AsyncIterable<string> {
+    const child = this.cmd.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const queue: string[] = [];
+    let wake: (() => void) | undefined;
+    let open = 2;
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      const dec = new TextDecoder();
+      let rest = "";
+      for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+        const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
+        rest = lines.pop() ?? "";
+        queue.push(...lines);
+        wake?.();
+      }
+      if (rest) queue.push(rest);
+      open--;
+      wake?.();
+    };
+    void pump(child.stdout);
+    void pump(child.stderr);
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (open === 0) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      const code = await child.exited;
+      if (code !== 0) throw new ProviderError(`\`${argv.slice(0, 2).join(" ")}\` failed (exit ${code})`, this.hint());
+    } finally {
+      child.kill("SIGKILL");
+    }
   }
 
   async imageExists(image: string): Promise<boolean> {

@@ -24,6 +24,10 @@ export interface PodmanOptions extends Omit<CliRuntimeOptions, "bin"> {
  */
 export class PodmanRuntime extends CliRuntime {
   override readonly checkpointer: Checkpointer;
+
+  protected override statsFormat(): string[] {
+    return ["--format", "json"];
+  }
   private readonly tmpDir: string;
 
   constructor(opts: PodmanOptions) {

@@ -50,7 +50,8 @@ export interface Runner {
   stop(name: string, graceSeconds?: number): Promise<void>;
   remove(name: string, opts?: { force?: boolean }): Promise<void>;
   exec(name: string, command: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
-  logs(name: string, opts?: { follow?: boolean; tail?: number; since?: string }): AsyncIterable<string>;
+  /** the container's output lines; with `stderr`, what it wrote to stderr too, interleaved as it arrives */
+  logs(name: string, opts?: { follow?: boolean; tail?: number; since?: string; stderr?: boolean }): AsyncIterable<string>;
   imageExists(image: string): Promise<boolean>;
 }
 
@@ -92,7 +93,17 @@ export interface Checkpointer {
   toolVersion?(): Promise<string | undefined>;
 }
 
+/** A running container's CPU and memory, as the runtime's `stats` reports them right now. */
+export interface ContainerUsage {
+  name: string;
+  /** percent of one CPU */
+  cpuPercent?: number;
+  memBytes?: number;
+}
+
 export interface ContainerRuntime extends Lister, Runner, VolumeExporter {
+  /** CPU and memory of running containers, by name (one `stats --no-stream` call) */
+  usage?(names: string[]): Promise<ContainerUsage[]>;
   /** "podman", "docker", "nerdctl": for messages only, never for branching */
   readonly displayName: string;
   version(): Promise<string>;

@@ -16,7 +16,12 @@ export interface FieldMeta {
   required?: boolean;
   /** allowed values, shown in help and completion */
   choices?: readonly string[];
+  /** what shell completion offers for the value (read from local state, never the network) */
+  complete?: Completion;
 }
+
+/** Dynamic completion sources (src/cli/complete.ts). */
+export type Completion = "files" | "databases" | "db-engines" | "checkpoints" | "db-snapshots" | "nodes" | "profiles";
 
 type Actions<T> = v.PipeItem<T, T, v.BaseIssue<unknown>>[];
 
@@ -26,8 +31,8 @@ export function flag(description: string, opts: { short?: string } = {}) {
   return v.optional(v.pipe(v.boolean(), meta<boolean>({ kind: "flag", description, ...opts })), false);
 }
 
-export function option(description: string, opts: { short?: string; placeholder?: string; actions?: Actions<string> } = {}) {
-  return v.optional(v.pipe(v.string(), ...(opts.actions ?? []), meta<string>({ kind: "option", description, short: opts.short, placeholder: opts.placeholder })));
+export function option(description: string, opts: { short?: string; placeholder?: string; actions?: Actions<string>; complete?: Completion } = {}) {
+  return v.optional(v.pipe(v.string(), ...(opts.actions ?? []), meta<string>({ kind: "option", description, short: opts.short, placeholder: opts.placeholder, complete: opts.complete })));
 }
 
 export function optionWithDefault(description: string, dflt: string, opts: { short?: string; placeholder?: string; actions?: Actions<string> } = {}) {
@@ -50,16 +55,16 @@ export function number(description: string, opts: { short?: string; placeholder?
   return opts.default === undefined ? v.optional(inner) : v.optional(inner, opts.default);
 }
 
-export function arg(description: string, opts: { placeholder?: string; actions?: Actions<string> } = {}) {
-  return v.pipe(v.string(), ...(opts.actions ?? []), meta<string>({ kind: "arg", description, required: true, placeholder: opts.placeholder }));
+export function arg(description: string, opts: { placeholder?: string; actions?: Actions<string>; complete?: Completion; choices?: readonly string[] } = {}) {
+  return v.pipe(v.string(), ...(opts.actions ?? []), meta<string>({ kind: "arg", description, required: true, placeholder: opts.placeholder, complete: opts.complete, choices: opts.choices }));
 }
 
-export function optionalArg(description: string, opts: { placeholder?: string } = {}) {
-  return v.optional(v.pipe(v.string(), meta<string>({ kind: "arg", description, required: false, placeholder: opts.placeholder })));
+export function optionalArg(description: string, opts: { placeholder?: string; complete?: Completion } = {}) {
+  return v.optional(v.pipe(v.string(), meta<string>({ kind: "arg", description, required: false, placeholder: opts.placeholder, complete: opts.complete })));
 }
 
-export function variadicArg(description: string, opts: { placeholder?: string; required?: boolean } = {}) {
-  return v.optional(v.pipe(v.array(v.string()), meta<string[]>({ kind: "arg", description, variadic: true, required: opts.required ?? false, placeholder: opts.placeholder })), []);
+export function variadicArg(description: string, opts: { placeholder?: string; required?: boolean; complete?: Completion } = {}) {
+  return v.optional(v.pipe(v.array(v.string()), meta<string[]>({ kind: "arg", description, variadic: true, required: opts.required ?? false, placeholder: opts.placeholder, complete: opts.complete })), []);
 }
 
 /** Options every command accepts. */
@@ -69,8 +74,8 @@ export const globalOptions = v.object({
   dryRun: flag("print the plan and change nothing"),
   debug: flag("show debug output and stack traces"),
   noColor: flag("disable colours (also NO_COLOR=1)"),
-  file: option("path to devx.yaml (default: found by walking up from the working directory)", { short: "f", placeholder: "devx.yaml" }),
-  profile: option("apply a profile from devx.yaml", { placeholder: "name" }),
+  file: option("path to devx.yaml (default: found by walking up from the working directory)", { short: "f", placeholder: "devx.yaml", complete: "files" }),
+  profile: option("apply a profile from devx.yaml", { placeholder: "name", complete: "profiles" }),
   help: flag("show help for this command", { short: "h" }),
 });
 
@@ -108,6 +113,12 @@ export interface Command<S extends AnyObjectSchema = AnyObjectSchema> {
   options: S;
   /** internal roles (agent, runner) that are not listed in help */
   hidden?: boolean;
+  /**
+   * What `--dry-run` does. "plan": the command prints what it would do and changes nothing (it reads
+   * `dryRun`); "read-only": it never changes anything, so it runs as usual; "unsupported": it refuses
+   * --dry-run with a usage error rather than act. Required, so a new command has to decide.
+   */
+  dryRun: "plan" | "read-only" | "unsupported";
   run(opts: v.InferOutput<S> & GlobalOptions, deps: Deps): Promise<number | void>;
 }
 

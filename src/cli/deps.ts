@@ -43,6 +43,16 @@ export interface Deps {
   faultPoint?(point: string): void | Promise<void>;
 }
 
+/**
+ * Status events on stderr: text for people, or JSON lines when the dashboard ran this process
+ * (it reads them as progress bars and steps). Only its own children: a process they start in turn
+ * (a detached supervisor) sees a parent pid that is not the dashboard's, and writes text.
+ */
+export function stderrEmit(io: IO, env: Record<string, string | undefined>): Emit {
+  const forDashboard = env.DEVX_EVENTS_JSONL_FOR !== undefined && env.DEVX_EVENTS_JSONL_FOR === String(process.ppid);
+  return forDashboard ? jsonLinesRenderer({ write: (s) => io.err.write(s), isTTY: false, color: false }) : textRenderer({ write: (s) => io.err.write(s), isTTY: io.err.isTTY, color: io.color });
+}
+
 export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {}): Deps {
   const env = overrides.env ?? process.env;
   const io = overrides.io ?? processIO(global.noColor, env);
@@ -67,8 +77,7 @@ export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {})
       return loadConfig(file, { profile, cwd, includeAllow });
     })());
 
-  const emit: Emit =
-    overrides.emit ?? (global.json ? jsonLinesRenderer({ ...io.out, color: false }) : textRenderer({ write: (s) => io.err.write(s), isTTY: io.err.isTTY, color: io.color }));
+  const emit: Emit = overrides.emit ?? (global.json ? jsonLinesRenderer({ ...io.out, color: false }) : stderrEmit(io, env));
 
   return {
     io,

@@ -36,7 +36,8 @@ export function rootHelp(commands: Command[]): string {
     "",
     "Usage:",
     "  devx <command> [flags]",
-    "  devx                      open the dashboard (on a terminal)",
+    "  devx [-f devx.yaml]       open the dashboard (on a terminal)",
+    "  devx --version",
     "",
   ];
   for (const g of GROUP_ORDER) {

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { UsageError } from "../errors.ts";
-import { fieldMeta, globalOptions, kebab, type Command, type FieldMeta } from "./define.ts";
+import { fieldMeta, globalOptions, kebab, type Command, type FieldMeta, type GlobalOptions } from "./define.ts";
 import { closest } from "./suggest.ts";
 
 interface Field {
@@ -37,12 +37,11 @@ export function parseArgs(cmd: Command, words: string[]): Record<string, unknown
   const { options, args, globals } = commandFields(cmd);
   const all = [...options, ...globals];
   const byName = new Map(all.map((f) => [f.name, f]));
-  // a command's own short flag wins over a global one (`logs -f` follows; before the command path
-  // route() has already spelled the global as --file)
-  const byShort = new Map([...globals, ...options].filter((f) => f.meta.short).map((f) => [f.meta.short!, f]));
+  // one letter, one meaning: the registry test keeps commands off the global short flags
+  const byShort = new Map(all.filter((f) => f.meta.short).map((f) => [f.meta.short!, f]));
   const raw: Record<string, unknown> = {};
   const positionals: string[] = [];
-  const display = `devx ${cmd.path.join(" ")}`;
+  const display = ["devx", ...cmd.path].join(" ");
 
   const set = (f: Field, value: string | true, shown: string) => {
     if (f.meta.kind === "flag") {
@@ -146,6 +145,15 @@ export function parseArgs(cmd: Command, words: string[]): Record<string, unknown
     throw new UsageError(`${label}: ${msg}`, `run \`${display} --help\``);
   }
   return result.output as Record<string, unknown>;
+}
+
+/**
+ * The global flags given without a command (`devx -f other/devx.yaml`, `devx db --json`): parsed
+ * with the same rules, so an unknown one is an unknown flag with a did-you-mean.
+ */
+export function parseGlobals(words: string[], prefix: string[]): GlobalOptions {
+  const bare = { path: prefix, group: "Help & setup", summary: "", dryRun: "read-only", options: v.object({}), run: async () => {} } as unknown as Command;
+  return parseArgs(bare, words) as GlobalOptions;
 }
 
 export function usageLine(cmd: Command): string {

@@ -1,29 +1,10 @@
 import type { DevxEvent, Emit } from "./types.ts";
+import { formatBytes, formatDuration } from "./format.ts";
 
 export interface RenderTarget {
   write(s: string): void;
   isTTY: boolean;
   color: boolean;
-}
-
-export function formatBytes(n: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return "--";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
 /** JSON lines on the given stream (stdout under --json). */
@@ -49,6 +30,8 @@ export function textRenderer(err: RenderTarget, now: () => number = Date.now): E
       case "progress": {
         if (!started.has(e.id)) started.set(e.id, now());
         const elapsed = Math.max(1, now() - (started.get(e.id) ?? now()));
+        // a total is what the use-case expected; never show more done than the whole
+        if (e.total !== undefined && e.bytes > e.total) e = { ...e, total: e.bytes };
         const rate = (e.bytes / elapsed) * 1000;
         const pct = e.total ? Math.min(100, (e.bytes / e.total) * 100) : undefined;
         const eta = e.total && rate > 0 ? ((e.total - e.bytes) / rate) * 1000 : NaN;

@@ -21,8 +21,23 @@ describe("compiled binary", () => {
     expect(r.stdout).toBe(rootHelp(commands));
     expect(r.stdout).toStartWith("devx — ");
     expect(r.stdout).toContain("Global flags:\n      --json ");
-    // no arguments and no TTY: help, not the dashboard
-    expect((await runBinary([])).stdout).toBe(r.stdout);
+    // no arguments and no TTY: nothing ran, so the help goes to stderr with the usage exit code
+    expect(await runBinary([])).toEqual({ code: 2, stdout: "", stderr: r.stdout });
+  });
+
+  test("global flags without a command, and before a subcommand", async () => {
+    const dashboard = await runBinary(["-f", "other/devx.yaml"]);
+    expect(dashboard.code).toBe(2);
+    expect(dashboard.stderr).toStartWith("error: devx without a command opens the dashboard, which needs a terminal");
+    const typo = await runBinary(["--jsn"]);
+    expect(typo).toEqual({ code: 2, stdout: "", stderr: "error: unknown flag --jsn for `devx`\n  hint: did you mean --json?\n" });
+    expect((await runBinary(["-v"])).stdout).toBe(`devx ${VERSION}\n`);
+    const group = await runBinary(["config", "--json"]);
+    expect(group.code).toBe(2);
+    expect(JSON.parse(group.stdout).error.message).toBe("devx config needs a command");
+    const before = await runBinary(["config", "--json", "schema"]);
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout).$schema).toBeDefined();
   });
 
   test("every command's --help is exact", async () => {
@@ -31,7 +46,7 @@ describe("compiled binary", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe(commandHelp(c));
     }
-  });
+  }, 60_000);
 
   test("an unknown command suggests the closest match, exit 2", async () => {
     const r = await runBinary(["docter"]);
@@ -66,6 +81,17 @@ describe("compiled binary", () => {
     }
   });
 
+  test("--debug stack traces name source files, lines and functions, not minified chunks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "devx-e2e-"));
+    // a directory where devx.yaml should be: the loader's read fails, and --debug shows where
+    const r = await runBinary(["config", "validate", "-f", dir, "--debug"]);
+    expect(r.code).toBe(3);
+    const frames = r.stderr.split("\n").filter((l) => /^\s+at /.test(l));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(r.stderr).not.toContain("$bunfs/root/chunk-");
+    expect(frames[0]).toMatch(/^\s+at [A-Za-z_$][\w$]{2,} \(src\/[\w/.-]+\.ts:\d+:\d+\)$/);
+  });
+
   test("help exit-codes prints the table", async () => {
     const r = await runBinary(["help", "exit-codes"]);
     expect(r.stdout).toContain("  2  usage");
@@ -74,23 +100,11 @@ describe("compiled binary", () => {
 });
 
 describe("completion", () => {
-  test("bash completion completes commands and flags from the registry", async () => {
-    const script = (await runBinary(["completion", "bash"])).stdout;
-    const complete = (line: string) => {
-      const words = line.split(" ");
-      const r = Bun.spawnSync(["bash", "-c", `${script}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}); COMP_CWORD=${words.length - 1}; _devx; echo "\${COMPREPLY[*]}"`], { stdout: "pipe", stderr: "pipe" });
-      return r.stdout.toString().trim();
-    };
-    expect(complete("devx doc")).toBe("doctor");
-    expect(complete("devx config ")).toBe("validate show schema");
-    expect(complete("devx doctor --f")).toContain("--fix");
-  });
-
-  test("zsh and fish scripts parse", async () => {
-    const zsh = (await runBinary(["completion", "zsh"])).stdout;
-    expect(zsh).toStartWith("#compdef devx");
-    const fish = (await runBinary(["completion", "fish"])).stdout;
-    expect(fish).toContain("complete -c devx");
+  test("the scripts ask the binary (devx __complete), and an unknown shell is a usage error", async () => {
+    for (const sh of ["bash", "zsh", "fish"]) expect((await runBinary(["completion", sh])).stdout).toContain("__complete");
+    expect((await runBinary(["completion", "zsh"])).stdout).toStartWith("#compdef devx");
     expect((await runBinary(["completion", "tcsh"])).code).toBe(2);
+    // bash parses it (completion itself: test/e2e/completion.test.ts)
+    expect(Bun.spawnSync(["bash", "-n", "-c", (await runBinary(["completion", "bash"])).stdout]).exitCode).toBe(0);
   });
 });

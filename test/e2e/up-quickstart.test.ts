@@ -13,11 +13,33 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the README command: the compiled binary brings the quick start up healthy, prints the status, and stops it", async () => {
   const r = await runBinary(["up", "-f", "examples/quickstart/devx.yaml", "--exit-when-healthy"], { cwd: ROOT });
-  expect(r.stderr).toContain("✓ 2 node(s) up in");
+  expect(r.stderr).toContain("✓ 2 nodes up in");
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/^NAME +RUNTIME +STATE +HEALTH +PORT +RESTARTS +UPTIME +DEPENDS ON\nworker +host +healthy +healthy +\d+.*\napi +host +healthy +healthy +\d+.* worker\n$/);
   expect(r.stderr).toContain("api        | api listening on http://127.0.0.1:");
   expect(r.stderr).toContain("✓ stopped everything");
+});
+
+test("the quick start README's commands work as written (-f is --file on every command, logs included)", async () => {
+  const readme = readFileSync(join(ROOT, "examples/quickstart/README.md"), "utf8");
+  const block = readme.split("```sh\n")[2]!.split("```")[0]!;
+  const lines = block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean);
+  expect(lines.map((l) => l.split(" ")[1])).toEqual(["up", "ps", "logs", "run", "down"]);
+  const bin = ensureBinary();
+  const outputs: string[] = [];
+  try {
+    for (const line of lines) {
+      const p = Bun.spawn(["bash", "-c", line.replace(/^\.\/dist\/devx/, bin)], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      expect(`${line} → ${code}\n${err}`).toStartWith(`${line} → 0\n`);
+      outputs.push(out);
+    }
+  } finally {
+    await runBinary(["down", "-f", "examples/quickstart/devx.yaml"], { cwd: ROOT });
+  }
+  expect(outputs[1]).toMatch(/\nworker +host +healthy/);
+  expect(outputs[2]).toMatch(/^(api|worker) +\| /m);
+  expect(outputs[3]).toContain('"service":"api"');
 });
 
 test("--detach, ps --json, the api calling its dependency, run, logs, down: all through the binary", async () => {
@@ -140,7 +162,7 @@ testWith("podman", podmanAvailable())(
     const r = await runBinary(["up", "--profile", "with-redis", "--exit-when-healthy"], { cwd: d });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\nredis +container +healthy +healthy +\d+/);
-    expect(r.stderr).toContain("✓ 3 node(s) up in");
+    expect(r.stderr).toContain("✓ 3 nodes up in");
     const left = Bun.spawnSync(["podman", "ps", "-aq", "--filter", `label=devx.project=qs-redis-${process.pid}`], { stdout: "pipe" }).stdout.toString().trim();
     expect(left).toBe("");
   },

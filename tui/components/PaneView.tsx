@@ -1,6 +1,6 @@
 import { Box, Text } from "ink";
 import type { PaneState } from "../hooks/use-pane-data.ts";
-import { columnWidths, fit, formatRow, windowStart } from "../layout.ts";
+import { fit, formatRow, layoutColumns, windowStart, type SortOrder } from "../layout.ts";
 import type { Row } from "../types.ts";
 
 export interface PaneViewProps {
@@ -10,6 +10,7 @@ export interface PaneViewProps {
   rows: Row[];
   total: number;
   filter: string;
+  sort?: SortOrder;
   cursor: number;
   focused: boolean;
   width: number;
@@ -24,10 +25,12 @@ export function PaneView(p: PaneViewProps) {
   return (
     <Box flexDirection="column" width={p.width}>
       <Box height={1}>
-        <Text bold>{p.title}</Text>
-        {count ? <Text dimColor> ({count})</Text> : null}
-        {p.state.status === "ready" && p.state.data.kind === "rows" && p.state.data.badge ? <Text color="yellow"> ⚠ {p.state.data.badge}</Text> : null}
-        {p.filter ? <Text color="yellow"> filter: {p.filter}</Text> : null}
+        <Text wrap="truncate">
+          <Text bold>{p.title}</Text>
+          {count ? <Text dimColor> ({count})</Text> : null}
+          {p.state.status === "ready" && p.state.data.kind === "rows" && p.state.data.badge ? <Text color="yellow"> ⚠ {p.state.data.badge}</Text> : null}
+          {p.filter ? <Text color="yellow"> filter: {p.filter}</Text> : null}
+        </Text>
       </Box>
       <PaneBody {...p} height={p.height - 1} />
     </Box>
@@ -52,19 +55,20 @@ function PaneBody(p: PaneViewProps) {
   if (p.total === 0) return <Text dimColor>{data.note ?? "nothing to show"}</Text>;
 
   const marker = 2;
-  const widths = columnWidths(data.columns, p.rows, p.width - marker);
+  const { columns, widths } = layoutColumns(data.columns, p.rows, p.width - marker);
+  const titles = columns.map((c) => (p.sort?.key === c.key ? `${c.title} ${p.sort.desc ? "▼" : "▲"}` : c.title));
   const bodyHeight = Math.max(1, p.height - 1);
   const start = windowStart(p.cursor, bodyHeight, p.rows.length);
   const visible = p.rows.slice(start, start + bodyHeight);
   return (
     <Box flexDirection="column">
       <Text bold dimColor>
-        {"  " + formatRow(data.columns.map((c) => c.title), widths)}
+        {"  " + formatRow(titles, widths)}
       </Text>
       {p.rows.length === 0 ? <Text dimColor>no rows match "{p.filter}"</Text> : null}
       {visible.map((r, i) => {
         const on = start + i === p.cursor;
-        const [first, ...rest] = data.columns.map((c) => r.cells[c.key] ?? "");
+        const [first, ...rest] = columns.map((c) => r.cells[c.key] ?? "");
         return (
           <Text key={r.id} inverse={on && p.focused} wrap="truncate">
             {on ? "› " : "  "}

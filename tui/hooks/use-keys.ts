@@ -9,8 +9,10 @@ export interface KeyContext {
   getState(): UIState;
   dispatch(i: Intent): void;
   sources: PaneSource[];
-  /** the last rows loaded for a pane (before the filter) */
+  /** the last rows loaded for a pane (before the filter), in the order shown */
   rowsOf(paneId: string): Row[];
+  /** the keys of the columns a pane shows (what o sorts by, in order) */
+  columnsOf?(paneId: string): string[];
   /** rows that fit on one page (PageUp/PageDown) */
   page: number;
   commands: CommandInfo[];
@@ -20,6 +22,8 @@ export interface KeyContext {
   finished?(): FinishedRun | undefined;
   /** a line added to the output view (what a follow-up's effect did) */
   note?(line: string): void;
+  /** the open log view's own keys (components/LogView.tsx) */
+  logKeys?: { current?: (input: string, key: Key) => void };
 }
 
 /**
@@ -88,8 +92,22 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
     if (printable(input, key)) dispatch({ type: "type", text: input, paneId });
     return;
   }
+  if (s.overlay === "confirm" && s.confirm) {
+    const q = s.confirm;
+    dispatch({ type: "close", paneId });
+    const action = c.sources.find((x) => x.id === q.paneId)?.actions?.find((a) => a.key === q.key);
+    // y alone confirms: any other key (n, Esc, Enter) leaves everything as it was
+    if (input === "y" && action) start(action, c.rowsOf(q.paneId).find((r) => r.id === q.rowId), undefined, dispatch);
+    return;
+  }
   if (s.overlay === "help") {
     if (key.escape || input === "?" || input === "q") dispatch({ type: "close", paneId });
+    return;
+  }
+  // the log view has its own keys (components/LogView.tsx) and closes itself; ? is help there too
+  if (s.logView && !s.output) {
+    if (input === "?") dispatch({ type: "open", overlay: "help" });
+    else c.logKeys?.current?.(input, key);
     return;
   }
 
@@ -124,11 +142,18 @@ export function handleKey(input: string, key: Key, c: KeyContext): void {
   if (key.leftArrow || input === "h") return dispatch({ type: "focus", focus: "sidebar" });
   if (key.rightArrow || input === "l" || key.tab) return dispatch({ type: "focus", focus: "table" });
   const at = Math.min(s.cursor[paneId] ?? 0, rows - 1);
-  if (key.return) return dispatch({ type: "drill", paneId, rowId: shown[at]?.id });
-  const action = c.sources[s.pane]!.actions?.find((a) => a.key === input);
+  const source = c.sources[s.pane]!;
+  const row = shown[at];
+  // ⏎ opens a row's logs where the pane has them (services, containers); d shows its fields
+  if (key.return && s.focus === "table" && row && source.logs) return dispatch({ type: "logs", pane: paneId, row: row.id, title: row.cells[Object.keys(row.cells)[0]!] ?? row.id });
+  if (key.return || (input === "d" && s.focus === "table")) return dispatch({ type: "drill", paneId, rowId: row?.id });
+  if (input === "o" || input === "O") return dispatch({ type: "sort", paneId, columns: c.columnsOf?.(paneId) ?? [], reverse: input === "O" });
+  const action = source.actions?.find((a) => a.key === input);
   if (!action) return;
-  if (action.prompt) return dispatch({ type: "prompt", prompt: { paneId, key: action.key, title: action.prompt.title, secret: action.prompt.secret, rowId: shown[at]?.id } });
-  start(action, shown[at], undefined, dispatch);
+  if (action.prompt) return dispatch({ type: "prompt", prompt: { paneId, key: action.key, title: action.prompt.title, secret: action.prompt.secret, rowId: row?.id } });
+  const question = action.confirm?.(row);
+  if (question) return dispatch({ type: "ask", confirm: { paneId, key: action.key, question, rowId: row?.id } });
+  start(action, row, undefined, dispatch);
 }
 
 const NO_KEY: Key = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };

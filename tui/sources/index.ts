@@ -38,38 +38,44 @@ export function logsSource(store: LogStore): PaneSource {
 }
 
 export function containersSource(deps: SourceDeps): PaneSource {
-  let runtime: ContainerRuntime | undefined;
+  let preferred: string | undefined;
   return {
     id: "containers",
     title: "Containers & databases",
-    async load() {
+    async load(signal) {
       const { listDevxContainers } = await import("../../src/core/dashboard/containers.ts");
-      const preferred = (await deps.findConfig().catch(() => undefined))?.config.provider;
+      const { containerUsage, usageCells } = await import("../../src/core/dashboard/usage.ts");
+      preferred = (await deps.findConfig().catch(() => undefined))?.config.provider;
       const listing = await listDevxContainers(deps, { preferred });
-      runtime = listing.runtime;
+      const running = listing.containers.filter((c) => c.state === "running").map((c) => c.name);
+      const usage = await containerUsage(deps, running, { preferred, signal });
       return {
         kind: "rows",
         columns: [
-          { key: "name", title: "NAME", priority: 3 },
+          { key: "name", title: "NAME", priority: 4 },
           { key: "kind", title: "KIND", priority: 2 },
-          { key: "project", title: "PROJECT" },
-          { key: "state", title: "STATE", priority: 2 },
+          { key: "project", title: "PROJECT", priority: 1 },
+          { key: "state", title: "STATE", priority: 3 },
+          { key: "cpu", title: "CPU", priority: 2 },
+          { key: "mem", title: "MEM", priority: 2 },
           { key: "ports", title: "PORTS", priority: 1 },
           { key: "image", title: "IMAGE" },
         ],
-        rows: listing.containers.map((c) => ({
-          id: c.id,
-          cells: { name: c.name, kind: c.kind, project: c.project, state: c.state, ports: c.ports, image: c.image, id: c.id, volumes: c.volumes, created: c.createdAt ?? "" },
-          tone: c.state === "running" ? "ok" : c.state === "exited" || c.state === "stopped" ? "dim" : "warn",
-        })),
+        rows: listing.containers.map((c) => {
+          const u = usageCells(usage.get(c.name));
+          return {
+            id: c.id,
+            cells: { name: c.name, kind: c.kind, project: c.project, state: c.state, ...u.cells, ports: c.ports, image: c.image, id: c.id, volumes: c.volumes, created: c.createdAt ?? "" },
+            sort: u.sort,
+            tone: c.state === "running" ? "ok" : c.state === "exited" || c.state === "stopped" ? "dim" : "warn",
+          };
+        }),
         note: listing.containers.length === 0 ? `no containers labelled devx.managed=true in ${listing.runtimeName}` : undefined,
       };
     },
-    async detail(row) {
-      if (!runtime) return [];
-      const { containerLogTail } = await import("../../src/core/dashboard/containers.ts");
-      const lines = await containerLogTail(runtime, row.id, 50);
-      return ["last log lines:", ...(lines.length ? lines.map((l) => `  ${l}`) : ["  (none)"])];
+    async logs(row, onLine, signal) {
+      const { followContainerLogs } = await import("../../src/core/dashboard/containers.ts");
+      await followContainerLogs(deps, row.id, onLine, signal, { preferred });
     },
   };
 }

@@ -2,14 +2,15 @@ import type { Deps } from "../../src/cli/deps.ts";
 import type { FollowUp, PaneData, PaneSource, Row } from "../types.ts";
 import { tokenize } from "../palette.ts";
 import { copyToClipboard } from "../clipboard.ts";
+import { formatBytes } from "../../src/events/format.ts";
 
 /**
  * Panes backed by the capabilities' own dashboard entry points in src/core (each module is loaded
  * when its pane is first shown, so the first frame never waits for an SDK).
  */
 
-const gib = (mib?: number) => (mib === undefined ? "" : `${(mib / 1024).toFixed(mib % 1024 ? 1 : 0)} GiB`);
-const bytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`);
+const gib = (mib?: number) => (mib === undefined ? "" : formatBytes(mib * 1024 * 1024));
+const bytes = formatBytes;
 const ago = (ms?: number) => {
   if (ms === undefined) return "";
   const s = Math.floor(ms / 1000);
@@ -47,8 +48,8 @@ export function vmSource(deps: Deps): PaneSource {
     },
     actions: [
       { key: "s", title: "start", command: () => ["vm", "start"] },
-      { key: "x", title: "stop", command: () => ["vm", "stop"] },
-      { key: "z", title: "sleep", command: () => ["vm", "sleep"] },
+      { key: "x", title: "stop", command: () => ["vm", "stop"], confirm: (row) => `Stop VM ${row?.id ?? "devx"}? Everything running in it stops.` },
+      { key: "z", title: "sleep", command: () => ["vm", "sleep"], confirm: (row) => `Put VM ${row?.id ?? "devx"} to sleep? What runs in it pauses.` },
     ],
   };
 }
@@ -140,16 +141,24 @@ export function bridgeSource(deps: Deps): PaneSource {
         prompt: { title: "Service to intercept [--port remote[:local]] [--mirror]" },
         command: (_row, text) => ["bridge", "intercept", "--detach", ...tokenize(text ?? "")],
       },
-      { key: "x", title: "disconnect", command: (row) => (row?.cells.session ? ["bridge", "disconnect", "--session", row.cells.session] : ["bridge", "disconnect"]) },
+      {
+        key: "x",
+        title: "disconnect",
+        command: (row) => (row?.cells.session ? ["bridge", "disconnect", "--session", row.cells.session] : ["bridge", "disconnect"]),
+        confirm: (row) => (row?.cells.session ? `Disconnect ${row.cells.mode} ${row.cells.target} (session ${row.cells.session})?` : "Disconnect every forward and intercept on this machine?"),
+      },
     ],
   };
 }
 
-/** The share ID in `devx state share`'s output: the line after "share ID (…):". */
-export function shareIdIn(lines: string[]): string | undefined {
-  const at = lines.findIndex((l) => l.startsWith("share ID ("));
-  const id = at >= 0 ? lines[at + 1]?.trim() : undefined;
-  return id && /^\S+:[a-z]+(-[a-z]+)+$/.test(id) ? id : undefined;
+/** The share ID from `devx state share --json`: its one result document on stdout (ShareResult). */
+export function shareIdFromJson(stdout: string): string | undefined {
+  try {
+    const id = (JSON.parse(stdout) as { id?: unknown }).id;
+    return typeof id === "string" && id.length > 0 ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function snapshotsSource(deps: Deps, o: { copy?: (text: string) => void } = {}): PaneSource {
@@ -186,9 +195,10 @@ export function snapshotsSource(deps: Deps, o: { copy?: (text: string) => void }
       {
         key: "S",
         title: "share",
-        command: () => ["state", "share"],
+        // --json: the ID comes from the result document, not from wording meant for people
+        command: () => ["state", "share", "--json"],
         then: (run): FollowUp[] => {
-          const id = run.code === 0 ? shareIdIn(run.lines) : undefined;
+          const id = run.code === 0 ? shareIdFromJson(run.stdout) : undefined;
           return id ? [{ key: "c", title: "copy share ID", effect: () => (copy(id), "share ID copied to the clipboard (OSC 52; in tmux: set-clipboard on)") }] : [];
         },
       },
@@ -210,35 +220,55 @@ export function snapshotsSource(deps: Deps, o: { copy?: (text: string) => void }
 }
 
 export function servicesSource(deps: Deps): PaneSource {
+  let sampler: import("../../src/core/dashboard/usage.ts").ProcessGroupSampler | undefined;
   return {
     id: "services",
     title: "Services",
-    async load(): Promise<PaneData> {
-      const { servicesStatus } = await import("../../src/core/up/session.ts");
+    async load(signal): Promise<PaneData> {
+      const { servicesStatus, projectName } = await import("../../src/core/up/session.ts");
+      const { ProcessGroupSampler, containerUsage, usageCells } = await import("../../src/core/dashboard/usage.ts");
+      const { containerName } = await import("../../src/core/up/runtimes/container.ts");
       const s = await servicesStatus(deps);
+      sampler ??= new ProcessGroupSampler();
+      const loaded = s.running ? await deps.findConfig().catch(() => undefined) : undefined;
+      const project = loaded ? projectName(loaded) : "";
+      const live = (state: string) => !["stopped", "failed", "completed", "pending"].includes(state);
+      const groups = await sampler.sample(s.nodes.filter((n) => n.runtime === "host" && n.pid !== undefined && live(n.state)).map((n) => n.pid!));
+      const boxes = await containerUsage(deps, s.nodes.filter((n) => n.runtime === "container" && live(n.state)).map((n) => containerName(project, n.name)), { preferred: loaded?.config.provider, signal });
       return {
         kind: "rows",
         columns: [
-          { key: "name", title: "NAME", priority: 3 },
-          { key: "runtime", title: "RUNTIME" },
-          { key: "state", title: "STATE", priority: 2 },
+          { key: "name", title: "NAME", priority: 4 },
+          { key: "runtime", title: "RUNTIME", priority: 1 },
+          { key: "state", title: "STATE", priority: 3 },
           { key: "health", title: "HEALTH", priority: 2 },
-          { key: "port", title: "PORT" },
+          { key: "cpu", title: "CPU", priority: 2 },
+          { key: "mem", title: "MEM", priority: 2 },
+          { key: "port", title: "PORT", priority: 1 },
           { key: "restarts", title: "RESTARTS" },
           { key: "uptime", title: "UPTIME" },
           { key: "deps", title: "DEPENDS ON" },
         ],
-        rows: s.nodes.map((n) => ({
-          id: n.name,
-          cells: { name: n.name, runtime: n.runtime, state: n.exitCode !== undefined && n.state === "failed" ? `failed (${n.exitCode})` : n.state, health: n.health, port: n.port ? String(n.port) : "", restarts: String(n.restarts), uptime: ago(n.uptimeMs), deps: n.dependsOn.map((d) => d.name).join(", ") },
-          tone: n.state === "failed" || n.health === "unhealthy" ? "bad" : n.state === "healthy" || (n.state === "running" && n.health !== "starting") || n.state === "completed" ? "ok" : n.state === "stopped" ? "dim" : "warn",
-        })),
+        rows: s.nodes.map((n) => {
+          const u = usageCells(n.runtime === "host" ? (n.pid !== undefined ? groups.get(n.pid) : undefined) : boxes.get(containerName(project, n.name)));
+          return {
+            id: n.name,
+            cells: { name: n.name, runtime: n.runtime, state: n.exitCode !== undefined && n.state === "failed" ? `failed (${n.exitCode})` : n.state, health: n.health, ...u.cells, port: n.port ? String(n.port) : "", restarts: String(n.restarts), uptime: ago(n.uptimeMs), deps: n.dependsOn.map((d) => d.name).join(", ") },
+            sort: { ...u.sort, ...(n.uptimeMs !== undefined ? { uptime: n.uptimeMs } : {}), restarts: n.restarts, ...(n.port ? { port: n.port } : {}) },
+            tone: n.state === "failed" || n.health === "unhealthy" ? "bad" : n.state === "healthy" || (n.state === "running" && n.health !== "starting") || n.state === "completed" ? "ok" : n.state === "stopped" ? "dim" : "warn",
+          };
+        }),
         note: s.running ? "devx up runs no nodes" : "devx up is not running for this project: start it with devx up --detach",
       };
+    },
+    async logs(row, onLine, signal) {
+      const { followNodeLog } = await import("../../src/core/up/session.ts");
+      await followNodeLog(deps, row.id, (l) => onLine(l.stream === "devx" ? `[devx] ${l.text}` : l.text), signal, { tail: 500 });
     },
     actions: (["restart", "stop", "start"] as const).map((verb) => ({
       key: verb === "restart" ? "R" : verb === "stop" ? "x" : "s",
       title: verb,
+      confirm: verb === "start" ? undefined : (row?: Row) => `${verb === "stop" ? "Stop" : "Restart"} ${row?.cells.name ?? "this node"} (devx up node)?`,
       task: (row?: Row) =>
         row && {
           label: `${verb} ${row.cells.name} (devx up node)`,

@@ -10,6 +10,7 @@ import { agentOptions, runBridgeAgent } from "./bridge/agent.ts";
 export default defineCommand({
   path: ["agent"],
   group: "Pipelines & CI/CD",
+  dryRun: "unsupported",
   summary: "in-cluster bridge intercept agent, as Jobs of older devx versions start it",
   hidden: true,
   options: agentOptions,

@@ -4,13 +4,15 @@ import { defineCommand, flag } from "../define.ts";
 import { listSessions } from "../../platform/sessions.ts";
 import type { CheckResult } from "../../core/doctor/checks.ts";
 import type { UpSessionData } from "../../core/up/session.ts";
+import { plural } from "../../events/format.ts";
 
 const ICON: Record<CheckResult["status"], string> = { ok: "✓", warn: "!", fail: "✗", missing: "-" };
 const COLOR: Record<CheckResult["status"], string> = { ok: "32", warn: "33", fail: "31", missing: "90" };
 
 export default defineCommand({
   path: ["doctor"],
-  group: "Testing & telemetry",
+  group: "Help & setup",
+  dryRun: "plan",
   summary: "check what is installed and usable, with a fix for each problem",
   description:
     "Checks container runtimes, VM providers, CRIU, cloudflared, Tailscale, the Kubernetes context, the state relay\n" +
@@ -76,7 +78,7 @@ export default defineCommand({
     deps.io.out.write(lines.join("\n") + "\n");
     if (opts.fix && recovered.length) deps.io.out.write(`${opts.dryRun ? "would recover" : "recovered"}: ${recovered.join("; ")}\n`);
     if (opts.fix && stopped.length) deps.io.out.write(`${opts.dryRun ? "would stop" : "stopped"} what crashed runs left running: ${stopped.join(", ")}\n`);
-    if (opts.fix) deps.io.out.write(fixed.length ? `${opts.dryRun ? "would remove" : "removed"} ${fixed.length} stale session file(s): ${fixed.join(", ")}\n` : "no stale session files to remove\n");
+    if (opts.fix) deps.io.out.write(fixed.length ? `${opts.dryRun ? "would remove" : "removed"} ${plural(fixed.length, "stale session file")}: ${fixed.join(", ")}\n` : "no stale session files to remove\n");
     return code;
   },
 });

@@ -4,6 +4,7 @@ import { defineCommand } from "../define.ts";
 export default defineCommand({
   path: ["down"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "stop the running `devx up` of this project (reverse dependency order)",
   description:
     "Asks the running `devx up` (foreground or --detach) to stop every node and waits until it has. When that run\n" +
@@ -12,6 +13,15 @@ export default defineCommand({
   examples: ["devx down", "devx down --json", "devx down --dry-run"],
   options: v.object({}),
   async run(_opts, deps) {
+    if (deps.global.dryRun) {
+      const { projectName, readUpSession } = await import("../../core/up/session.ts");
+      const loaded = await deps.config();
+      const rec = await readUpSession(deps, loaded);
+      const plan = { project: projectName(loaded), running: !!rec && !rec.stale, pid: rec?.pid, stale: !!rec?.stale };
+      if (deps.global.json) deps.io.out.write(JSON.stringify({ plan }) + "\n");
+      else deps.io.out.write(plan.running ? `would stop ${plan.project} (supervisor pid ${plan.pid}) in reverse dependency order\n` : plan.stale ? `would remove the record of a crashed devx up of ${plan.project} and stop what it left behind\n` : `devx up is not running for ${plan.project}: nothing to stop\n`);
+      return 0;
+    }
     const { downUp } = await import("../../core/up/down.ts");
     const r = await downUp(deps);
     const dry = deps.global.dryRun;

@@ -9,6 +9,7 @@ import { UsageError } from "../../errors.ts";
 export default defineCommand({
   path: ["example-service"],
   group: "Orchestration & state",
+  dryRun: "unsupported",
   summary: "tiny demo HTTP service used by examples/quickstart (/health, / calls --upstream)",
   hidden: true,
   options: v.object({

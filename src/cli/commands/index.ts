@@ -115,11 +115,10 @@ export const commands: Command[] = [
   configValidate,
   configShow,
   configSchema,
-  // Testing & telemetry
-  doctor,
   // Pipelines & CI/CD (hidden role)
   agent,
   bridgeAgent,
   // Help & setup
+  doctor,
   completion,
 ] as unknown as Command[];

@@ -5,14 +5,15 @@ import { UsageError } from "../../errors.ts";
 export default defineCommand({
   path: ["logs"],
   group: "Orchestration & state",
+  dryRun: "read-only",
   summary: "show the output of `devx up` nodes, prefixed and coloured per node",
   description:
     "Reads the per-node log files under the state dir (rotated at 5 MiB, one old generation kept). Container nodes'\n" +
     "output is captured into the same files. Lines from several nodes are merged in time order.",
-  examples: ["devx logs", "devx logs api worker -f", "devx logs --since 5m --grep 'ERROR|WARN'"],
+  examples: ["devx logs", "devx logs api worker --follow", "devx logs --since 5m --grep 'ERROR|WARN'"],
   options: v.object({
-    nodes: variadicArg("only these nodes", { placeholder: "node" }),
-    follow: flag("keep printing new lines until Ctrl-C", { short: "f" }),
+    nodes: variadicArg("only these nodes", { placeholder: "node", complete: "nodes" }),
+    follow: flag("keep printing new lines until Ctrl-C (-f is --file, as everywhere)", { short: "F" }),
     since: option("only lines newer than this (a duration like 10m, or an ISO time)", { placeholder: "10m" }),
     grep: option("only lines matching this regular expression", { placeholder: "regex" }),
   }),

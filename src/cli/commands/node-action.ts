@@ -10,6 +10,7 @@ function nodeCommand(action: "start" | "stop" | "restart", summary: string, done
   return defineCommand({
     path: [action],
     group: "Orchestration & state",
+    dryRun: "plan",
     summary,
     description:
       `${summary[0]!.toUpperCase()}${summary.slice(1)}. The node keeps its port and env; \`devx up\` keeps supervising it.\n` +

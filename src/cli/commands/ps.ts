@@ -4,6 +4,7 @@ import { defineCommand } from "../define.ts";
 export default defineCommand({
   path: ["ps"],
   group: "Orchestration & state",
+  dryRun: "read-only",
   summary: "show the nodes of the running `devx up`: state, health, port, restarts, uptime",
   examples: ["devx ps", "devx ps --json | jq '.nodes[] | select(.health != \"healthy\")'"],
   options: v.object({}),

@@ -4,6 +4,7 @@ import { defineCommand, variadicArg } from "../define.ts";
 export default defineCommand({
   path: ["run"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "run one command with everything devx knows injected (database, service and bridge env)",
   description:
     "Injects devx.yaml's top-level env:, the connection env of the project's databases, the <NAME>_URL/_HOST/_PORT\n" +
@@ -17,8 +18,9 @@ export default defineCommand({
     const { collectEnv, maskEnv } = await import("../../core/up/env.ts");
     const { env, sources } = await collectEnv(deps);
     if (deps.global.dryRun) {
-      const shown = { argv: opts.command, sources: sources.map((s) => s.source), env: maskEnv(env) };
-      deps.io.out.write(deps.global.json ? JSON.stringify(shown, null, 2) + "\n" : `${opts.command.join(" ")}\n${Object.entries(shown.env).map(([k, x]) => `  ${k}=${x}`).join("\n")}\n`);
+      const shown = { argv: opts.command, sources: sources.map((x) => x.source), env: maskEnv(env) };
+      const q = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+      deps.io.out.write(deps.global.json ? JSON.stringify({ plan: shown }, null, 2) + "\n" : `would run: ${opts.command.map(q).join(" ")}\n${Object.entries(shown.env).map(([k, x]) => `  ${k}=${x}\n`).join("") || "  (no env to inject: no database, no running devx up, no bridge)\n"}`);
       return 0;
     }
     const r = await deps.exec.run(opts.command, { env, inherit: true, cwd: deps.cwd, signal: deps.signal, userEnv: true });

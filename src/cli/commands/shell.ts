@@ -1,9 +1,11 @@
 import * as v from "valibot";
+import { plural } from "../../events/format.ts";
 import { defineCommand } from "../define.ts";
 
 export default defineCommand({
   path: ["shell"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "open your shell (or the devcontainer) with database, service and bridge env injected",
   description:
     "Injects the connection env of the project's databases, the <NAME>_URL/_HOST/_PORT of a running `devx up` and\n" +
@@ -22,7 +24,7 @@ export default defineCommand({
       deps.io.out.write(deps.global.json ? JSON.stringify(shown, null, 2) + "\n" : `${plan.argv.join(" ")}\n${Object.entries(shown.env).map(([k, x]) => `  ${k}=${x}`).join("\n")}\n`);
       return 0;
     }
-    deps.io.err.write(`devx shell (${plan.kind}): ${plan.injected.length} variable(s) injected from ${sources.map((s) => s.source).join(", ") || "nothing running"}; exit to leave\n`);
+    deps.io.err.write(`devx shell (${plan.kind}): ${plural(plan.injected.length, "variable")} injected from ${sources.map((s) => s.source).join(", ") || "nothing running"}; exit to leave\n`);
     // a host shell is the user's own; a devcontainer's `podman run` is a helper that passes only the injected names
     const r = await deps.exec.run(plan.argv, { env: plan.env, inherit: true, cwd: plan.cwd, userEnv: plan.kind === "host" });
     return r.code;

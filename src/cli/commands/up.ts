@@ -4,13 +4,14 @@ import { defineCommand, flag, variadicArg } from "../define.ts";
 export default defineCommand({
   path: ["up"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "start the service graph: databases, host and container services, bridge and tunnel nodes",
   description:
     "Reads databases, services and tunnels from devx.yaml and starts them as one dependency graph: each node starts as soon\n" +
     "as its own depends_on conditions (service_started, service_healthy, service_completed_successfully) are met.\n" +
     "Host services run in their own process group with <DEP>_URL/_HOST/_PORT, DATABASE_URL and PORT injected; a\n" +
     "busy port is shifted to a free one (and said so). Health checks (http, tcp, exec; tcp by default for a node\n" +
-    "with a port) are probed every 10 ms (exec: 25 ms) until healthy, then every interval (defaults: interval 2s, timeout 1s,\n" +
+    "with a port) pass as soon as the node answers, then run every interval (defaults: interval 2s, timeout 1s,\n" +
     "retries 15: a node gets start_period + interval × retries to become healthy). A tunnel exposes its service's\n" +
     "resolved port once that service is healthy. Ctrl-C or `devx down` stops everything\n" +
     "in reverse dependency order (SIGTERM, SIGKILL after stop_grace_period). Exit code 12 when a node does not\n" +
@@ -26,7 +27,7 @@ export default defineCommand({
     "devx up -f examples/quickstart/devx.yaml --exit-when-healthy",
   ],
   options: v.object({
-    services: variadicArg("start only these nodes (and what they depend on)", { placeholder: "service" }),
+    services: variadicArg("start only these nodes (and what they depend on)", { placeholder: "service", complete: "nodes" }),
     detach: flag("run under a background supervisor and return once everything is up", { short: "d" }),
     exitWhenHealthy: flag("bring everything up, print the status, then stop it all and exit (for scripts)"),
   }),

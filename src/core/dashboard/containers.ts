@@ -1,5 +1,6 @@
 import { detectRuntime, type ContainerRuntime, type RuntimeDeps } from "../../../providers/runtime/index.ts";
 import { LABEL } from "../labels.ts";
+import { abortableExec } from "../db/context.ts";
 
 export type { ContainerRuntime };
 
@@ -32,6 +33,15 @@ export interface ContainerListing {
   containers: DevxContainer[];
 }
 
+/** The container runtime devx drives here ("podman"), as every command detects it; undefined when there is none. */
+export function runtimeName(deps: RuntimeDeps, preferred?: string): string | undefined {
+  try {
+    return detectRuntime(deps, preferred).displayName;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every devx-labelled container, stopped ones included, sorted by name. */
 export async function listDevxContainers(deps: RuntimeDeps, opts: { preferred?: string } = {}): Promise<ContainerListing> {
   const runtime = detectRuntime(deps, opts.preferred);
@@ -54,9 +64,18 @@ export async function listDevxContainers(deps: RuntimeDeps, opts: { preferred?: 
   };
 }
 
-/** The last lines a container printed, as the runtime's `logs --tail` returns them. */
-export async function containerLogTail(runtime: ContainerRuntime, id: string, lines = 50): Promise<string[]> {
-  const out: string[] = [];
-  for await (const l of runtime.logs(id, { tail: lines })) out.push(l);
-  return out;
+/**
+ * A container's output for the dashboard's log view: the last `tail` lines, then new ones as they
+ * come (stdout and stderr), until the signal aborts, which ends the runtime's `logs -f` at once.
+ */
+export async function followContainerLogs(deps: RuntimeDeps, id: string, onLine: (line: string) => void, signal: AbortSignal, opts: { preferred?: string; tail?: number } = {}): Promise<void> {
+  const runtime = detectRuntime({ ...deps, exec: abortableExec(deps.exec, signal) }, opts.preferred);
+  try {
+    for await (const l of runtime.logs(id, { follow: true, tail: opts.tail ?? 200, stderr: true })) {
+      if (signal.aborted) break;
+      onLine(l);
+    }
+  } catch (e) {
+    if (!signal.aborted) throw e;
+  }
 }

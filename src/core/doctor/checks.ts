@@ -120,7 +120,7 @@ export async function runChecks(d: DoctorDeps): Promise<CheckResult[]> {
   const configCheck = (async (): Promise<CheckResult[]> => {
     try {
       const c = await d.loadConfig();
-      if (!c) return [{ id: "config", title: "devx.yaml", status: "missing", fix: "create a devx.yaml in the project root (see README)" }];
+      if (!c) return [{ id: "config", title: "devx.yaml", status: "missing", detail: "none found here or in a parent directory", fix: "create a devx.yaml in the project root (see README), or pass -f path/to/devx.yaml" }];
       const out: CheckResult[] = [{ id: "config", title: "devx.yaml", status: "ok", detail: c.path }];
       const relay = c.config.state?.relay;
       if (relay) {

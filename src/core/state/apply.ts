@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { formatBytes } from "../../events/format.ts";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gcPace } from "../../platform/gc-pace.ts";
@@ -148,17 +149,20 @@ async function* paced(src: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Bu
 }
 
 /** Human lines for a plan (the confirmation screen and --dry-run). */
+/** One line of a plan: the action in a column as wide as the widest one, then what it acts on. */
+export const planLine = (action: string, what: string) => `  ${action.padEnd(16)}  ${what}`;
+
 export function describePlan(p: Plan): string[] {
   const lines: string[] = [];
-  for (const c of p.replace) lines.push(`  stop and replace  container ${c.name} (${c.image})`);
-  for (const c of p.pause) lines.push(`  stop             container ${c.name} while its volumes are replaced`);
-  for (const v of p.putBack) lines.push(`  put back         volume ${v} (its content from the restore point)`);
-  for (const v of p.volumes) lines.push(`  ${v.exists ? "replace" : "create "}          volume ${v.name} (${(v.bytes / 1e6).toFixed(1)} MB)${v.aside ? "; its content is kept aside for undo" : ""}`);
-  for (const c of p.restore) lines.push(`  restore          container ${c.name} (${c.image})${c.ports.length ? ` ports ${c.ports.join(", ")}` : ""}`);
-  for (const n of p.start) lines.push(`  start            container ${n}`);
+  for (const c of p.replace) lines.push(planLine("stop and replace", `container ${c.name} (${c.image})`));
+  for (const c of p.pause) lines.push(planLine("stop", `container ${c.name} while its volumes are replaced`));
+  for (const v of p.putBack) lines.push(planLine("put back", `volume ${v} (its content from the restore point)`));
+  for (const v of p.volumes) lines.push(planLine(v.exists ? "replace" : "create", `volume ${v.name} (${formatBytes(v.bytes)})${v.aside ? "; its content is kept aside for undo" : ""}`));
+  for (const c of p.restore) lines.push(planLine("restore", `container ${c.name} (${c.image})${c.ports.length ? ` ports ${c.ports.join(", ")}` : ""}`));
+  for (const n of p.start) lines.push(planLine("start", `container ${n}`));
   if (lines.length === 0) lines.push("  nothing to change");
   const refused = new Set(p.refused);
-  for (const e of p.elevations) lines.push(`  ${refused.has(e) ? "REFUSED" : "allowed"}          ${e.subject}: ${e.detail} (--allow ${e.allow})`);
+  for (const e of p.elevations) lines.push(planLine(refused.has(e) ? "REFUSED" : "allowed", `${e.subject}: ${e.detail} (--allow ${e.allow})`));
   return lines;
 }
 

@@ -30,8 +30,10 @@ const TAMPER = "the bundle does not match its manifest: ask for a new share";
 /** Upload the snapshot in `dir` as an encrypted bundle; returns the ciphertext bytes stored. */
 export async function uploadBundle(sd: StateDeps, relay: Relay, object: string, dir: string, m: Manifest, opts: { passphrase: string; level: number; iterations?: number }): Promise<number> {
   const files = bundleFiles(m);
-  let total = 0;
-  for (const f of files) total += (await stat(join(dir, f))).size;
+  // the tap counts the tar stream: each file's 512-byte header and its padding to 512, then the
+  // two zero blocks that end the archive (the names are short: no extended headers)
+  let total = 1024;
+  for (const f of files) total += 512 + Math.ceil((await stat(join(dir, f))).size / 512) * 512;
   // small reads: tar's default (16 MiB per read) would hold tens of MiB per file in flight
   const pack = tarCreate({ cwd: dir, portable: true, noDirRecurse: true, gzip: false, maxReadSize: 1 << 20 }, files);
   const encrypt = await createEncryptStream(opts.passphrase, opts.iterations ? { iterations: opts.iterations } : {});

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { formatBytes } from "../../events/format.ts";
 import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { arch, platform } from "node:os";
@@ -98,7 +99,7 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       }
       if (!leaveRunning) stopped.push({ name: c.name, archive: true });
       containers.push({ ...entryOf(c), archive: { file, ...written } });
-      sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "done", detail: `${(written.size / 1e6).toFixed(1)} MB` });
+      sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "done", detail: formatBytes(written.size) });
     }
     for (const c of sel.stopOnly) {
       sd.emit({ type: "step", id: `stop:${c.name}`, title: `stop ${c.name}`, status: "started", detail: "for a consistent copy of its volumes" });
@@ -118,7 +119,7 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
       const { sha256, size } = await writeHashed(rt.exportVolume(v.name), progressTap(sd, `volume:${v.name}`, `export ${v.name}`), join(dir, file), (c) => content.write(c));
       const contentDigest = await content.finish();
       volumes.push({ name: v.name, labels: v.labels, file, size, sha256, contentDigest });
-      sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "done", detail: `${(size / 1e6).toFixed(1)} MB` });
+      sd.emit({ type: "step", id: `volume:${v.name}`, title: `export volume ${v.name}`, status: "done", detail: formatBytes(size) });
     }
   } catch (e) {
     // a failed capture leaves nothing stopped, whatever leaveStopped asked for

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { messageOf } from "../../errors.ts";
 import { readJson } from "../../platform/atomic.ts";
 import { writeFileDurable } from "../../platform/durable.ts";
-import { applySnapshot, describePlan, planApply, type Plan, type World } from "./apply.ts";
+import { applySnapshot, describePlan, planApply, planLine, type Plan, type World } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
 import { dirs, type StateDeps } from "./context.ts";
 import type { Journal } from "./journal.ts";
@@ -117,7 +117,7 @@ export async function returnTo(sd: StateDeps, rp: RestorePoint, faultPrefix: str
   const { note } = rp;
   const plan = await planApply(sd, note.project, manifest, { strict: false, alsoRemove: note.containers, putBack: note.aside.filter((a) => a.state !== "planned").map((a) => a.volume) });
   if (confirm) {
-    sd.emit({ type: "info", message: `plan to return to the state before ${note.source || "the last attach"}:\n${describePlan(plan).join("\n")}${note.volumes.length ? `\n  remove           volume ${note.volumes.join(", ")}` : ""}` });
+    sd.emit({ type: "info", message: `plan to return to the state before ${note.source || "the last attach"}:\n${describePlan(plan).join("\n")}${note.volumes.length ? `\n${planLine("remove", `volume ${note.volumes.join(", ")}`)}` : ""}` });
     if (confirm.dryRun) return plan;
     await confirm.ask(`Return to the state before ${note.source || "the last attach"}?`);
   }

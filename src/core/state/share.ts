@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { formatBytes, plural } from "../../events/format.ts";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { NotFoundError } from "../../errors.ts";
@@ -54,7 +55,7 @@ export async function share(sd: StateDeps, opts: ShareOptions): Promise<ShareRes
     await sd.fault?.("upload");
     sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "started" });
     const bytes = await uploadBundle(sd, relay, object, staging, m, { passphrase, level: opts.level ?? 1, iterations: opts.iterations });
-    sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "done", detail: `${(bytes / 1e6).toFixed(1)} MB` });
+    sd.emit({ type: "step", id: "upload", title: `upload to ${relay.uri}`, status: "done", detail: formatBytes(bytes) });
     const result: ShareResult = {
       id: formatShareId({ relay: relay.uri, object, passphrase }),
       relay: relay.uri,
@@ -95,7 +96,7 @@ export async function attach(sd: StateDeps, opts: AttachOptions): Promise<Restor
   try {
     sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "started" });
     const { manifest, setuid } = await downloadBundle(sd, relay, id.object, staging, id.passphrase);
-    sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "done", detail: `verified: ${manifest.containers.length} container(s), ${manifest.volumes.length} volume(s), from ${manifest.host.os}/${manifest.host.arch}` });
+    sd.emit({ type: "step", id: "download", title: `download ${id.object} from ${relay.uri}`, status: "done", detail: `verified: ${plural(manifest.containers.length, "container")}, ${plural(manifest.volumes.length, "volume")}, from ${manifest.host.os}/${manifest.host.arch}` });
     let mode: Mode = manifest.mode;
     if (mode === "full") {
       if (opts.dbOnly) mode = "db-only";

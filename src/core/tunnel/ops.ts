@@ -1,3 +1,4 @@
+import { plural } from "../../events/format.ts";
 import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../errors.ts";
 import type { Deps } from "../../cli/deps.ts";
 import { DnsRecordExistsError, type DnsRecord, type IngressRule, type WorkerRoute, type Zone } from "../../../providers/cloudflare/client.ts";
@@ -96,7 +97,7 @@ export async function expose(deps: Deps, input: ExposeInput, setup?: CloudflareS
     if (other) throw new ConflictError(`${hostname} already routes to ${other.service}`, `run \`devx tunnel unexpose ${label}\` first`);
     const routed = rules.some((r) => sameRule(r, rule));
     const plan = [
-      ...(routed ? [] : [`PUT /accounts/${s.accountId}/cfd_tunnel/${tunnel.id}/configurations (add ${hostname} → ${rule.service}, keep the ${rules.length} rule(s) there${rules.some(isCatchAll) ? "" : " and add the 404 catch-all"})`]),
+      ...(routed ? [] : [`PUT /accounts/${s.accountId}/cfd_tunnel/${tunnel.id}/configurations (add ${hostname} → ${rule.service}, keep the ${plural(rules.length, "rule")} there${rules.some(isCatchAll) ? "" : " and add the 404 catch-all"})`]),
       ...(input.basicAuth ? [`PUT /accounts/${s.accountId}/workers/scripts/${workerNameFor(hostname)} (basic-auth Worker)`, `POST /zones/${zone.id}/workers/routes (${routePattern(hostname)})`] : []),
       ...(ours.length ? [] : [`POST /zones/${zone.id}/dns_records (CNAME ${hostname} → ${cnameTarget(tunnel.id)}, proxied)`]),
     ];

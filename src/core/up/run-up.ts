@@ -1,4 +1,5 @@
 import type { Deps } from "../../cli/deps.ts";
+import { plural } from "../../events/format.ts";
 import { ConflictError, ProviderError } from "../../errors.ts";
 import type { DevxEvent, Emit } from "../../events/types.ts";
 import { createHash, randomBytes } from "node:crypto";
@@ -194,7 +195,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   const teardown = async () => {
     deps.signal.removeEventListener("abort", onAbort);
     session = undefined;
-    emit({ type: "step", id: "down", title: `stopping ${graph.nodes.size} node(s)`, status: "started" });
+    emit({ type: "step", id: "down", title: `stopping ${plural(graph.nodes.size, "node")}`, status: "started" });
     await sup.down();
     live?.stop();
     ctl.close();
@@ -215,7 +216,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   }
   await record();
   const ms = Math.round(performance.now() - t0);
-  emit({ type: "step", id: "up", title: `${graph.nodes.size} node(s) up in ${ms} ms`, status: "done" });
+  emit({ type: "step", id: "up", title: `${plural(graph.nodes.size, "node")} up in ${ms} ms`, status: "done" });
 
   if (req.exitWhenHealthy) {
     if (deps.global.json) deps.io.out.write(JSON.stringify({ nodes: sup.status() }) + "\n");

@@ -232,14 +232,14 @@ describe("databases on real podman", () => {
   );
 
   test(
-    "logs -f streams until Ctrl-C and leaves no runtime process behind",
+    "logs --follow streams until Ctrl-C and leaves no runtime process behind",
     async () => {
       writeFileSync(join(dir, "devx.yaml"), `name: ${project}\ndatabases:\n  - engine: redis\n    name: tail\n    image: ${images.redis}\n    port: ${await freePort()}\n`);
       expect((await cli(["db", "spawn", "tail"])).code).toBe(0);
       const ac = new AbortController();
       let out = "";
       const io = { ...memoryIO(), out: { write: (s: string) => void ((out += s), out.includes("Ready to accept connections") && ac.abort()), isTTY: false, columns: 100 } };
-      const code = await runCli(["db", "logs", "tail", "-f"], { io, cwd: dir, env: process.env, signal: ac.signal });
+      const code = await runCli(["db", "logs", "tail", "--follow"], { io, cwd: dir, env: process.env, signal: ac.signal });
       expect(ac.signal.aborted).toBe(true);
       expect(code).toBe(0);
       expect(sh(["pgrep", "-f", `logs -f devx-${project}-tail`]).out).toBe("");

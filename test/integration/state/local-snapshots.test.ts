@@ -53,7 +53,7 @@ ptest("db snapshot create|list|restore|rm: only database volumes, the database r
   const original = await env.snapshot();
   env.sh(["podman", "exec", env.db, "sh", "-c", "rm -rf /data/*"]);
   const dry = await env.cli(["db", "snapshot", "restore", "seed", "--dry-run"]);
-  expect(dry.out).toContain(`stop             container ${env.db}`);
+  expect(dry.out).toContain(`stop              container ${env.db}`);
   expect(dry.out).not.toContain(env.app);
   const restored = await env.cli(["db", "snapshot", "restore", "seed", "-y"]);
   expect(restored.err).toContain("take a restore point");

@@ -82,8 +82,8 @@ full("full share through file://, then attach: no TTY without -y is a usage erro
   const dry = await env.cli(["state", "attach", "--dry-run", id]);
   expect(dry.code).toBe(0);
   expect(dry.out).toContain(`stop and replace  container ${env.app}`);
-  expect(dry.out).toContain(`replace          volume ${env.volume}`);
-  expect(dry.out).toContain(`restore          container ${env.db}`);
+  expect(dry.out).toContain(`replace           volume ${env.volume}`);
+  expect(dry.out).toContain(`restore           container ${env.db}`);
   const declined = await env.cli(["state", "attach", id], { tty: true, answers: ["n"] });
   expect(declined.code).toBe(130);
   expect(await env.snapshot()).toEqual(state);

@@ -36,7 +36,7 @@ test("doctor --fix removes session files whose owner died, and keeps live ones",
 
   const fixIo = memoryIO();
   expect(await runCli(["doctor", "--fix"], { io: fixIo, exec: noTools, paths })).toBe(0);
-  expect(fixIo.stdout()).toContain("removed 1 stale session file(s): intercept/old");
+  expect(fixIo.stdout()).toContain("removed 1 stale session file: intercept/old");
   expect((await listSessions(paths.state)).map((s) => s.id)).toEqual(["live"]);
   expect(existsSync(stale.id)).toBe(false);
 });

@@ -9,10 +9,10 @@ import { ConflictError, IntegrityError, PassphraseError, TruncatedError, Cancell
 
 const calls: unknown[] = [];
 const fixture: Command[] = [
-  defineCommand({ path: ["state", "share"], group: "Orchestration & state", summary: "share the environment", options: v.object({ dbOnly: flag("db only") }), async run(o) { calls.push(o); } }),
-  defineCommand({ path: ["state", "list"], group: "Orchestration & state", summary: "list snapshots", options: v.object({}), async run() { throw new ConflictError("port 5432 is busy", "stop whatever holds it, or pass --port"); } }),
-  defineCommand({ path: ["doctor"], group: "Testing & telemetry", summary: "check things", options: v.object({}), async run() { return 0; } }),
-  defineCommand({ path: ["boom"], group: "Testing & telemetry", summary: "crash", options: v.object({}), async run() { throw new TypeError("undefined is not a function"); } }),
+  defineCommand({ path: ["state", "share"], group: "Orchestration & state", dryRun: "plan", summary: "share the environment", options: v.object({ dbOnly: flag("db only") }), async run(o) { calls.push(o); } }),
+  defineCommand({ path: ["state", "list"], group: "Orchestration & state", dryRun: "plan", summary: "list snapshots", options: v.object({}), async run() { throw new ConflictError("port 5432 is busy", "stop whatever holds it, or pass --port"); } }),
+  defineCommand({ path: ["doctor"], group: "Testing & telemetry", dryRun: "plan", summary: "check things", options: v.object({}), async run() { return 0; } }),
+  defineCommand({ path: ["boom"], group: "Testing & telemetry", dryRun: "plan", summary: "crash", options: v.object({}), async run() { throw new TypeError("undefined is not a function"); } }),
 ] as unknown as Command[];
 
 async function cli(argv: string[], tty = false) {
@@ -24,7 +24,7 @@ async function cli(argv: string[], tty = false) {
 describe("routing", () => {
   test("finds nested commands, with global flags before or after", async () => {
     expect(route(["state", "share", "--db-only"], fixture).cmd?.path).toEqual(["state", "share"]);
-    expect(route(["--json", "-f", "x.yaml", "state", "share"], fixture)).toMatchObject({ rest: ["--json", "--file", "x.yaml"] });
+    expect(route(["--json", "-f", "x.yaml", "state", "share"], fixture)).toMatchObject({ prefix: ["state", "share"], rest: ["--json", "-f", "x.yaml"] });
     calls.length = 0;
     expect((await cli(["--json", "state", "share", "--db-only"])).code).toBe(0);
     expect(calls[0]).toMatchObject({ dbOnly: true, json: true });
@@ -38,18 +38,27 @@ describe("routing", () => {
     expect(sub.err).toContain('did you mean "devx state share"?');
   });
 
-  test("a group alone prints its commands", async () => {
+  test("a group alone prints its commands on stderr and exits 2: nothing ran", async () => {
     const r = await cli(["state"]);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain("state share");
-    expect(r.out).toContain("state list");
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toContain("state share");
+    expect(r.err).toContain("state list");
+    // asked for, it is help: stdout, 0
+    const asked = await cli(["state", "--help"]);
+    expect(asked.code).toBe(0);
+    expect(asked.out).toContain("state share");
+    expect((await cli(["help", "state"])).code).toBe(0);
   });
 
-  test("no arguments without a TTY prints help", async () => {
+  test("no arguments without a TTY prints the help on stderr and exits 2", async () => {
     const r = await cli([]);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain("Usage:");
-    expect(r.out).toContain("Orchestration & state:");
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toContain("Usage:");
+    expect(r.err).toContain("Orchestration & state:");
+    const asked = await cli(["--help"]);
+    expect([asked.code, asked.out]).toEqual([0, r.err]);
   });
 
   test("help topics: command, group, exit-codes", async () => {
@@ -97,7 +106,7 @@ test("--version answers without loading the command registry", async () => {
 });
 
 test("confirm without a TTY and without -y names the flag", async () => {
-  const cmd = defineCommand({ path: ["nuke"], group: "Local infrastructure", summary: "x", options: v.object({}), async run(_o, d) { await d.confirm("Delete everything?"); } });
+  const cmd = defineCommand({ path: ["nuke"], group: "Local infrastructure", dryRun: "plan", summary: "x", options: v.object({}), async run(_o, d) { await d.confirm("Delete everything?"); } });
   const io = memoryIO();
   const code = await runCli(["nuke"], { io }, [cmd as unknown as Command]);
   expect(code).toBe(2);

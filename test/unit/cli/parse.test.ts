@@ -7,6 +7,7 @@ import { UsageError } from "../../../src/errors.ts";
 const share = defineCommand({
   path: ["state", "share"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "share",
   options: v.object({
     dbOnly: flag("databases only"),
@@ -21,6 +22,7 @@ const share = defineCommand({
 const run = defineCommand({
   path: ["run"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "run",
   options: v.object({ command: variadicArg("command", { required: true }) }),
   async run() {},
@@ -29,6 +31,7 @@ const run = defineCommand({
 const attach = defineCommand({
   path: ["state", "attach"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "attach",
   options: v.object({ id: arg("share id", { placeholder: "share-id" }), extra: optionalArg("extra") }),
   async run() {},

@@ -10,9 +10,10 @@ const parse = (argv: string[]) => {
 };
 
 describe("db command lines", () => {
-  test("logs -f follows; -f before the command path is still the global --file", () => {
-    expect(parse(["db", "logs", "cache", "-f"]).opts).toMatchObject({ target: "cache", follow: true });
-    expect(parse(["-f", "x/devx.yaml", "db", "logs", "postgres", "-f", "--tail", "5"]).opts).toMatchObject({ target: "postgres", follow: true, tail: 5, file: "x/devx.yaml" });
+  test("logs -F follows; -f is the global --file before and after the command path", () => {
+    expect(parse(["db", "logs", "cache", "-F"]).opts).toMatchObject({ target: "cache", follow: true });
+    expect(parse(["-f", "x/devx.yaml", "db", "logs", "postgres", "--follow", "--tail", "5"]).opts).toMatchObject({ target: "postgres", follow: true, tail: 5, file: "x/devx.yaml" });
+    expect(parse(["db", "logs", "postgres", "-f", "x/devx.yaml"]).opts).toMatchObject({ target: "postgres", follow: false, file: "x/devx.yaml" });
     expect(parse(["db", "logs", "redis", "--file", "y.yaml"]).opts).toMatchObject({ follow: false, file: "y.yaml" });
   });
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { textRenderer, jsonLinesRenderer, formatBytes } from "../../../src/events/render.ts";
+import { textRenderer, jsonLinesRenderer } from "../../../src/events/render.ts";
 
 function target(isTTY: boolean) {
   let s = "";
@@ -10,14 +10,15 @@ test("plain progress reports bytes, rate and ETA at most every 10%", () => {
   const { t, text } = target(false);
   let now = 0;
   const r = textRenderer(t, () => now);
-  r({ type: "progress", id: "up", title: "upload", bytes: 0, total: 100_000_000 });
+  const MiB = 1024 * 1024;
+  r({ type: "progress", id: "up", title: "upload", bytes: 0, total: 100 * MiB });
   for (let i = 1; i <= 20; i++) {
     now = i * 100;
-    r({ type: "progress", id: "up", title: "upload", bytes: i * 5_000_000, total: 100_000_000 });
+    r({ type: "progress", id: "up", title: "upload", bytes: i * 5 * MiB, total: 100 * MiB });
   }
   const lines = text().trim().split("\n");
   expect(lines.length).toBe(11);
-  expect(lines[5]).toBe("upload: 50.0 MB/100.0 MB  50.0 MB/s  ETA 1s");
+  expect(lines[5]).toBe("upload: 50.0 MiB/100.0 MiB  50.0 MiB/s  ETA 1s");
 });
 
 test("TTY progress redraws one line with a bar", () => {
@@ -35,5 +36,11 @@ test("JSON lines are one object per event", () => {
   r({ type: "warning", message: "criu check failed", hint: "db-only" });
   const doc = JSON.parse(text());
   expect(doc).toMatchObject({ type: "warning", message: "criu check failed", hint: "db-only" });
-  expect(formatBytes(1_500_000)).toBe("1.5 MB");
+});
+
+test("a count past its announced total never shows more done than the whole", () => {
+  const { t, text } = target(false);
+  const r = textRenderer(t, () => 1000);
+  r({ type: "progress", id: "u", title: "upload", bytes: 9400, total: 7270 });
+  expect(text()).toStartWith("upload: 9.2 KiB/9.2 KiB  ");
 });

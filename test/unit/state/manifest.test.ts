@@ -48,8 +48,9 @@ test("db-only from a full bundle keeps the database volumes only (by label or by
 test("the plan reads as what will happen", () => {
   expect(describePlan({ mode: "full", project: "p", replace: [{ name: "api", image: "img" }], pause: [], putBack: [], volumes: [{ name: "pgdata", exists: false, bytes: 2_500_000 }], restore: [{ name: "api", image: "img", ports: ["127.0.0.1:8080->80/tcp"] }], start: [], elevations: [], refused: [] })).toEqual([
     "  stop and replace  container api (img)",
-    "  create           volume pgdata (2.5 MB)",
-    "  restore          container api (img) ports 127.0.0.1:8080->80/tcp",
+    // one column for the action, whatever its length
+    "  create            volume pgdata (2.4 MiB)",
+    "  restore           container api (img) ports 127.0.0.1:8080->80/tcp",
   ]);
 });
 

@@ -199,12 +199,24 @@ describe("pane tasks (use-cases with no command of their own)", () => {
 
 describe("help and quit", () => {
   test("? shows the keys; Esc closes it", async () => {
-    h = await renderApp({ initialPane: "containers" });
+    h = await renderApp({ initialPane: "containers", size: { columns: 100, rows: 30 } });
     await h.press("?");
-    const f = await h.until((x) => x.includes("Keys"));
-    for (const k of ["filter the rows", "command palette", "quit", "drill into the row"]) expect(f).toContain(k);
+    const f = await h.until((x) => x.includes("Everywhere"));
+    for (const k of ["filter the rows", "command palette", "quit", "the row's fields", "sort by the next column"]) expect(f).toContain(k);
     await h.press(KEY.esc);
-    expect(await h.until((x) => x.includes("shop-api"))).not.toContain("Keys");
+    expect(await h.until((x) => x.includes("shop-api"))).not.toContain("Everywhere");
+  });
+
+  test("? lists the pane's own keys first: its actions (which ask first) and ⏎ for logs", async () => {
+    const s = fakeSources();
+    const pane = { ...s.containers, logs: async () => {}, actions: [{ key: "x", title: "stop", command: () => ["x"], confirm: () => "Stop?" }] };
+    h = await renderApp({ sources: [s.vms, pane], initialPane: "containers" });
+    await h.press("?");
+    const lines = (await h.until((x) => x.includes("Everywhere"))).split("\n");
+    const at = (t: string) => lines.findIndex((l) => l.includes(t));
+    expect(at("│ Containers & databases")).toBeLessThan(at("Everywhere"));
+    expect(lines[at("│ Containers & databases") + 1]).toMatch(/⏎ +the row's logs: follow, pause, wrap, search/);
+    expect(lines[at("│ Containers & databases") + 2]).toMatch(/x +stop \(asks first\)/);
   });
 
   test("q and Ctrl-C quit; keys typed into the palette do not", async () => {

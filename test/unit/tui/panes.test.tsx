@@ -88,8 +88,12 @@ describe("each pane at a fixed width, colours off", () => {
   });
 
   test("header without devx.yaml, and with an invalid one", async () => {
+    h = await renderApp({ header: { vm: "n/a", provider: "podman" } });
+    // the provider detected here, never the setting's "auto"
+    expect(await h.until((x) => x.includes("(no devx.yaml)"))).toContain("project: (no devx.yaml) │ provider: podman");
+    h.unmount();
     h = await renderApp({ header: { vm: "n/a" } });
-    expect(await h.until((x) => x.includes("(no devx.yaml)"))).toContain("project: (no devx.yaml) │ provider: auto");
+    expect(await h.until((x) => x.includes("(no devx.yaml)"))).toContain("provider: none found");
     h.unmount();
     h = await renderApp({ header: { vm: "n/a", configError: "devx.yaml:3:1 services[0].port: expected a port number\nmore" } });
     const f = await h.until((x) => x.includes("devx.yaml:"));

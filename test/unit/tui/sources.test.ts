@@ -73,20 +73,26 @@ describe("containers data function (through the runtime adapter)", () => {
     expect(err.hint).toBeTruthy();
   });
 
-  test("the pane: rows from the listing, drill-in shows the log tail from the same runtime", async () => {
+  test("the pane: rows from the listing with CPU and memory from `stats`; ⏎ streams the container's stdout and stderr", async () => {
+    // recorded from podman 4.3 (`podman stats --no-stream --format json`, one container)
+    const STATS = [{ id: "e1649d33ecb7", name: "shop-web", cpu_time: "89.155879ms", cpu_percent: "20.98%", avg_cpu: "20.98%", mem_usage: "725kB / 25.28GB", mem_percent: "0.00%", net_io: "426B / 516B", block_io: "0B / 0B", pids: "1" }];
     const { exec, done } = stubExec(["podman"], [
       { argv: PS, stdout: JSON.stringify([WEB_PS, DB_PS]) },
       { argv: INSPECT, stdout: JSON.stringify([DB]) },
-      { argv: ["podman", "logs", "--tail", "50", "e1649d33ecb7"], stdout: "listening on :80\nready\n" },
+      { argv: ["podman", "stats", "--no-stream", "--format", "json", "shop-web"], stdout: JSON.stringify(STATS) },
+      { argv: ["podman", "logs", "-f", "--tail", "200", "e1649d33ecb7"], stdout: "listening on :80\nready\n", stderr: "warning: slow start\n" },
     ]);
     const src = containersSource(deps(exec));
     const data = await src.load(new AbortController().signal);
     if (data.kind !== "rows") throw new Error("expected rows");
-    expect(data.rows.map((r) => [r.cells.name, r.tone])).toEqual([
-      ["shop-db", "dim"],
-      ["shop-web", "ok"],
+    expect(data.rows.map((r) => [r.cells.name, r.tone, r.cells.cpu, r.cells.mem])).toEqual([
+      ["shop-db", "dim", "", ""],
+      ["shop-web", "ok", "21.0%", "708.0 KiB"],
     ]);
-    expect(await src.detail!(data.rows[1]!, new AbortController().signal)).toEqual(["last log lines:", "  listening on :80", "  ready"]);
+    expect(data.rows[1]!.sort).toEqual({ cpu: 20.98, mem: 725_000 });
+    const lines: string[] = [];
+    await src.logs!(data.rows[1]!, (l) => lines.push(l), new AbortController().signal);
+    expect(lines.sort()).toEqual(["listening on :80", "ready", "warning: slow start"]);
     done();
   });
 

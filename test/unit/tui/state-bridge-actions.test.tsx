@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Deps } from "../../../src/cli/deps.ts";
-import { bridgeSource, shareIdIn, snapshotsSource } from "../../../tui/sources/live.ts";
+import { bridgeSource, shareIdFromJson, snapshotsSource } from "../../../tui/sources/live.ts";
 import { osc52 } from "../../../tui/clipboard.ts";
 import type { CommandRunner, PaneSource } from "../../../tui/types.ts";
 
@@ -68,14 +68,16 @@ describe("Snapshots pane", () => {
     expect(r.calls).toEqual([]);
   });
 
-  test("share: the output's share ID can be copied to the clipboard (OSC 52) with c", async () => {
+  test("share: the share ID from share's --json result can be copied to the clipboard (OSC 52) with c", async () => {
     const copied: string[] = [];
-    const r = recorder(() => ({ code: 0, lines: ["share ID (full, 12.3 MB):", `  ${ID}`, "", "your teammate runs:", `  devx state attach '${ID}'`] }));
+    // what `devx state share --json` prints: its one result document (ShareResult) on stdout
+    const result: import("../../../src/core/state/share.ts").ShareResult = { id: ID, relay: "file:///srv/relay", object: "mfrggzdf.devx", mode: "full", containers: ["app"], databases: [], volumes: ["app-data"], bytes: 12_345 };
+    const r = recorder(() => ({ code: 0, lines: JSON.stringify(result, null, 2).split("\n") }));
     h = await renderApp({ sources: [snapshotsSource(deps, { copy: (t) => copied.push(t) })], initialPane: "snapshots", run: r.run });
     await h.until((f) => f.includes("no snapshots on this machine"));
     await h.press(KEY.right, "S");
     const f = await h.until((x) => x.includes("[exit 0]"));
-    expect(r.calls).toEqual([{ args: ["state", "share"], env: undefined }]);
+    expect(r.calls).toEqual([{ args: ["state", "share", "--json"], env: undefined }]);
     expect(lastLine(f)).toContain("c copy share ID");
     await h.press("c");
     await h.until((x) => x.includes("share ID copied to the clipboard"));
@@ -103,10 +105,10 @@ describe("Snapshots pane", () => {
     expect(r.calls.map((c) => c.args)).toEqual([["state", "undo", "--dry-run"], ["db", "snapshot", "restore", "pg-seed", "--dry-run"], ["db", "snapshot", "restore", "pg-seed", "-y"]]);
   });
 
-  test("shareIdIn finds the ID only where share prints it", () => {
-    expect(shareIdIn(["share ID (db-only, 1.0 MB):", `  ${ID}`])).toBe(ID);
-    expect(shareIdIn(["error: relay unreachable"])).toBeUndefined();
-    expect(shareIdIn(["share ID (full, 1 MB):", "  not an id"])).toBeUndefined();
+  test("the share ID is read from the JSON result only: status text or a failure offers nothing to copy", () => {
+    expect(shareIdFromJson(JSON.stringify({ id: ID, bytes: 1 }))).toBe(ID);
+    expect(shareIdFromJson(["share ID (db-only, 1.0 MiB):", `  ${ID}`].join("\n"))).toBeUndefined();
+    expect(shareIdFromJson('{"error":{"kind":"network","message":"relay unreachable"}}')).toBeUndefined();
   });
 });
 
@@ -137,7 +139,13 @@ describe("Bridge pane", () => {
     await h.until((x) => lastLine(x).includes("Service to intercept"));
     await h.press("api --port 80:3000 --mirror", KEY.enter);
     f = await h.until((x) => x.includes("$ devx bridge intercept"));
+    // disconnect is destructive: it asks first; anything but y leaves the session alone
     await h.press(KEY.esc, "x");
+    f = await h.until((x) => lastLine(x).includes("Disconnect intercept shop/api (session s-42)? y yes"));
+    await h.press("n");
+    await h.until((x) => lastLine(x).includes("q quit"));
+    expect(r.calls).toHaveLength(2);
+    await h.press("x", "y");
     await h.until(() => r.calls.length === 3);
     expect(r.calls.map((c) => c.args)).toEqual([
       ["bridge", "connect", "--detach", "-t", "api:80", "-t", "db"],

@@ -15,7 +15,7 @@ test("devx run injects the top-level env: that up gives every service; --dry-run
   const exec = new ExecStub([]);
   const io = memoryIO();
   expect(await main(["run", "--dry-run", "--json", "--", "touch", join(dir, "touched")], { io, cwd: dir, exec })).toBe(0);
-  expect(JSON.parse(io.stdout())).toEqual({ argv: ["touch", join(dir, "touched")], sources: ["project"], env: { GREETING: "hello", RETRIES: "3", API_TOKEN: "****" } });
+  expect(JSON.parse(io.stdout())).toEqual({ plan: { argv: ["touch", join(dir, "touched")], sources: ["project"], env: { GREETING: "hello", RETRIES: "3", API_TOKEN: "****" } } });
   expect(await Bun.file(join(dir, "touched")).exists()).toBe(false);
   exec.verify();
 });

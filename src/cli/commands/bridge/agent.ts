@@ -62,6 +62,7 @@ export async function runBridgeAgent(opts: v.InferOutput<typeof agentOptions>, d
 export default defineCommand({
   path: ["bridge-agent"],
   group: "Kubernetes & hybrid",
+  dryRun: "unsupported",
   summary: "in-cluster bridge intercept agent (started by `devx bridge intercept`)",
   hidden: true,
   options: agentOptions,

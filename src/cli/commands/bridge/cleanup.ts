@@ -1,10 +1,12 @@
 import * as v from "valibot";
+import { plural } from "../../../events/format.ts";
 import { defineCommand } from "../../define.ts";
 import { kubeFlags } from "./common.ts";
 
 export default defineCommand({
   path: ["bridge", "cleanup"],
   group: "Kubernetes & hybrid",
+  dryRun: "plan",
   summary: "find orphaned intercept agents and Service patches in the cluster by label, and remove them",
   description:
     "An orphan is a devx agent object (Job, Pod, ServiceAccount, Role, RoleBinding; its Secret and NetworkPolicy go\n" +
@@ -33,7 +35,7 @@ export default defineCommand({
       const missing = await missingPermissions(kube, ns, cleanupNeeds());
       if (missing.length) throw permissionError(missing, ns, "removing orphaned agents");
     }
-    await deps.confirm(`remove ${orphans.length} orphaned session(s) and restore their Services?`);
+    await deps.confirm(`remove ${plural(orphans.length, "orphaned session")} and restore their Services?`);
     const removed: string[] = [];
     for (const o of orphans) {
       await removeOrphan(kube, o);

@@ -1,10 +1,12 @@
 import * as v from "valibot";
+import { formatBytes } from "../../../events/format.ts";
 import { defineCommand, flag, list } from "../../define.ts";
-import { detach, fmtBytes, kubeFlags, liveTable, reportReady, untilStopped } from "./common.ts";
+import { detach, kubeFlags, liveTable, reportReady, untilStopped } from "./common.ts";
 
 export default defineCommand({
   path: ["bridge", "connect"],
   group: "Kubernetes & hybrid",
+  dryRun: "plan",
   summary: "forward cluster Services to ports on 127.0.0.1, following pod restarts",
   description:
     "Each target Service gets a listener on 127.0.0.1 (the Service port unless given); every connection is\n" +
@@ -39,7 +41,7 @@ export default defineCommand({
     if (deps.global.json) deps.io.out.write(JSON.stringify({ session: h.session, forwards: h.forwards, env: h.env }) + "\n");
     const stopTable = liveTable(
       deps,
-      () => h.forwards.map((f) => [`${f.service}:${f.port}`, `127.0.0.1:${f.hostPort}`, f.pod ?? "-", f.state, String(f.active), String(f.connections), fmtBytes(f.bytesIn), fmtBytes(f.bytesOut)]),
+      () => h.forwards.map((f) => [`${f.service}:${f.port}`, `127.0.0.1:${f.hostPort}`, f.pod ?? "-", f.state, String(f.active), String(f.connections), formatBytes(f.bytesIn), formatBytes(f.bytesOut)]),
       ["SERVICE", "HOST", "POD", "STATE", "ACTIVE", "CONNS", "IN", "OUT"],
       [0, 1, 2, 3],
     );

@@ -4,6 +4,7 @@ import { defineCommand, option, optionalArg } from "../../define.ts";
 export default defineCommand({
   path: ["bridge", "disconnect"],
   group: "Kubernetes & hybrid",
+  dryRun: "plan",
   summary: "stop forwards and intercepts started on this machine, restoring every Service",
   description: "Signals the background processes (they restore and clean up), and cleans up after any that died.\nWith a service name, only sessions for that Service.",
   examples: ["devx bridge disconnect", "devx bridge disconnect api", "devx bridge disconnect --session 3fa9c01b"],

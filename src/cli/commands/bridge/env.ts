@@ -4,6 +4,7 @@ import { defineCommand } from "../../define.ts";
 export default defineCommand({
   path: ["bridge", "env"],
   group: "Kubernetes & hybrid",
+  dryRun: "read-only",
   summary: "print BRIDGE_<SVC>_URL/_HOST/_PORT of live forwards as export lines (or --json)",
   examples: ['eval "$(devx bridge env)"', "devx bridge env --json"],
   options: v.object({}),

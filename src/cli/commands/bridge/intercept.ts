@@ -1,11 +1,13 @@
 import * as v from "valibot";
+import { formatBytes } from "../../../events/format.ts";
 import { arg, defineCommand, flag, list, option } from "../../define.ts";
 import { UsageError } from "../../../errors.ts";
-import { detach, fmtBytes, kubeFlags, liveTable, reportReady, untilStopped } from "./common.ts";
+import { detach, kubeFlags, liveTable, reportReady, untilStopped } from "./common.ts";
 
 export default defineCommand({
   path: ["bridge", "intercept"],
   group: "Kubernetes & hybrid",
+  dryRun: "plan",
   summary: "send a cluster Service's traffic to your machine (or a copy of it with --mirror)",
   description:
     "Checks the Service and your permissions (nothing is created if one is missing), runs a small agent Job next to\n" +
@@ -50,7 +52,7 @@ export default defineCommand({
       deps,
       () => {
         const st = h.stats();
-        return [[r.service, r.agentPod ?? "-", st?.up ? "up" : "down", String(st?.active ?? 0), String(st?.connections ?? 0), fmtBytes(st?.bytesIn ?? 0), fmtBytes(st?.bytesOut ?? 0), String(st?.reconnects ?? 0)]];
+        return [[r.service, r.agentPod ?? "-", st?.up ? "up" : "down", String(st?.active ?? 0), String(st?.connections ?? 0), formatBytes(st?.bytesIn ?? 0), formatBytes(st?.bytesOut ?? 0), String(st?.reconnects ?? 0)]];
       },
       ["SERVICE", "AGENT", "TUNNEL", "ACTIVE", "CONNS", "IN", "OUT", "RECONNECTS"],
       [0, 1, 2],

@@ -4,6 +4,7 @@ import { choice, defineCommand, option } from "../../define.ts";
 export default defineCommand({
   path: ["bridge", "rbac"],
   group: "Kubernetes & hybrid",
+  dryRun: "read-only",
   summary: "print the minimal Role and RoleBinding a user needs for bridge connect, intercept, status and cleanup",
   examples: ["devx bridge rbac -n staging --user alice@example.com | kubectl apply -f -", "devx bridge rbac -n staging --group developers"],
   options: v.object({

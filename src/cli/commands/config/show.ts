@@ -5,6 +5,7 @@ import { defineCommand } from "../../define.ts";
 export default defineCommand({
   path: ["config", "show"],
   group: "Orchestration & state",
+  dryRun: "read-only",
   summary: "print the effective config after includes and the profile are applied",
   options: v.object({}),
   async run(_opts, deps) {

@@ -1,10 +1,12 @@
 import * as v from "valibot";
 import { defineCommand } from "../../define.ts";
 import { ConfigErrors } from "../../../config/load.ts";
+import { plural } from "../../../events/format.ts";
 
 export default defineCommand({
   path: ["config", "validate"],
   group: "Orchestration & state",
+  dryRun: "read-only",
   summary: "check devx.yaml (with includes and profile) and list every problem with its position",
   description:
     "Runs the checks `devx up` runs before it starts anything — the schema, includes, the profile, then the\n" +
@@ -18,16 +20,13 @@ export default defineCommand({
       const c = await deps.config();
       buildGraph(c.config, { locate: c.locate });
       if (deps.global.json) deps.io.out.write(JSON.stringify({ valid: true, path: c.path, files: c.files, profile: c.profile ?? null }) + "\n");
-      else {
-        const more = c.files.length - 1;
-        deps.io.out.write(`${c.path} is valid${more > 0 ? ` (with ${more} included file${more > 1 ? "s" : ""})` : ""}${c.profile ? `, profile ${c.profile}` : ""}\n`);
-      }
+      else deps.io.out.write(`${c.path} is valid${c.files.length > 1 ? ` (with ${plural(c.files.length - 1, "included file")})` : ""}${c.profile ? `, profile ${c.profile}` : ""}\n`);
       return 0;
     } catch (e) {
       if (!(e instanceof ConfigErrors)) throw e;
       if (deps.global.json) deps.io.out.write(JSON.stringify({ valid: false, problems: e.problems }) + "\n");
       for (const p of e.problems) deps.io.err.write(`${p}\n`);
-      deps.io.err.write(`${e.problems.length} problem${e.problems.length > 1 ? "s" : ""} found\n`);
+      deps.io.err.write(`${plural(e.problems.length, "problem")} found\n`);
       return 3;
     }
   },

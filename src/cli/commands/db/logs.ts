@@ -4,11 +4,12 @@ import { arg, defineCommand, flag, number } from "../../define.ts";
 export default defineCommand({
   path: ["db", "logs"],
   group: "Local infrastructure",
-  summary: "print a database's logs (-f follows until Ctrl-C)",
-  examples: ["devx db logs postgres", "devx db logs cache -f --tail 20"],
+  dryRun: "read-only",
+  summary: "print a database's logs (--follow keeps printing them)",
+  examples: ["devx db logs postgres", "devx db logs cache --follow --tail 20"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
-    follow: flag("keep printing new lines", { short: "f" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
+    follow: flag("keep printing new lines until Ctrl-C (-f is --file, as everywhere)", { short: "F" }),
     tail: number("only the last N lines", { min: 0, placeholder: "N" }),
   }),
   async run(opts, deps) {

@@ -4,6 +4,7 @@ import { defineCommand, flag } from "../../define.ts";
 export default defineCommand({
   path: ["db", "ls"],
   group: "Local infrastructure",
+  dryRun: "read-only",
   summary: "list the project's databases (from the container runtime's labels)",
   examples: ["devx db ls", "devx db ls --json | jq -r '.databases[].name'", "devx db ls --all-projects"],
   options: v.object({

@@ -6,10 +6,11 @@ import { UsageError } from "../../../errors.ts";
 export default defineCommand({
   path: ["db", "restart"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "restart a database (data kept in its volume) and wait until it answers",
   examples: ["devx db restart postgres", "devx db restart cache --timeout 2m"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
     timeout: option("how long to wait until it is ready", { placeholder: "duration" }),
   }),
   async run(opts, deps) {
@@ -23,10 +24,9 @@ export default defineCommand({
       deps.io.out.write(deps.global.json ? JSON.stringify({ plan: { restart: db.container } }) + "\n" : `would restart ${db.container}\n`);
       return 0;
     }
-    const step = { type: "step" as const, id: `db:${opts.target}`, title: `restart ${opts.target}` };
-    deps.emit({ ...step, status: "started" });
+    // the wait is shown as it starts; the outcome is the result line below, said once
+    deps.emit({ type: "step", id: `db:${opts.target}`, title: `restart ${opts.target} and wait until it answers`, status: "started" });
     const db = await restartDatabase(ctx, opts.target, timeoutMs);
-    deps.emit({ ...step, status: "done", detail: `127.0.0.1:${db.port}` });
     if (deps.global.json) deps.io.out.write(JSON.stringify({ type: "database", ...publicInfo(db) }) + "\n");
     else deps.io.out.write(`${db.engine} ${db.name} ready on ${db.host}:${db.port}\n`);
     return 0;

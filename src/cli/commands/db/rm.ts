@@ -4,11 +4,12 @@ import { arg, defineCommand, flag } from "../../define.ts";
 export default defineCommand({
   path: ["db", "rm"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "remove a database container; with --volume also its data and stored credentials",
   description: "Without --volume the data stays in the named volume and the next `devx db spawn` picks it up again.\nDeleting the volume asks first (-y answers yes; without a terminal -y is required).",
   examples: ["devx db rm postgres", "devx db rm cache --volume -y", "devx db rm postgres --volume --dry-run"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
     volume: flag("also delete the volume (all data) and the stored credentials"),
   }),
   async run(opts, deps) {

@@ -7,6 +7,7 @@ import { UsageError } from "../../../errors.ts";
 export default defineCommand({
   path: ["db", "spawn"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "start a database container (postgres, redis, mysql, mongo) and wait until it answers",
   description:
     "Starts the engine's image (devx.yaml `databases[].image`, or the official image) with a named volume and\n" +
@@ -17,7 +18,7 @@ export default defineCommand({
     "Running it again reuses the running database. Without an argument, starts every database in devx.yaml.",
   examples: ["devx db spawn postgres", "devx db spawn redis --name cache --port 6380", "devx db spawn postgres --image docker.io/library/postgres:15", "devx db spawn"],
   options: v.object({
-    target: optionalArg(`engine (${ENGINES.join(", ")}) or a database name from devx.yaml`, { placeholder: "engine|name" }),
+    target: optionalArg(`engine (${ENGINES.join(", ")}) or a database name from devx.yaml`, { placeholder: "engine|name", complete: "db-engines" }),
     name: option("name of the database within the project (default: the engine)", { placeholder: "name" }),
     port: number("host port on 127.0.0.1 (busy → error; without it a busy default shifts)", { min: 1, max: 65535, placeholder: "port" }),
     image: option("container image (default: devx.yaml, else the official image)", { placeholder: "image" }),
@@ -47,7 +48,7 @@ export default defineCommand({
         return { name: d.name, engine: d.engine, image: d.image, container: d.container, volume: d.volume, port: d.port, project: ctx.project };
       });
       if (deps.global.json) deps.io.out.write(JSON.stringify({ plan }) + "\n");
-      else for (const p of plan) deps.io.out.write(`would start ${p.engine} ${p.name}: ${p.image} as ${p.container}, volume ${p.volume}, 127.0.0.1:${p.port}\n`);
+      else for (const p of plan) deps.io.out.write(`would start ${p.name === p.engine ? p.name : `${p.engine} ${p.name}`} from ${p.image} as container ${p.container}, volume ${p.volume}, on 127.0.0.1:${p.port}\n`);
       return 0;
     }
 

@@ -5,13 +5,14 @@ import { NotFoundError } from "../../../errors.ts";
 export default defineCommand({
   path: ["db", "url"],
   group: "Local infrastructure",
+  dryRun: "read-only",
   summary: "print a database's connection URL (password included, on stdout only)",
   description:
     "Prints the URL with its password so that `psql \"$(devx db url postgres)\"` works. With --json the password\n" +
     "is masked unless --reveal is given, and the connection env (<NAME>_URL, _HOST, _PORT) is included.",
   examples: ['psql "$(devx db url postgres)"', "devx db url cache --json", "devx db url redis --json --reveal"],
   options: v.object({
-    target: arg("engine or database name", { placeholder: "engine|name" }),
+    target: arg("engine or database name", { placeholder: "engine|name", complete: "databases" }),
     reveal: flag("include the password in --json output"),
   }),
   async run(opts, deps) {

@@ -3,10 +3,12 @@ import { defineCommand, flag, list, optionalArg } from "../../define.ts";
 import { ALLOW, parseAllow } from "../../../core/state/guard/allow.ts";
 import { UsageError } from "../../../errors.ts";
 import type { Deps } from "../../deps.ts";
+import { plural } from "../../../events/format.ts";
 
 export default defineCommand({
   path: ["state", "attach"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "download a shared environment, verify it, and apply it here (with automatic rollback)",
   description:
     "Downloads the bundle, decrypts and authenticates all of it and checks its manifest before anything local is\n" +
@@ -27,18 +29,18 @@ export default defineCommand({
     allow: list(`let the bundle do what is refused by default (comma-separated or repeated): ${Object.keys(ALLOW).join(", ")}`, { placeholder: "what" }),
   }),
   async run(opts, deps) {
-    const { stateDeps } = await import("./context.ts");
+    const { planOnce, stateDeps } = await import("./context.ts");
     const { attach } = await import("../../../core/state/share.ts");
     const { describePlan } = await import("../../../core/state/apply.ts");
-    const sd = await stateDeps(deps);
+    const { sd, confirm } = planOnce(await stateDeps(deps), deps);
     const shareId = await resolveShareId(opts.shareId, deps);
-    const r = await attach(sd, { shareId, dbOnly: opts.dbOnly, allow: parseAllow(opts.allow), dryRun: deps.global.dryRun, confirm: deps.confirm });
+    const r = await attach(sd, { shareId, dbOnly: opts.dbOnly, allow: parseAllow(opts.allow), dryRun: deps.global.dryRun, confirm });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify({ applied: r.applied, mode: r.mode, source: { created: r.manifest.created, host: r.manifest.host, project: r.manifest.project }, plan: r.plan, restorePoint: r.restorePoint }, null, 2) + "\n");
       return 0;
     }
     if (!r.applied) deps.io.out.write(`plan (${r.mode}), nothing changed (--dry-run):\n${describePlan(r.plan).join("\n")}\n`);
-    else deps.io.out.write(`attached (${r.mode}): ${r.plan.restore.length} container(s) restored, ${r.plan.volumes.length} volume(s) replaced\nundo with: devx state undo\n`);
+    else deps.io.out.write(`attached (${r.mode}): ${plural(r.plan.restore.length, "container")} restored, ${plural(r.plan.volumes.length, "volume")} replaced\nundo with: devx state undo\n`);
     return 0;
   },
 });

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Deps } from "../../deps.ts";
-import { textRenderer } from "../../../events/render.ts";
+import { stderrEmit } from "../../deps.ts";
 import type { StateDeps } from "../../../core/state/context.ts";
 import { projectName } from "../../../config/project.ts";
 
@@ -18,8 +18,8 @@ export async function stateDeps(deps: Deps): Promise<StateDeps> {
   return {
     runtime: detectRuntime(deps, loaded?.config.provider),
     stateDir: deps.paths.state,
-    // --json keeps stdout to the one result document: progress and warnings go to stderr as text
-    emit: deps.global.json ? textRenderer({ write: (s) => deps.io.err.write(s), isTTY: false, color: false }) : deps.emit,
+    // --json keeps stdout to the one result document: progress and warnings go to stderr
+    emit: deps.global.json ? stderrEmit({ ...deps.io, err: { ...deps.io.err, isTTY: false }, color: false }, deps.env) : deps.emit,
     now: () => new Date(deps.clock.now()),
     project: projectName(loaded, deps.cwd),
     configSha256: loaded?.sha256,
@@ -42,6 +42,23 @@ function killAt(spec: string | undefined, inner?: (p: string) => void | Promise<
   return (p) => {
     if (p === point && ++seen >= Number(nth ?? 1)) process.kill(process.pid, "SIGKILL");
     return inner?.(p);
+  };
+}
+
+/**
+ * Restore, attach and undo print their plan (under --dry-run) and their outcome on stdout, once. The
+ * use-case also reports both as info events, so that the plan is on screen before the confirmation
+ * question: under --dry-run there is no question, and once it is answered the command reports the
+ * outcome itself, so from then on info events are not shown twice. Warnings and steps always are.
+ */
+export function planOnce(sd: StateDeps, deps: Deps): { sd: StateDeps; confirm(question: string): Promise<void> } {
+  let quiet = deps.global.dryRun;
+  return {
+    sd: { ...sd, emit: (e) => void (quiet && e.type === "info" ? undefined : sd.emit(e)) },
+    confirm: async (question) => {
+      await deps.confirm(question);
+      quiet = true;
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { defineCommand, number } from "../../define.ts";
 export default defineCommand({
   path: ["state", "prune"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "remove restore points beyond the newest few, and what interrupted runs left behind",
   description:
     "Each attach and restore keeps a restore point (what it replaced), so `devx state undo` can go back. They are\n" +

@@ -4,6 +4,7 @@ import { defineCommand } from "../../define.ts";
 export default defineCommand({
   path: ["state", "recover"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "finish what an interrupted attach, restore, undo, checkpoint or share left, and remove its leftovers",
   description:
     "Every state operation keeps a small journal while it runs. When devx was killed, lost power or had its lid\n" +

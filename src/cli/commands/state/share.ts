@@ -1,9 +1,11 @@
 import * as v from "valibot";
 import { defineCommand, flag, number, option } from "../../define.ts";
+import { formatBytes } from "../../../events/format.ts";
 
 export default defineCommand({
   path: ["state", "share"],
   group: "Orchestration & state",
+  dryRun: "plan",
   summary: "checkpoint the running environment and share it, encrypted, through the team's bucket",
   description:
     "Checkpoints the running devx-managed containers (CRIU, podman as root) and their volumes, bundles them with a\n" +
@@ -23,11 +25,9 @@ export default defineCommand({
     const sd = await stateDeps(deps);
     const cfg = (await deps.findConfig())?.config.state;
     if (deps.global.dryRun) {
-      const { selectForSnapshot } = await import("../../../core/state/select.ts");
-      const { chooseMode } = await import("../../../core/state/mode.ts");
-      const sel = await selectForSnapshot(sd, await chooseMode(sd, opts.dbOnly, "sharing"));
-      const plan = { relay: await relayUri(deps, opts.relay, { dryRun: true, emit: sd.emit }), mode: sel.mode, containers: sel.containers.map((c) => c.name), stopped: sel.stopOnly.map((c) => c.name), volumes: sel.volumes.map((x) => x.name) };
-      deps.io.out.write(deps.global.json ? JSON.stringify(plan, null, 2) + "\n" : `would share (${plan.mode}) to ${plan.relay}:\n${plan.containers.map((c) => `  checkpoint container ${c}\n`).join("")}${plan.stopped.map((c) => `  stop and start container ${c}\n`).join("")}${plan.volumes.map((x) => `  export volume ${x}\n`).join("")}`);
+      const { planLines, selectionPlan } = await import("./plan-text.ts");
+      const plan = { relay: await relayUri(deps, opts.relay, { dryRun: true, emit: sd.emit }), ...(await selectionPlan(sd, { dbOnly: opts.dbOnly })) };
+      deps.io.out.write(deps.global.json ? JSON.stringify(plan, null, 2) + "\n" : `would share (${plan.mode}) to ${plan.relay}:\n${planLines(plan).join("\n")}\n`);
       return 0;
     }
     const r = await share(sd, { relay: await relayUri(deps, opts.relay, { dryRun: false, emit: sd.emit }), dbOnly: opts.dbOnly, words: opts.words ?? cfg?.words, level: cfg?.compression_level ?? 1 });
@@ -35,7 +35,7 @@ export default defineCommand({
       deps.io.out.write(JSON.stringify(r, null, 2) + "\n");
       return 0;
     }
-    deps.io.out.write(`share ID (${r.mode}, ${(r.bytes / 1e6).toFixed(1)} MB):\n  ${r.id}\n\nyour teammate runs:\n  devx state attach '${r.id}'\n(or, to keep the passphrase out of the process list: paste it into \`devx state attach -\`)\n`);
+    deps.io.out.write(`share ID (${r.mode}, ${formatBytes(r.bytes)}):\n  ${r.id}\n\nyour teammate runs:\n  devx state attach '${r.id}'\n(or, to keep the passphrase out of the process list: paste it into \`devx state attach -\`)\n`);
     deps.io.err.write("The ID contains the passphrase: send it over a private channel.\n");
     return 0;
   },

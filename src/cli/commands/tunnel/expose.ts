@@ -5,6 +5,7 @@ import { UsageError } from "../../../errors.ts";
 export default defineCommand({
   path: ["tunnel", "expose"],
   group: "Networking & edge",
+  dryRun: "plan",
   summary: "publish a port of the VM at https://<name>.<zone> through the VM's Cloudflare tunnel",
   description:
     "Adds an ingress rule to the VM tunnel's remotely managed configuration (cloudflared picks it up live, no\n" +

@@ -5,6 +5,7 @@ import { UsageError } from "../../../errors.ts";
 export default defineCommand({
   path: ["tunnel", "gc"],
   group: "Networking & edge",
+  dryRun: "plan",
   summary: "remove DNS records and ingress rules devx created that no longer have an owner",
   description:
     "Acts on this VM's tunnel only (the one `devx vm init` recorded on this machine) and the devx DNS records\n" +

@@ -4,6 +4,7 @@ import { defineCommand, option } from "../../define.ts";
 export default defineCommand({
   path: ["tunnel", "list"],
   group: "Networking & edge",
+  dryRun: "read-only",
   summary: "list what is exposed through the VM's tunnel, as Cloudflare has it now",
   examples: ["devx tunnel list", "devx tunnel list --json"],
   options: v.object({ domain: option("zone (default: vm.cloudflare.zone)", { placeholder: "zone" }) }),

@@ -4,6 +4,7 @@ import { arg, defineCommand, option } from "../../define.ts";
 export default defineCommand({
   path: ["tunnel", "unexpose"],
   group: "Networking & edge",
+  dryRun: "plan",
   summary: "remove an exposure: its ingress rule and its DNS record",
   examples: ["devx tunnel unexpose api", "devx tunnel unexpose api.example.dev"],
   options: v.object({

@@ -5,6 +5,7 @@ import { printPlan, quiet, vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "init"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "create the devx VM with its machine configuration (idempotent)",
   description:
     "Creates the VM named in devx.yaml (vm.name, default devx) with the provider chosen by --provider, your user\n" +

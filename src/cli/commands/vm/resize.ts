@@ -7,6 +7,7 @@ import { printPlan, quiet, vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "resize"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "change the VM's CPUs, memory or disk (stops and restarts it if running)",
   description: "Only the given resources change. The disk can only grow. OrbStack and Docker Desktop manage their own VM and cannot be resized from devx.",
   examples: ["devx vm resize --cpus 6 --memory 12GiB", "devx vm resize --disk 120GiB --dry-run"],

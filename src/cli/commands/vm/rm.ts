@@ -5,6 +5,7 @@ import { printPlan, quiet, vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "rm"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "delete the devx VM and its disk (asks first; -y to confirm)",
   description: "With vm.cloudflare set, the VM's Cloudflare tunnel goes too, with the devx DNS records (and basic-auth\nWorkers) pointing at it; --keep-tunnel leaves them for a VM created again under the same name.",
   examples: ["devx vm rm", "devx vm rm -y", "devx vm rm --dry-run"],

@@ -6,7 +6,7 @@ import { shellQuote as q } from "../../../core/vm/plan.ts";
 
 /** Flags every vm command takes: which provider, which VM (default: vm.name from devx.yaml). */
 export const vmFlags = {
-  provider: choice("VM provider (default: user config, then devx.yaml vm.provider, then the one installed)", ["auto", "podman", "lima", "colima", "docker-desktop", "orbstack"] as const),
+  provider: choice("VM provider (default: DEVX_PROVIDER, then your user config, then devx.yaml vm.provider, then the one installed)", ["auto", "podman", "lima", "colima", "docker-desktop", "orbstack"] as const),
   name: option("VM name (default: vm.name in devx.yaml, $DEVX_VM, or devx)", { placeholder: "name" }),
 };
 

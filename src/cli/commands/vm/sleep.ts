@@ -5,6 +5,7 @@ import { printPlan, quiet, vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "sleep"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "free the VM's CPU and memory, keeping its disk (stop where the provider cannot suspend)",
   examples: ["devx vm sleep", "devx vm sleep --dry-run"],
   options: v.object({ ...vmFlags }),

@@ -5,6 +5,7 @@ import { vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "ssh"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "open a shell in the VM, or run one command there",
   examples: ["devx vm ssh", "devx vm ssh -- sudo journalctl -u devx-cloudflared -f"],
   options: v.object({ ...vmFlags, command: variadicArg("command to run in the VM (after --)", { placeholder: "command" }) }),

@@ -5,6 +5,7 @@ import { printPlan, quiet, vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "start"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "start the devx VM",
   examples: ["devx vm start", "devx vm start --dry-run"],
   options: v.object({ ...vmFlags }),

@@ -5,6 +5,7 @@ import { quiet, vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "status"],
   group: "Local infrastructure",
+  dryRun: "read-only",
   summary: "show the VM's provider, state, resources, features and tailnet address",
   examples: ["devx vm status", "devx vm status --json | jq .tailnet"],
   options: v.object({ ...vmFlags }),

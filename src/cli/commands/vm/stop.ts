@@ -5,6 +5,7 @@ import { printPlan, quiet, vmFlags } from "./shared.ts";
 export default defineCommand({
   path: ["vm", "stop"],
   group: "Local infrastructure",
+  dryRun: "plan",
   summary: "stop the devx VM",
   examples: ["devx vm stop", "devx vm stop --dry-run"],
   options: v.object({ ...vmFlags }),
