@@ -7,40 +7,18 @@ import { systemClock, type Clock } from "../platform/clock.ts";
 import { resolvePaths, type Paths } from "../platform/paths.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import type { UserConfig } from "../config/schema.ts";
+import type { CoreDeps } from "../core/deps.ts";
 import type { GlobalOptions } from "./define.ts";
 import { processIO, type IO } from "./io.ts";
 
 /**
- * Everything a command reaches the world through. Built lazily: nothing heavy is constructed until
- * a command asks for it, so `devx --version` stays instant and a test swaps one field.
+ * Everything a command reaches the world through: what core's use-cases get (CoreDeps), plus the
+ * terminal streams and the global flags, which stay in the CLI. Built lazily: nothing heavy is
+ * constructed until a command asks for it, so `devx --version` stays instant and a test swaps one field.
  */
-export interface Deps {
+export interface Deps extends CoreDeps {
   io: IO;
-  env: Record<string, string | undefined>;
-  cwd: string;
-  paths: Paths;
-  exec: Exec;
-  clock: Clock;
-  /** aborted on Ctrl-C */
-  signal: AbortSignal;
   global: GlobalOptions;
-  /** progress/status events, rendered as text on stderr or JSON lines on stdout (--json) */
-  emit: Emit;
-  /** the project's devx.yaml (includes and profile applied); NotFoundError when there is none */
-  config(): Promise<LoadedConfig>;
-  /** the same, or undefined when no devx.yaml is found */
-  findConfig(): Promise<LoadedConfig | undefined>;
-  userConfig(): Promise<UserConfig>;
-  /**
-   * Ask before a destructive action. --yes answers yes; without a TTY and without --yes it fails
-   * with a usage error naming -y (never hangs); "no" raises CancelledError.
-   */
-  confirm(question: string): Promise<void>;
-  /**
-   * Test-only failure injection for commands that change state (`devx state attach`…): called with
-   * a step id ("apply:2") before each step; throwing makes that step fail. Unset in production.
-   */
-  faultPoint?(point: string): void | Promise<void>;
 }
 
 /**
@@ -98,6 +76,8 @@ export function createDeps(global: GlobalOptions, overrides: Partial<Deps> = {})
         return c;
       }),
     userConfig: overrides.userConfig ?? userConfig,
+    ask: overrides.ask ?? ((question) => io.readLine(question)),
+    interactive: overrides.interactive ?? io.stdinIsTTY,
     faultPoint: overrides.faultPoint,
     confirm:
       overrides.confirm ??
