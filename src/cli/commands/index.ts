@@ -44,6 +44,7 @@ import run from "./run.ts";
 import exampleService from "./example-service.ts";
 import shell from "./shell.ts";
 import agent from "./agent.ts";
+import runner from "./runner.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
 import bridgeEnv from "./bridge/env.ts";
@@ -114,6 +115,7 @@ export const commands: Command[] = [
   doctor,
   // Pipelines & CI/CD (hidden role)
   agent,
+  runner,
   // Help & setup
   completion,
 ] as unknown as Command[];
