@@ -46,6 +46,7 @@ import exampleService from "./example-service.ts";
 import shell from "./shell.ts";
 import agent from "./agent.ts";
 import bridgeAgent from "./bridge/agent.ts";
+import runner from "./runner.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
 import bridgeEnv from "./bridge/env.ts";
@@ -118,6 +119,7 @@ export const commands: Command[] = [
   // Pipelines & CI/CD (hidden role)
   agent,
   bridgeAgent,
+  runner,
   // Help & setup
   doctor,
   completion,

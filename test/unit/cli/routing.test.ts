@@ -128,6 +128,6 @@ describe("--dry-run", () => {
   test("every registered command says what --dry-run means for it", () => {
     for (const c of commands) expect([c.path.join(" "), ["plan", "read-only", "unsupported"].includes(c.dryRun)]).toEqual([c.path.join(" "), true]);
     // the hidden roles that serve or run in a cluster have no plan
-    expect(commands.filter((c) => c.dryRun === "unsupported").map((c) => c.path.join(" ")).sort()).toEqual(["agent", "bridge-agent", "example-service"]);
+    expect(commands.filter((c) => c.dryRun === "unsupported").map((c) => c.path.join(" ")).sort()).toEqual(["agent", "bridge-agent", "example-service", "runner"]);
   });
 });
