@@ -118,7 +118,7 @@ async function withLock<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
 
 const log = (s: string) => process.stderr.write(`[test-images] ${s}\n`);
 
-async function ensureBase(): Promise<void> {
+export async function ensureBase(): Promise<void> {
   if (exists(BASE_IMAGE)) return;
   await withLock(BASE_IMAGE, () => {
     if (exists(BASE_IMAGE)) return;
