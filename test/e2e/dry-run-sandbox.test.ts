@@ -99,6 +99,7 @@ function sandboxProcesses(): string[] {
  */
 const SAMPLE: Record<string, string[]> = {
   "engine|name": ["cache"],
+  node: ["api"],
   name: ["seed"],
   port: ["3000"],
   service: ["api"],
