@@ -59,7 +59,7 @@ describe("bash", () => {
 
   test("help <command>, completion <shell>, profiles", () => {
     expect(bash("devx help sta")).toEqual(["start", "state"]);
-    expect(bash("devx help state re")).toEqual(["recover", "restore"]);
+    expect(bash("devx help state re").sort()).toEqual(["recover", "restore"]);
     expect(bash("devx help ex")).toEqual(["exit-codes"]);
     expect(bash("devx completion ")).toEqual(["bash", "zsh", "fish"]);
     expect(bash("devx up --profile ")).toEqual(["with-cache"]);

@@ -200,7 +200,7 @@ test(
     expect(changed).toEqual([]);
     expect(existsSync(touched)).toBe(false);
     // the commands that cannot plan refuse --dry-run instead of acting
-    expect(outcomes.filter((o) => o.includes("has no --dry-run")).map((o) => /devx (\S+)/.exec(o)![1])).toEqual(["example-service", "agent"]);
+    expect(outcomes.filter((o) => o.includes("has no --dry-run")).map((o) => /devx (\S+)/.exec(o)![1])).toEqual(["example-service", "agent", "bridge-agent", "runner"]);
   },
   600_000,
 );
@@ -219,6 +219,6 @@ test("the plans that need a live environment were printed, not refused", async (
   // the plan once, on stdout (not again on stderr), its columns aligned
   const restore = await devx(["state", "restore", "seed", "--dry-run"]);
   expect(restore.err).toBe("");
-  expect(restore.out).toMatch(new RegExp(`^plan, nothing changed \\(--dry-run\\):\n  stop and replace  container devx-${project}-cache \\(.*\\)\n  replace           volume devx-${project}-cache-data \\([\\d.]+ (B|KiB|MiB)\\)\n`));
+  expect(restore.out).toMatch(new RegExp(`^plan, nothing changed \\(--dry-run\\):\n  stop and replace  container devx-${project}-cache \\(.*\\)\n  replace           volume devx-${project}-cache-data \\([\\d.]+ (B|KiB|MiB)\\); its content is kept aside for undo\n`));
   expect(existsSync(touched)).toBe(false);
 });

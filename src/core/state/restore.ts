@@ -57,6 +57,13 @@ export function localScope(sd: StateDeps, m: Manifest, source: string): string {
   return sd.project;
 }
 
+/** A plan that asks for what was not allowed; it carries the plan so a dry run can show it too. */
+export class RefusedPlanError extends PermissionError {
+  constructor(message: string, hint: string, readonly plan: Plan, readonly title: string) {
+    super(message, hint);
+  }
+}
+
 /**
  * Apply a snapshot directory to this host, safely: plan → (bundle: inspect and refuse what is not
  * allowed) → confirm → restore point → apply → verify. Any failure rolls back to the restore point
@@ -73,7 +80,7 @@ export async function restoreFromDir(sd: StateDeps, req: RestoreRequest): Promis
   sd.emit({ type: "info", message: `plan for ${req.source} (${m.mode}):\n${describePlan(plan).join("\n")}` });
   if (plan.refused.length > 0) {
     const names = [...new Set(plan.refused.map((e) => e.allow))];
-    throw new PermissionError(`${req.source} asks for what you did not allow: ${plan.refused.map((e) => `${e.subject}: ${e.detail}`).join("; ")}`, `if you trust whoever shared it, attach with --allow ${names.join(",")}; nothing was changed`);
+    throw new RefusedPlanError(`${req.source} asks for what you did not allow: ${plan.refused.map((e) => `${e.subject}: ${e.detail}`).join("; ")}`, `if you trust whoever shared it, attach with --allow ${names.join(",")}; nothing was changed`, plan, `plan for ${req.source} (${m.mode})`);
   }
   if (req.dryRun) return { plan, applied: false };
   const asked = Date.now();

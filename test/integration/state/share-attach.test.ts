@@ -89,16 +89,17 @@ full("full share through file://, then attach: no TTY without -y is a usage erro
   expect(await env.snapshot()).toEqual(state);
 
   env.wipe();
-  // the scope of an attach is decided here: outside any project it is refused (it would otherwise be
-  // "every devx container on this machine"), and another project's container is never touched
+  // the scope of an attach is decided here: a directory without devx.yaml is the project of its own
+  // name (one rule for every command), so the bundle's project does not match and it is refused;
+  // and another project's container is never touched
   const bystander = `${env.project}x-other`;
   env.sh(["podman", "run", "-d", "--name", bystander, "--label", "devx.managed=true", "--label", `devx.project=${env.project}x`, BUSYBOX_IMAGE, "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]);
   try {
     const elsewhere = mkdtempSync(join(process.env.DEVX_TEST_ROOT!, "no-project-"));
     const before = env.sh(["podman", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", bystander]);
     const outside = await env.cli(["state", "attach", "-y", id], { cwd: elsewhere });
-    expect(outside.code).toBe(2);
-    expect(outside.err).toContain("can only be applied inside a project");
+    expect(outside.code).toBe(5);
+    expect(outside.err).toMatch(/is of project .*, and this directory is project no-project-/);
     const r = await env.cli(["state", "attach", "-y", id]);
     expect(r.err + `exit ${r.code}`).toEndWith("exit 0");
     expect(env.sh(["podman", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", bystander])).toBe(before);

@@ -34,7 +34,12 @@ export default defineCommand({
     const { describePlan } = await import("../../../core/state/apply.ts");
     const { sd, confirm } = planOnce(await stateDeps(deps), deps);
     const shareId = await resolveShareId(opts.shareId, deps);
-    const r = await attach(sd, { shareId, dbOnly: opts.dbOnly, allow: parseAllow(opts.allow), dryRun: deps.global.dryRun, confirm });
+    const { RefusedPlanError } = await import("../../../core/state/restore.ts");
+    const r = await attach(sd, { shareId, dbOnly: opts.dbOnly, allow: parseAllow(opts.allow), dryRun: deps.global.dryRun, confirm }).catch((e: unknown) => {
+      // a dry run shows the plan it refused, as the real run does before its error
+      if (deps.global.dryRun && e instanceof RefusedPlanError) deps.io.err.write(`${e.title}, refused (--dry-run, nothing changed):\n${describePlan(e.plan).join("\n")}\n`);
+      throw e;
+    });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify({ applied: r.applied, mode: r.mode, source: { created: r.manifest.created, host: r.manifest.host, project: r.manifest.project }, plan: r.plan, restorePoint: r.restorePoint }, null, 2) + "\n");
       return 0;
