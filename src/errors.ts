@@ -85,3 +85,29 @@ export function messageOf(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+const BY_KIND: Record<ErrorKind, new (message: string, hint?: string) => DevxError> = {
+  internal: DevxError,
+  usage: UsageError,
+  config: ConfigError,
+  "not-found": NotFoundError,
+  conflict: ConflictError,
+  permission: PermissionError,
+  provider: ProviderError,
+  network: NetworkError,
+  integrity: IntegrityError,
+  passphrase: PassphraseError,
+  truncated: TruncatedError,
+  unhealthy: UnhealthyError,
+  cancelled: CancelledError,
+};
+
+/**
+ * The typed error for a kind received from another devx process (a background supervisor's
+ * control channel): the same class, so the same exit code and rendering. An unknown kind from the
+ * wire is `fallback`.
+ */
+export function errorFromKind(kind: string | undefined, message: string, hint = "", fallback: ErrorKind = "internal"): DevxError {
+  const Cls = BY_KIND[(kind && Object.hasOwn(BY_KIND, kind) ? kind : fallback) as ErrorKind];
+  return new Cls(message, hint);
+}

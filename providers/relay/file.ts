@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DevxError, NotFoundError, PermissionError, ProviderError, messageOf } from "../../src/errors.ts";
-import { byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
+import { byteCounter, cancelled, checkObjectName, isAbort } from "./object-io.ts";
 import type { Relay } from "./types.ts";
 
 export function fileRelay(dir: string, uri: string): Relay {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { DevxError, NetworkError, NotFoundError, PermissionError, ProviderError, messageOf } from "../../src/errors.ts";
 import type { Exec } from "../../src/platform/exec.ts";
-import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
+import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./object-io.ts";
 import { s3Relay, type S3RelayTuning } from "./s3.ts";
 import type { Relay, RelayOptions } from "./types.ts";
 import { objectKey } from "./uri.ts";

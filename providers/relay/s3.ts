@@ -21,7 +21,7 @@ import {
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { DevxError, IntegrityError, NetworkError, NotFoundError, PermissionError, ProviderError, TruncatedError, messageOf } from "../../src/errors.ts";
-import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./common.ts";
+import { BucketNotFoundError, byteCounter, cancelled, checkObjectName, isAbort } from "./object-io.ts";
 import { gcPace } from "../../src/platform/gc-pace.ts";
 import type { Relay, RelayOptions } from "./types.ts";
 import { objectKey } from "./uri.ts";

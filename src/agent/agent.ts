@@ -2,8 +2,8 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import type { KubeBridge } from "../../providers/kube/bridge.ts";
 import { KIND, controlChannel, encodeHeader, newChallenge, proofValid, readHeader, type ControlMessage } from "../protocol/bridge/wire.ts";
 import { pipeStream, yamuxOver, type YamuxSession } from "../protocol/bridge/yamux.ts";
-import { labelSelector, readAnnotation, restoreSelector } from "../core/bridge/selector.ts";
-import { agentName } from "../core/bridge/agent-spec.ts";
+import { labelSelector, readAnnotation, restoreSelector } from "../../providers/kube/intercept-selector.ts";
+import { agentName } from "../protocol/bridge/names.ts";
 
 /**
  * The in-cluster side of an intercept (`devx bridge-agent`, run as a Job). It listens on every

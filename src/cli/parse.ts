@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { UsageError } from "../errors.ts";
 import { fieldMeta, globalOptions, kebab, type Command, type FieldMeta, type GlobalOptions } from "./define.ts";
-import { closest } from "./suggest.ts";
+import { closest } from "../text/suggest.ts";
 
 interface Field {
   key: string;

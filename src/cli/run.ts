@@ -4,7 +4,7 @@ import { createDeps, type Deps } from "./deps.ts";
 import { globalOptions, type Command, type GlobalOptions } from "./define.ts";
 import { commandFields, parseArgs, parseGlobals } from "./parse.ts";
 import { commandHelp, exitCodesHelp, groupHelp, rootHelp } from "./help.ts";
-import { closest } from "./suggest.ts";
+import { closest } from "../text/suggest.ts";
 import { commands as allCommands } from "./commands/index.ts";
 import * as v from "valibot";
 

@@ -1,7 +1,7 @@
 import { realpath, stat } from "node:fs/promises";
 import { dirname, join, resolve, isAbsolute } from "node:path";
 import { ConfigError, NotFoundError } from "../errors.ts";
-import { closest } from "../cli/suggest.ts";
+import { closest } from "../text/suggest.ts";
 import { configSchema, userConfigSchema, type DevxConfig, type UserConfig } from "./schema.ts";
 import { overlay, mergeIncludes, type Origins } from "./merge.ts";
 import { MAX_CONFIG_BYTES, readConfigFile, type ReadRefusal } from "./read.ts";

@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { LineCounter, parseDocument, visit, isAlias, isMap, isPair, isScalar, isCollection, type Document, type Node } from "yaml";
 import { relative } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { closest } from "../cli/suggest.ts";
+import { closest } from "../text/suggest.ts";
 import { describeSyntaxErrors, MAX_FLOW_DEPTH } from "./yaml-errors.ts";
 import { scanYaml } from "./yaml-scan.ts";
 

@@ -46,7 +46,7 @@ export default defineCommand({
       const { interruptedWork, recoverInterrupted } = await import("../../core/state/recover.ts");
       const work = await interruptedWork(deps.paths.state);
       if (work.interrupted.length + work.leftovers.length > 0) {
-        const { stateDeps } = await import("./state/context.ts");
+        const { stateDeps } = await import("./state/state-deps.ts");
         const r = await recoverInterrupted(await stateDeps(deps), { dryRun: opts.dryRun });
         recovered = [...r.recovered.map((x) => `${x.op} of ${x.source}: ${x.actions.join("; ")}`), ...(r.swept.length ? [`${r.swept.length} leftover${r.swept.length === 1 ? "" : "s"} of interrupted runs`] : [])];
       }

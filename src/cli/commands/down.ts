@@ -23,7 +23,7 @@ export default defineCommand({
       return 0;
     }
     const { downUp } = await import("../../core/up/down.ts");
-    const r = await downUp(deps);
+    const r = await downUp(deps, { dryRun: deps.global.dryRun });
     const dry = deps.global.dryRun;
     if (deps.global.json) deps.io.out.write(JSON.stringify({ ...r, dryRun: dry || undefined }) + "\n");
     else if (!r.running) {

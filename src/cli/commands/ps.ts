@@ -10,7 +10,7 @@ export default defineCommand({
   options: v.object({}),
   async run(_opts, deps) {
     const { servicesStatus } = await import("../../core/up/session.ts");
-    const { statusTable } = await import("../../core/up/format.ts");
+    const { statusTable } = await import("../views/status-table.ts");
     const st = await servicesStatus(deps);
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify(st, null, 2) + "\n");

@@ -37,7 +37,7 @@ export default defineCommand({
     const { SUPERVISOR_ENV } = await import("../../core/up/detach.ts");
     if (opts.detach && !opts.dryRun && !opts.exitWhenHealthy) {
       const { detachUp } = await import("../../core/up/detach.ts");
-      const { statusTable } = await import("../../core/up/format.ts");
+      const { statusTable } = await import("../views/status-table.ts");
       const r = await detachUp(deps, opts.services);
       if (deps.global.json) deps.io.out.write(JSON.stringify({ supervisor: r.pid, nodes: r.nodes, alreadyRunning: r.already ?? false }) + "\n");
       else {
@@ -46,11 +46,8 @@ export default defineCommand({
       }
       return 0;
     }
-    return runUp(deps, {
-      services: opts.services,
-      exitWhenHealthy: opts.exitWhenHealthy,
-      supervisor: deps.env[SUPERVISOR_ENV] === "1",
-      runtimes: upRuntimes(deps),
-    });
+    const { upView } = await import("../views/up-view.ts");
+    const supervisor = deps.env[SUPERVISOR_ENV] === "1";
+    return runUp(deps, { services: opts.services, exitWhenHealthy: opts.exitWhenHealthy, supervisor, runtimes: upRuntimes(deps), dryRun: deps.global.dryRun }, upView(deps, { supervisor }));
   },
 });

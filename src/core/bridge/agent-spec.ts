@@ -1,5 +1,6 @@
 import type { Job as V1Job, NetworkPolicy as V1NetworkPolicy, PolicyRule as V1PolicyRule, Role as V1Role, RoleBinding as V1RoleBinding, Secret as V1Secret, Service as V1Service, ServiceAccount as V1ServiceAccount } from "../../../providers/kube/bridge.ts";
 import { LABEL, labelValue } from "../labels.ts";
+import { agentName } from "../../protocol/bridge/names.ts";
 
 /**
  * Pure builders for what an intercept creates in the cluster (agent ServiceAccount, Secret, Role,
@@ -60,7 +61,7 @@ export interface AgentObjects {
   job: V1Job;
 }
 
-export const agentName = (session: string) => `devx-agent-${session}`;
+export { agentName };
 
 export function agentLabels(session: string, project: string, service: string): Record<string, string> {
   return { [LABEL.managed]: "true", [LABEL.kind]: "agent", [LABEL.session]: session, [LABEL.project]: labelValue(project), [LABEL.service]: labelValue(service) };

@@ -2,11 +2,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { KubeBridge, Pod, Service, ServicePort } from "../../../providers/kube/bridge.ts";
 import { ConflictError, UsageError } from "../../errors.ts";
 import { removeSession, writeSession } from "../../platform/sessions.ts";
-import { bridgeSettings, envPrefix, randomSession, type BridgeDeps, type KubeSelection } from "./context.ts";
+import { bridgeSettings, envPrefix, randomSession, type BridgeDeps, type KubeSelection } from "./settings.ts";
 import { schemeFor, updateBridgeEnv } from "./env.ts";
 import { connectNeeds } from "./rbac.ts";
 import { missingPermissions, permissionError } from "./preflight.ts";
-import { labelSelector } from "./selector.ts";
+import { labelSelector } from "../../../providers/kube/intercept-selector.ts";
 
 /**
  * `devx bridge connect`: each target Service gets a listener on 127.0.0.1; every accepted connection

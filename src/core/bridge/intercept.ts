@@ -4,9 +4,9 @@ import { listSessions, removeSession, writeSession } from "../../platform/sessio
 import { VERSION } from "../../version.ts";
 import { agentGone, deleteAgentObjects, podReady, waitForAgentPod } from "./agent-pod.ts";
 import { agentName, agentObjects, agentPorts, agentSelector, internalPorts, ownedBy, withSecret, type AgentObjects, type AgentPort, type InternalPorts } from "./agent-spec.ts";
-import { bridgeSettings, randomSession, type BridgeDeps, type BridgeSettings, type KubeSelection } from "./context.ts";
+import { bridgeSettings, randomSession, type BridgeDeps, type BridgeSettings, type KubeSelection } from "./settings.ts";
 import { preflightIntercept } from "./preflight.ts";
-import { labelSelector, readAnnotation, restoreSelector, swapSelector } from "./selector.ts";
+import { labelSelector, readAnnotation, restoreSelector, swapSelector } from "../../../providers/kube/intercept-selector.ts";
 import { startTunnel, type Tunnel, type TunnelStats } from "./tunnel.ts";
 import { newTunnelSecret } from "../../protocol/bridge/wire.ts";
 

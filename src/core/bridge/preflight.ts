@@ -1,7 +1,7 @@
 import type { KubeBridge, Service } from "../../../providers/kube/bridge.ts";
 import { ConflictError, PermissionError, UsageError } from "../../errors.ts";
 import { interceptNeeds, needText, type Need } from "./rbac.ts";
-import { readAnnotation } from "./selector.ts";
+import { readAnnotation } from "../../../providers/kube/intercept-selector.ts";
 
 /**
  * Everything an intercept checks before it creates anything: the Service's shape, that nobody

@@ -1,11 +1,11 @@
 import { listClusterOrNamespace, loadKubeBridge, type KubeBridge } from "../../../providers/kube/bridge.ts";
 import { listSessions, removeSession, type SessionRecord } from "../../platform/sessions.ts";
 import { pidAlive } from "../../platform/atomic.ts";
-import type { BridgeDeps, KubeSelection } from "./context.ts";
+import type { BridgeDeps, KubeSelection } from "./settings.ts";
 import type { ForwardState } from "./connect.ts";
 import type { InterceptRecord } from "./intercept.ts";
 import { deleteAgentObjects } from "./agent-pod.ts";
-import { restoreSelector, readAnnotation, INTERCEPT_ANNOTATION } from "./selector.ts";
+import { restoreSelector, readAnnotation, INTERCEPT_ANNOTATION } from "../../../providers/kube/intercept-selector.ts";
 import { updateBridgeEnv } from "./env.ts";
 import type { TunnelStats } from "./tunnel.ts";
 

@@ -1,6 +1,6 @@
 import { detectRuntime, type ContainerRuntime, type RuntimeDeps } from "../../../providers/runtime/index.ts";
 import { LABEL } from "../labels.ts";
-import { abortableExec } from "../db/context.ts";
+import { abortableExec } from "../db/db-context.ts";
 
 export type { ContainerRuntime };
 

@@ -1,5 +1,5 @@
 import { readdir, readFile } from "node:fs/promises";
-import { abortableExec } from "../db/context.ts";
+import { abortableExec } from "../db/db-context.ts";
 import { formatBytes } from "../../events/format.ts";
 import { detectRuntime, type RuntimeDeps } from "../../../providers/runtime/index.ts";
 

@@ -1,48 +1,14 @@
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import { NotFoundError, ProviderError, UsageError } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
-import type { ContainerInfo } from "../../../providers/runtime/types.ts";
-import { dbContext, type DbContext } from "./context.ts";
+import { dbContext, type DbContext } from "./db-context.ts";
 import { readCredentials, removeCredentials } from "./credentials.ts";
 import { ENGINE_SPECS, type Credentials, type Engine } from "./engines.ts";
-import { DB_LABEL, waitReady } from "./spawn.ts";
+import { waitReady } from "./spawn.ts";
+import { DB_LABEL } from "./db-info.ts";
+import { HOST, toDbInfo, type DbInfo } from "./db-info.ts";
 
-/** One database as the runtime reports it (labels), joined with its stored credentials. */
-export interface DbInfo {
-  name: string;
-  engine: Engine;
-  project: string;
-  container: string;
-  image: string;
-  state: string;
-  volume?: string;
-  host: string;
-  port?: number;
-  /** the connection URL, password included (undefined when the credentials file is gone) */
-  url?: string;
-  createdAt?: string;
-}
-
-const HOST = "127.0.0.1";
-
-export function toDbInfo(c: ContainerInfo, credentials: Credentials | undefined): DbInfo {
-  const engine = c.labels[LABEL.engine] as Engine;
-  const spec = ENGINE_SPECS[engine];
-  const port = c.ports.find((p) => p.containerPort === spec?.containerPort)?.hostPort;
-  return {
-    name: c.labels[DB_LABEL] ?? c.name,
-    engine,
-    project: c.labels[LABEL.project] ?? "",
-    container: c.name,
-    image: c.image,
-    state: c.state,
-    volume: c.volumes.find((v) => v.destination === spec?.dataDir)?.name ?? c.volumes[0]?.name,
-    host: HOST,
-    port,
-    url: spec && credentials && port !== undefined ? spec.url(credentials, HOST, port) : undefined,
-    createdAt: c.createdAt,
-  };
-}
+export { toDbInfo, type DbInfo } from "./db-info.ts";
 
 /** The project's databases, from runtime labels (not a local file), oldest first. */
 export async function listDatabases(ctx: DbContext, opts: { allProjects?: boolean; volumes?: boolean } = {}): Promise<DbInfo[]> {
@@ -168,7 +134,7 @@ export async function databaseEnvFor(ctx: DbContext): Promise<Record<string, str
  * broken container runtime must not stop `devx run`: it yields no database env, with a warning
  * when devx.yaml declares databases that were expected.
  */
-export async function databaseEnv(deps: Deps): Promise<Record<string, string>> {
+export async function databaseEnv(deps: CoreDeps): Promise<Record<string, string>> {
   try {
     return await databaseEnvFor(await dbContext(deps));
   } catch (e) {

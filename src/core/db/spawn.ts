@@ -3,14 +3,14 @@ import { sleepUnlessAborted } from "../../platform/clock.ts";
 import { CancelledError, ConflictError, NotFoundError, UnhealthyError, UsageError } from "../../errors.ts";
 import { devxLabels, LABEL } from "../labels.ts";
 import type { DatabaseConfig } from "../../config/schema.ts";
-import type { DbContext } from "./context.ts";
+import type { DbContext } from "./db-context.ts";
 import { loadOrCreateCredentials, removeCredentials } from "./credentials.ts";
 import { runImage } from "../run-image.ts";
 import { ENGINE_SPECS, type Credentials, type Engine, type EngineSpec } from "./engines.ts";
-import { toDbInfo, type DbInfo } from "./databases.ts";
+import { toDbInfo, type DbInfo } from "./db-info.ts";
 
-/** The label naming the database inside its project (the container name also carries the project). */
-export const DB_LABEL = "devx.database";
+import { DB_LABEL } from "./db-info.ts";
+export { DB_LABEL };
 
 export interface SpawnRequest {
   engine?: Engine;

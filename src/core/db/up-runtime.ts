@@ -1,6 +1,6 @@
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import type { NodeRuntime, Running, StartContext } from "../up/runtimes/types.ts";
-import { dbContext, type DbContext } from "./context.ts";
+import { dbContext, type DbContext } from "./db-context.ts";
 import { connectionEnv } from "./databases.ts";
 import { spawnDatabase } from "./spawn.ts";
 import type { Engine } from "./engines.ts";
@@ -11,7 +11,7 @@ import type { Engine } from "./engines.ts";
  * readiness (`selfHealthy`), exposes `<NAME>_URL/_HOST/_PORT` and its URL (for DATABASE_URL), streams
  * the container's log lines, and is stopped — not removed — on teardown, so the next `up` is fast.
  */
-export function databaseNodeRuntime(deps: Deps, base?: Promise<DbContext>): NodeRuntime {
+export function databaseNodeRuntime(deps: CoreDeps, base?: Promise<DbContext>): NodeRuntime {
   let shared: Promise<DbContext> | undefined = base;
   return {
     async start(sc: StartContext): Promise<Running> {

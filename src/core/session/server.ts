@@ -1,6 +1,6 @@
 import type { Server, ServerWebSocket } from "bun";
 import * as v from "valibot";
-import { isDevxError, messageOf } from "../../errors.ts";
+import { isDevxError, messageOf, ProviderError } from "../../errors.ts";
 import { mintToken, parseSecret, verifyToken, type Scope } from "../../session/protocol/token.ts";
 import { TOKEN_SUBPROTOCOL_PREFIX } from "../../session/protocol/version.ts";
 import { bearerOf, BROWSER_SCOPES, checkCookie, checkToken, cookieOf, type Principal } from "./auth.ts";
@@ -199,7 +199,7 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
   async function runnerAdmin(r: SessionRecord, path: string, payload: unknown): Promise<void> {
     const admin = mintToken(parseSecret(r.secret), { session: r.id, user: "control-plane", scopes: ["admin"], ttlSeconds: 60 });
     const res = await fetch(`${r.runner!.url}${path}`, { method: "PUT", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify(payload) });
-    if (!res.ok) throw new Error(`the runner refused ${path}: ${res.status}`);
+    if (!res.ok) throw new ProviderError(`the runner refused ${path}: ${res.status}`, "see the session's logs; the sandbox may be stopping");
   }
 
   return {

@@ -7,7 +7,7 @@ import { gcPace } from "../../platform/gc-pace.ts";
 import type { ContainerInfo, VolumeInfo } from "../../../providers/runtime/types.ts";
 import { CancelledError, ConflictError, ProviderError, UnhealthyError, messageOf } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
-import { dirs, type StateDeps } from "./context.ts";
+import { dirs, type StateDeps } from "./state-deps.ts";
 import type { Elevation } from "./guard/allow.ts";
 import type { ContainerEntry, Manifest, VolumeEntry } from "./manifest.ts";
 import { canSetAside } from "./volume-aside.ts";

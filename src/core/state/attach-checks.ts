@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { IntegrityError, ProviderError } from "../../errors.ts";
 import { devxLabels, LABEL, type DevxKind } from "../labels.ts";
 import type { Plan } from "./apply.ts";
-import type { StateDeps } from "./context.ts";
+import type { StateDeps } from "./state-deps.ts";
 import type { Allowance, Elevation } from "./guard/allow.ts";
 import { inspectCheckpointArchive, writeRestorableArchive, type CheckpointFindings } from "./guard/checkpoint-archive.ts";
 import type { ContainerEntry, Manifest, VolumeEntry } from "./manifest.ts";

@@ -11,7 +11,7 @@ import type { Relay } from "../../../providers/relay/types.ts";
 import { ConflictError, IntegrityError, isDevxError, messageOf } from "../../errors.ts";
 import { createDecryptStream, createEncryptStream } from "./bundle/crypto.ts";
 import { progressTap } from "./capture.ts";
-import type { StateDeps } from "./context.ts";
+import type { StateDeps } from "./state-deps.ts";
 import { contentDigester, fileSha256 } from "./digest.ts";
 import { TarGuard } from "./guard/tar-rules.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";

@@ -6,11 +6,11 @@ import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { messageOf } from "../../errors.ts";
+import { messageOf, ProviderError } from "../../errors.ts";
 import { writeFileAtomic } from "../../platform/atomic.ts";
 import { gcPace } from "../../platform/gc-pace.ts";
 import type { ContainerInfo } from "../../../providers/runtime/types.ts";
-import type { StateDeps } from "./context.ts";
+import type { StateDeps } from "./state-deps.ts";
 import { contentDigester, fileSha256 } from "./digest.ts";
 import { MANIFEST_FILE, MANIFEST_VERSION, type ContainerEntry, type Manifest, type VolumeEntry } from "./manifest.ts";
 import type { Selection } from "./select.ts";
@@ -80,7 +80,7 @@ export async function captureSnapshot(sd: StateDeps, sel: Selection, opts: Captu
   const versions = Promise.all([rt.version().catch(() => "unknown"), sel.mode === "full" ? rt.checkpointer?.toolVersion?.() : undefined]);
   try {
     for (const c of sel.containers) {
-      if (!rt.checkpointer) throw new Error(`${rt.displayName} cannot checkpoint containers`);
+      if (!rt.checkpointer) throw new ProviderError(`${rt.displayName} cannot checkpoint containers`, "use podman (as root, with CRIU) for full snapshots, or --db-only for the database volumes alone");
       const file = `containers/${c.name}.tar.zst`;
       const leaveRunning = c.volumes.length === 0 && !opts.leaveStopped;
       sd.emit({ type: "step", id: `checkpoint:${c.name}`, title: `checkpoint ${c.name}`, status: "started" });

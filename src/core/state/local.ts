@@ -5,7 +5,7 @@ import { pidAlive } from "../../platform/atomic.ts";
 import { listWorld } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
 import { bytesUnder, interruptedWork, journaledCapture, settleInterrupted, stateOperation, sweepLeftovers } from "./recover.ts";
-import { NAME_RE, dirs, type StateDeps } from "./context.ts";
+import { NAME_RE, dirs, type StateDeps } from "./state-deps.ts";
 import { MANIFEST_FILE, parseManifest, type Manifest } from "./manifest.ts";
 import { listRestorePoints, restoreFromDir, type RestoreResult } from "./restore.ts";
 import { chooseMode, databaseVolumes } from "./mode.ts";

@@ -1,5 +1,5 @@
 import { LABEL } from "../labels.ts";
-import type { StateDeps } from "./context.ts";
+import type { StateDeps } from "./state-deps.ts";
 import type { Manifest, Mode } from "./manifest.ts";
 
 /** Full when this host can checkpoint, else db-only with the reason as a warning. */

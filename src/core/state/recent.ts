@@ -1,5 +1,5 @@
 import { readJson, writeFileAtomic } from "../../platform/atomic.ts";
-import { dirs, type StateDeps } from "./context.ts";
+import { dirs, type StateDeps } from "./state-deps.ts";
 import type { Mode } from "./manifest.ts";
 
 /** A share as remembered locally (for the dashboard): never the passphrase. */

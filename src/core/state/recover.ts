@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { DevxError, messageOf } from "../../errors.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { findProcesses } from "../../platform/process.ts";
-import { dirs, type StateDeps } from "./context.ts";
+import { dirs, type StateDeps } from "./state-deps.ts";
 import { Journal, listJournals, type JournalRecord } from "./journal.ts";
 import { withStateLock } from "./lock.ts";
 import { NOTE_FILE, RestorePoint, returnTo } from "./restore-point.ts";

@@ -5,7 +5,7 @@ import { readJson } from "../../platform/atomic.ts";
 import { writeFileDurable } from "../../platform/durable.ts";
 import { applySnapshot, describePlan, planApply, planLine, type Plan, type World } from "./apply.ts";
 import { captureSnapshot } from "./capture.ts";
-import { dirs, type StateDeps } from "./context.ts";
+import { dirs, type StateDeps } from "./state-deps.ts";
 import type { Journal } from "./journal.ts";
 import { MANIFEST_FILE, parseManifest } from "./manifest.ts";
 import { planAside, putBack, setAside, type AsideEntry } from "./volume-aside.ts";

@@ -4,7 +4,7 @@ import { ConflictError, DevxError, NotFoundError, PermissionError, ProviderError
 import { LABEL } from "../labels.ts";
 import { applySnapshot, describePlan, listWorld, planApply, type ApplyHooks, type Plan, type World } from "./apply.ts";
 import { inspectBundleCheckpoints, restoreRewritten, volumeLabels, type BundleFindings } from "./attach-checks.ts";
-import { dirs, type StateDeps } from "./context.ts";
+import { dirs, type StateDeps } from "./state-deps.ts";
 import type { Allowance } from "./guard/allow.ts";
 import { Journal } from "./journal.ts";
 import type { Manifest } from "./manifest.ts";

@@ -1,6 +1,6 @@
 import type { ContainerInfo, VolumeInfo } from "../../../providers/runtime/types.ts";
 import { LABEL } from "../labels.ts";
-import { scopeLabels, type StateDeps } from "./context.ts";
+import { scopeLabels, type StateDeps } from "./state-deps.ts";
 import type { Mode } from "./manifest.ts";
 
 /** What a snapshot covers. */

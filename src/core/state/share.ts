@@ -9,7 +9,7 @@ import { downloadBundle, uploadBundle } from "./bundle-io.ts";
 import { captureSnapshot } from "./capture.ts";
 import type { Allowance } from "./guard/allow.ts";
 import { journaledCapture, settleInterrupted } from "./recover.ts";
-import { dirs, type StateDeps } from "./context.ts";
+import { dirs, type StateDeps } from "./state-deps.ts";
 import type { Manifest, Mode } from "./manifest.ts";
 import { restoreFromDir, type RestoreResult } from "./restore.ts";
 import { selectBoth } from "./select.ts";

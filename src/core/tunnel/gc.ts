@@ -1,11 +1,11 @@
 import { NotFoundError } from "../../errors.ts";
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import type { DnsRecord, IngressRule, Tunnel, Zone } from "../../../providers/cloudflare/client.ts";
 import { cloudflareSetup, findVmTunnel, isDevxRecord, recordHasAuth, type CloudflareSetup } from "./setup.ts";
 import { sameRule, updateIngress, withoutRules } from "./ingress.ts";
 import { readJournal, recordedTunnels, updateJournal, type Journal } from "./local-state.ts";
 import { withTunnelLock } from "./lock.ts";
-import { cnameTarget, ingressTarget, isDevxRoute, routesOrUndefined, zoneOf } from "./ops.ts";
+import { cnameTarget, ingressTarget, isDevxRoute, routesOrUndefined, zoneOf } from "./expose.ts";
 
 /**
  * `tunnel gc`: remove what devx created that lost its other half.
@@ -49,7 +49,7 @@ export interface GcInput {
 
 const tunnelIdOf = (r: DnsRecord) => r.content.toLowerCase().replace(/\.cfargotunnel\.com$/, "");
 
-export async function gc(deps: Deps, input: GcInput = {}, setup?: CloudflareSetup): Promise<GcResult> {
+export async function gc(deps: CoreDeps, input: GcInput = {}, setup?: CloudflareSetup): Promise<GcResult> {
   const s = setup ?? (await cloudflareSetup(deps, { name: input.vmName }));
   const zoneName = zoneOf(s, input.domain);
   const zone = await s.cf.findZone(zoneName);

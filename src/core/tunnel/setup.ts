@@ -1,5 +1,5 @@
 import { ConfigError, NotFoundError, PermissionError } from "../../errors.ts";
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import { resolveVmName } from "../../config/settings.ts";
 import type { VmConfig } from "../../config/schema.ts";
 import { CloudflareClient, DEFAULT_API, type DnsRecord, type Tunnel } from "../../../providers/cloudflare/client.ts";
@@ -65,14 +65,14 @@ export function accountIdOf(vm: VmConfig | undefined, env: Record<string, string
  * tied to the command's Ctrl-C signal: cleanup after Ctrl-C (`devx up` unexposing its tunnels) must
  * still reach Cloudflare, and every request is bounded by its retries.
  */
-export function cloudflareClient(deps: Pick<Deps, "env" | "clock" | "emit">, token: string): CloudflareClient {
+export function cloudflareClient(deps: Pick<CoreDeps, "env" | "clock" | "emit">, token: string): CloudflareClient {
   return new CloudflareClient(token, deps.env.DEVX_CLOUDFLARE_API || DEFAULT_API, {
     sleep: (ms) => deps.clock.sleep(ms),
     onRetry: (r) => deps.emit({ type: "info", message: `Cloudflare answered ${r.method} ${r.path.replace(/\/[0-9a-f-]{32,36}(?=\/|$)/g, "/…")} with ${r.status === "network" ? "no answer" : `HTTP ${r.status}`}; retrying in ${(r.waitMs / 1000).toFixed(1)} s (${r.attempt})` }),
   });
 }
 
-export async function cloudflareSetup(deps: Deps, flags: { name?: string } = {}): Promise<CloudflareSetup> {
+export async function cloudflareSetup(deps: CoreDeps, flags: { name?: string } = {}): Promise<CloudflareSetup> {
   const project = (await deps.findConfig())?.config;
   const user = await deps.userConfig();
   const vmName = resolveVmName({ flags, env: deps.env, project, user }).value;
@@ -80,7 +80,7 @@ export async function cloudflareSetup(deps: Deps, flags: { name?: string } = {})
 }
 
 /** The setup for a VM already resolved (the vm commands have its name and settings). */
-export async function vmCloudflareSetup(deps: Pick<Deps, "env" | "clock" | "signal" | "emit" | "paths">, vmName: string, vm: VmConfig | undefined): Promise<CloudflareSetup> {
+export async function vmCloudflareSetup(deps: Pick<CoreDeps, "env" | "clock" | "signal" | "emit" | "paths">, vmName: string, vm: VmConfig | undefined): Promise<CloudflareSetup> {
   const accountId = accountIdOf(vm, deps.env);
   if (!accountId) throw new ConfigError("no Cloudflare account id", "set vm.cloudflare.account_id in devx.yaml (or CLOUDFLARE_ACCOUNT_ID); it is on the dashboard's Overview page");
   const cf = cloudflareClient(deps, await apiToken(vm, deps.env));

@@ -1,12 +1,11 @@
-import { openSync, closeSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Deps } from "../../cli/deps.ts";
-import { ProviderError, UnhealthyError, DevxError } from "../../errors.ts";
-import { pidAlive } from "../../platform/atomic.ts";
+import type { CoreDeps } from "../deps.ts";
+import { errorFromKind } from "../../errors.ts";
 import { logDir } from "./logs.ts";
 import { loadGraph, runFingerprint } from "./run-up.ts";
 import { describeOrphans, findOrphans, orphanDeps, stopOrphans } from "./orphans.ts";
-import { selfArgv } from "../../platform/self.ts";
+import { spawnSelf } from "../../platform/spawn-self.ts";
 import { control, readUpSession, removeUpSession, type UpSessionData } from "./session.ts";
 import type { NodeStatus } from "./supervisor.ts";
 
@@ -17,7 +16,7 @@ export const SUPERVISOR_ENV = "DEVX_UP_SUPERVISOR";
  * <logs>/supervisor.log), waits on its control channel until everything is up (or startup failed),
  * and returns. The supervisor keeps running until `devx down`.
  */
-export async function detachUp(deps: Deps, services: string[]): Promise<{ pid: number; nodes: NodeStatus[]; already?: boolean }> {
+export async function detachUp(deps: CoreDeps, services: string[]): Promise<{ pid: number; nodes: NodeStatus[]; already?: boolean }> {
   const { loaded, project } = await loadGraph(deps, services);
   const existing = await readUpSession(deps, loaded);
   if (existing && !existing.stale) {
@@ -42,33 +41,25 @@ export async function detachUp(deps: Deps, services: string[]): Promise<{ pid: n
   }
   const dir = logDir(deps.paths.state, project);
   mkdirSync(dir, { recursive: true });
-  const fd = openSync(join(dir, "supervisor.log"), "a", 0o600);
-  const argv = [...selfArgv(), "up", ...services, "-f", loaded.path, ...(loaded.profile ? ["--profile", loaded.profile] : [])];
-  const child = deps.exec.spawn(argv, { cwd: loaded.dir, env: { ...deps.env, [SUPERVISOR_ENV]: "1", NO_COLOR: "1" }, stdin: "ignore", stdout: fd, stderr: fd });
-  closeSync(fd);
-  let exitCode: number | undefined;
-  void child.exited.then((c) => (exitCode = c));
-
   // The supervisor writes its session record (with the control channel) before it starts any node.
-  let rec: { data: UpSessionData; pid: number } | undefined;
-  for (;;) {
-    const r = await readUpSession(deps, loaded);
-    if (r && r.pid === child.pid) {
-      rec = r;
-      break;
-    }
-    if (exitCode !== undefined || !pidAlive(child.pid)) {
-      throw new ProviderError(`the devx up supervisor exited (code ${exitCode ?? "?"}) before it started`, `see ${join(dir, "supervisor.log")}`);
-    }
-    await deps.clock.sleep(20);
-  }
+  const { pid, ready: rec, exited } = await spawnSelf<{ data: UpSessionData; pid: number }>(deps.exec, deps.clock, {
+    args: ["up", ...services, "-f", loaded.path, ...(loaded.profile ? ["--profile", loaded.profile] : [])],
+    cwd: loaded.dir,
+    env: { ...deps.env, [SUPERVISOR_ENV]: "1", NO_COLOR: "1" },
+    log: join(dir, "supervisor.log"),
+    what: "the devx up supervisor",
+    readyWhen: async (child) => {
+      const r = await readUpSession(deps, loaded);
+      return r && r.pid === child ? r : undefined;
+    },
+  });
   const ready = await control<{ ok: boolean; error?: { message: string; kind?: string; hint?: string } }>(rec.data, "GET", "/ready", 24 * 3600_000);
   if (!ready.ok) {
     const e = ready.error!;
     // The supervisor tears itself down; wait so nothing is left when we return.
-    await child.exited;
-    throw e.kind === "unhealthy" || !e.kind ? new UnhealthyError(e.message, e.hint ?? "") : Object.assign(new DevxError(e.message, e.hint ?? ""), { kind: e.kind });
+    await exited;
+    throw errorFromKind(e.kind, e.message, e.hint ?? "", "unhealthy");
   }
   const st = await control<{ nodes: NodeStatus[] }>(rec.data, "GET", "/status");
-  return { pid: child.pid, nodes: st.nodes };
+  return { pid, nodes: st.nodes };
 }

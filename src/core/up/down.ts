@@ -1,4 +1,4 @@
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { describeOrphans, findOrphans, orphanDeps, stopOrphans } from "./orphans.ts";
 import { control, projectName, readUpSession, removeUpSession } from "./session.ts";
@@ -9,7 +9,7 @@ import { control, projectName, readUpSession, removeUpSession } from "./session.
  * reverse dependency order before it exits. A supervisor that died without stopping its nodes
  * leaves orphans: they are stopped from its record (see orphans.ts).
  */
-export async function downUp(deps: Deps): Promise<{ project: string; running: boolean; pid?: number; ms?: number; staleRemoved?: boolean; leftovers?: string[] }> {
+export async function downUp(deps: CoreDeps, req: { dryRun: boolean }): Promise<{ project: string; running: boolean; pid?: number; ms?: number; staleRemoved?: boolean; leftovers?: string[] }> {
   const loaded = await deps.config();
   const project = projectName(loaded);
   const rec = await readUpSession(deps, loaded);
@@ -17,13 +17,13 @@ export async function downUp(deps: Deps): Promise<{ project: string; running: bo
   if (rec.stale) {
     const od = orphanDeps(deps, loaded);
     const found = await findOrphans(od, rec.data);
-    if (!deps.global.dryRun) {
+    if (!req.dryRun) {
       await stopOrphans(od, found);
       await removeUpSession(deps.paths.state, project);
     }
-    return { project, running: false, staleRemoved: !deps.global.dryRun, leftovers: describeOrphans(found) };
+    return { project, running: false, staleRemoved: !req.dryRun, leftovers: describeOrphans(found) };
   }
-  if (deps.global.dryRun) return { project, running: true, pid: rec.pid };
+  if (req.dryRun) return { project, running: true, pid: rec.pid };
   const t0 = performance.now();
   try {
     await control(rec.data, "POST", "/down", 10_000);

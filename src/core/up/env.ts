@@ -1,4 +1,4 @@
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import type { Graph, NodeSpec } from "./graph.ts";
 
 /**
@@ -94,7 +94,7 @@ export interface EnvSource {
  * bridge env. Sources that are not available (no database, no running up, no bridge) contribute
  * nothing.
  */
-export async function collectEnv(deps: Deps): Promise<{ env: Record<string, string>; sources: EnvSource[] }> {
+export async function collectEnv(deps: CoreDeps): Promise<{ env: Record<string, string>; sources: EnvSource[] }> {
   const sources: EnvSource[] = [];
   const loaded = await deps.findConfig();
   const base = projectEnv(loaded?.config.env);

@@ -1,6 +1,6 @@
 import { NotFoundError } from "../../errors.ts";
 import { ConfigErrors } from "../../config/yaml.ts";
-import { closest } from "../../cli/suggest.ts";
+import { closest } from "../../text/suggest.ts";
 import { durationMs } from "../../config/duration.ts";
 import { dependencies, type DatabaseConfig, type DevxConfig, type HealthcheckConfig, type ServiceConfig, type TunnelConfig } from "../../config/schema.ts";
 

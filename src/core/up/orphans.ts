@@ -1,4 +1,4 @@
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import type { Exec } from "../../platform/exec.ts";
 import type { Clock } from "../../platform/clock.ts";
@@ -29,8 +29,8 @@ export interface OrphanDeps {
   runtime(): Promise<ContainerRuntime>;
 }
 
-/** OrphanDeps from the CLI's Deps: the container runtime is detected only when it is needed. */
-export function orphanDeps(deps: Pick<Deps, "exec" | "clock" | "env" | "paths">, loaded?: LoadedConfig): OrphanDeps {
+/** OrphanDeps from the CLI's CoreDeps: the container runtime is detected only when it is needed. */
+export function orphanDeps(deps: Pick<CoreDeps, "exec" | "clock" | "env" | "paths">, loaded?: LoadedConfig): OrphanDeps {
   let rt: Promise<ContainerRuntime> | undefined;
   return {
     exec: deps.exec,

@@ -1,4 +1,3 @@
-import type { Deps } from "../../cli/deps.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import type { Graph } from "./graph.ts";
 import { maskEnv, nodeEnv, serviceExposed, type Exposed } from "./env.ts";
@@ -43,19 +42,4 @@ export function buildPlan(graph: Graph, loaded: LoadedConfig, ports: Map<string,
   return { order: graph.order, levels: graph.levels, nodes };
 }
 
-/** `extra`: what else the plan document says under --json (a running supervisor, orphans to stop first). */
-export function printPlan(deps: Deps, plan: ReturnType<typeof buildPlan>, extra: Record<string, unknown> = {}): void {
-  if (deps.global.json) return void deps.io.out.write(JSON.stringify({ plan, ...extra }, null, 2) + "\n");
-  const out: string[] = ["start order (each node starts as soon as its own dependencies are met):"];
-  plan.levels.forEach((l, i) => out.push(`  ${i + 1}. ${l.join(", ")}`));
-  for (const n of plan.nodes) {
-    const port = n.port === undefined ? "" : n.port !== n.configuredPort ? ` port ${n.port} (configured ${n.configuredPort} is busy)` : ` port ${n.port}`;
-    out.push("", `${n.name} [${n.kind === "database" ? "database" : n.runtime}]${port}`);
-    if (n.dependsOn.length) out.push(`  depends on: ${n.dependsOn.map((d) => `${d.name} (${d.condition})`).join(", ")}`);
-    if (n.healthcheck) out.push(`  health: ${n.healthcheck}`);
-    if (n.restart !== "no") out.push(`  restart: ${n.restart}`);
-    for (const [k, v] of Object.entries(n.env)) out.push(`  ${k}=${v}`);
-  }
-  deps.io.out.write(out.join("\n") + "\n");
-}
-
+export type UpPlan = ReturnType<typeof buildPlan>;

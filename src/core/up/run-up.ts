@@ -1,11 +1,11 @@
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import { plural } from "../../events/format.ts";
 import { ConflictError, ProviderError } from "../../errors.ts";
-import type { DevxEvent, Emit } from "../../events/types.ts";
+import type { Emit } from "../../events/types.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { buildGraph, type Graph } from "./graph.ts";
 import { logDir } from "./logs.ts";
-import { buildPlan, printPlan } from "./plan.ts";
+import { buildPlan, type UpPlan } from "./plan.ts";
 import { describeOrphans, findOrphans, orphanDeps, RUN_MARKER, stopOrphans } from "./orphans.ts";
 import { processStartTime } from "../../platform/process.ts";
 import { containerName as dbContainerName } from "../db/spawn.ts";
@@ -13,7 +13,6 @@ import type { PortChoice } from "./ports.ts";
 import { Supervisor, resolvePorts, type NodeStatus } from "./supervisor.ts";
 import { control, projectName, readUpSession, removeUpSession, serveControl, writeUpSession, type UpSessionData } from "./session.ts";
 import { containerName } from "./runtimes/container.ts";
-import { statusTable } from "./format.ts";
 import { selfArgv } from "../../platform/self.ts";
 import { hostRuntime } from "./runtimes/host.ts";
 import type { NodeRuntime } from "./runtimes/types.ts";
@@ -26,6 +25,18 @@ export interface UpRequest {
   supervisor?: boolean;
   /** container/database/bridge runtimes, built lazily by the command */
   runtimes?: Partial<Record<"container" | "database" | "bridge" | "tunnel", NodeRuntime>>;
+  /** plan only: the view gets the plan, nothing starts */
+  dryRun: boolean;
+}
+
+/** What the caller draws: runUp reports, the view decides how it looks (src/cli/views/up-view.ts). */
+export interface UpView {
+  /** the dry run's plan, with notes (a running supervisor, what would be stopped first), each as a sentence and as JSON */
+  plan(plan: UpPlan, notes: Array<{ message: string; json: Record<string, unknown> }>): void;
+  /** while the graph runs: wraps the event stream (a live table); stop() draws the last frame */
+  live?(status: () => NodeStatus[]): { wrap(base: Emit): Emit; stop(): void };
+  /** everything healthy, under --exit-when-healthy */
+  healthy(nodes: NodeStatus[]): void;
 }
 
 
@@ -35,48 +46,14 @@ async function runningPorts(data: UpSessionData): Promise<Map<string, PortChoice
   return new Map(st.nodes.filter((n) => n.port !== undefined).map((n) => [n.name, { port: n.port!, shiftedFrom: n.configuredPort !== n.port ? n.configuredPort : undefined }]));
 }
 
-export async function loadGraph(deps: Deps, only: string[]): Promise<{ loaded: LoadedConfig; graph: Graph; project: string }> {
+export async function loadGraph(deps: CoreDeps, only: string[]): Promise<{ loaded: LoadedConfig; graph: Graph; project: string }> {
   const loaded = await deps.config();
   const graph = buildGraph(loaded.config, { locate: loaded.locate, only });
   return { loaded, graph, project: projectName(loaded) };
 }
 
-/** On a TTY: a status table redrawn in place under the scrolling log lines. */
-function liveView(deps: Deps, base: Emit, status: () => NodeStatus[]): { emit: Emit; stop(): void } {
-  let drawn = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const clear = () => {
-    if (drawn) deps.io.err.write(`\x1b[${drawn}A\x1b[J`);
-    drawn = 0;
-  };
-  const draw = () => {
-    timer = undefined;
-    clear();
-    const t = statusTable(status(), deps.io.color);
-    deps.io.err.write(t);
-    drawn = t.split("\n").length - 1;
-  };
-  const tick = setInterval(draw, 1000);
-  return {
-    emit: (e: DevxEvent) => {
-      if (e.type === "state") {
-        timer ??= setTimeout(draw, 30);
-        return;
-      }
-      clear();
-      base(e);
-      draw();
-    },
-    stop: () => {
-      clearInterval(tick);
-      if (timer) clearTimeout(timer);
-      draw();
-    },
-  };
-}
-
 /** Host nodes as the record keeps them: PID (= process group) and start time, so a reused PID is never signalled. */
-async function hostRecords(deps: Deps, nodes: NodeStatus[]): Promise<NonNullable<UpSessionData["hosts"]>> {
+async function hostRecords(deps: CoreDeps, nodes: NodeStatus[]): Promise<NonNullable<UpSessionData["hosts"]>> {
   const hosts = nodes.filter((n) => n.runtime === "host" && n.pid !== undefined);
   return Promise.all(hosts.map(async (n) => ({ node: n.name, pid: n.pid!, start: await processStartTime(n.pid!, deps.exec) })));
 }
@@ -87,22 +64,22 @@ export function runFingerprint(loaded: LoadedConfig, services: string[]): string
 }
 
 /** `devx up` in this process (foreground, or as the --detach supervisor). Returns the exit code. */
-export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
+export async function runUp(deps: CoreDeps, req: UpRequest, view: UpView): Promise<number> {
   const { loaded, graph, project } = await loadGraph(deps, req.services);
   const existing = await readUpSession(deps, loaded);
   let preset: Map<string, PortChoice> | undefined;
-  // under --dry-run --json the plan is the one document on stdout: notes go into it
-  const planNotes: Record<string, unknown> = {};
-  const note = (message: string, json: Record<string, unknown>) => (deps.global.json ? Object.assign(planNotes, json) : deps.emit({ type: "info", message }));
+  // a dry run's notes go to the view with its plan (under --json they are part of the one document)
+  const planNotes: Array<{ message: string; json: Record<string, unknown> }> = [];
+  const note = (message: string, json: Record<string, unknown>) => planNotes.push({ message, json });
   if (existing && !existing.stale && existing.pid !== process.pid) {
-    if (!deps.global.dryRun) throw new ConflictError(`devx up is already running for ${project} (pid ${existing.pid})`, "see it with `devx ps`, stop it with `devx down`");
+    if (!req.dryRun) throw new ConflictError(`devx up is already running for ${project} (pid ${existing.pid})`, "see it with `devx ps`, stop it with `devx down`");
     // the plan of the running graph: its nodes on the ports they hold now
     preset = await runningPorts(existing.data);
     note(`devx up is already running for ${project} (pid ${existing.pid}); this is its plan, on the ports it holds`, { running: { pid: existing.pid } });
   } else if (existing?.stale) {
     const found = await findOrphans(orphanDeps(deps, loaded), existing.data);
     const left = describeOrphans(found);
-    if (deps.global.dryRun) {
+    if (req.dryRun) {
       if (left.length) note(`would first stop what a crashed devx up of ${project} left running: ${left.join(", ")}`, { wouldStopFirst: left });
     } else {
       await stopOrphans(orphanDeps(deps, loaded), found);
@@ -117,17 +94,17 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
     }
   }
 
-  // under --dry-run --json the plan is the one document on stdout (shifts show as port ≠ configuredPort)
-  const ports = await resolvePorts(graph, deps.global.dryRun && deps.global.json ? () => {} : deps.emit, preset);
-  if (deps.global.dryRun) {
-    printPlan(deps, buildPlan(graph, loaded, ports), planNotes);
+  // a dry run's shifted ports show in its plan (port ≠ configuredPort), not as events
+  const ports = await resolvePorts(graph, req.dryRun ? () => {} : deps.emit, preset);
+  if (req.dryRun) {
+    view.plan(buildPlan(graph, loaded, ports), planNotes);
     return 0;
   }
 
   const dir = logDir(deps.paths.state, project);
   let statusOf: () => NodeStatus[] = () => [];
-  const live = deps.io.err.isTTY && !deps.global.json && !req.supervisor ? liveView(deps, deps.emit, () => statusOf()) : undefined;
-  const shown = live?.emit ?? deps.emit;
+  const live = view.live?.(() => statusOf());
+  const shown = live?.wrap(deps.emit) ?? deps.emit;
   // The session record is written before any node starts (run marker, container and database
   // names) and keeps the host processes current, so the next `up`, `down` or `doctor --fix` can
   // clean up after a supervisor that was killed (SIGKILL, OOM) without stopping its nodes.
@@ -219,8 +196,7 @@ export async function runUp(deps: Deps, req: UpRequest): Promise<number> {
   emit({ type: "step", id: "up", title: `${plural(graph.nodes.size, "node")} up in ${ms} ms`, status: "done" });
 
   if (req.exitWhenHealthy) {
-    if (deps.global.json) deps.io.out.write(JSON.stringify({ nodes: sup.status() }) + "\n");
-    else deps.io.out.write(statusTable(sup.status(), deps.io.color && deps.io.out.isTTY));
+    view.healthy(sup.status());
     await teardown();
     return 0;
   }

@@ -1,9 +1,9 @@
 import { projectName as projectNameOf } from "../../config/project.ts";
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import type { LoadedConfig } from "../../config/load.ts";
 import { NetworkError, NotFoundError } from "../../errors.ts";
-import { closest } from "../../cli/suggest.ts";
+import { closest } from "../../text/suggest.ts";
 import { pidAlive } from "../../platform/atomic.ts";
 import { processStartTime } from "../../platform/process.ts";
 import { readSession, removeSession, writeSession, type SessionRecord } from "../../platform/sessions.ts";
@@ -47,7 +47,7 @@ export function projectName(loaded: LoadedConfig): string {
 }
 
 /** The project's up record; `stale` when its supervisor is gone (or its PID now belongs to another process). */
-export async function readUpSession(deps: Pick<Deps, "paths" | "exec">, loaded: LoadedConfig): Promise<(SessionRecord<UpSessionData> & { stale: boolean }) | undefined> {
+export async function readUpSession(deps: Pick<CoreDeps, "paths" | "exec">, loaded: LoadedConfig): Promise<(SessionRecord<UpSessionData> & { stale: boolean }) | undefined> {
   const rec = await readSession<UpSessionData>(deps.paths.state, SESSION_KIND, projectName(loaded));
   if (!rec) return undefined;
   const alive = pidAlive(rec.pid) && (rec.data.ownerStart === undefined || (await processStartTime(rec.pid, deps.exec)) === rec.data.ownerStart);
@@ -120,7 +120,7 @@ export async function control<T>(data: UpSessionData, method: "GET" | "POST", pa
 }
 
 /** The running up of this project, or NotFoundError. */
-export async function requireUp(deps: Deps): Promise<SessionRecord<UpSessionData>> {
+export async function requireUp(deps: CoreDeps): Promise<SessionRecord<UpSessionData>> {
   const loaded = await deps.config();
   const rec = await readUpSession(deps, loaded);
   if (!rec || rec.stale) throw new NotFoundError(`devx up is not running for ${projectName(loaded)}`, "start it with `devx up` (or `devx up --detach`)");
@@ -128,7 +128,7 @@ export async function requireUp(deps: Deps): Promise<SessionRecord<UpSessionData
 }
 
 /** For the dashboard: every node's state, health, port, restarts, uptime and dependencies. */
-export async function servicesStatus(deps: Deps): Promise<{ running: boolean; nodes: NodeStatus[] }> {
+export async function servicesStatus(deps: CoreDeps): Promise<{ running: boolean; nodes: NodeStatus[] }> {
   const loaded = await deps.findConfig();
   if (!loaded) return { running: false, nodes: [] };
   const rec = await readUpSession(deps, loaded);
@@ -138,7 +138,7 @@ export async function servicesStatus(deps: Deps): Promise<{ running: boolean; no
 }
 
 /** The running up's node called `name`, or NotFoundError with a did-you-mean. */
-export async function requireNode(deps: Deps, name: string): Promise<{ rec: SessionRecord<UpSessionData>; node: NodeStatus }> {
+export async function requireNode(deps: CoreDeps, name: string): Promise<{ rec: SessionRecord<UpSessionData>; node: NodeStatus }> {
   const rec = await requireUp(deps);
   const st = await control<{ nodes: NodeStatus[] }>(rec.data, "GET", "/status");
   const node = st.nodes.find((n) => n.name === name);
@@ -148,7 +148,7 @@ export async function requireNode(deps: Deps, name: string): Promise<{ rec: Sess
 }
 
 /** Start/stop/restart one node of the running up (the dashboard's keys and `devx start|stop|restart`). */
-export async function nodeAction(deps: Deps, name: string, action: "start" | "stop" | "restart"): Promise<NodeStatus | undefined> {
+export async function nodeAction(deps: CoreDeps, name: string, action: "start" | "stop" | "restart"): Promise<NodeStatus | undefined> {
   const { rec } = await requireNode(deps, name);
   const r = await control<{ ok: boolean; node?: NodeStatus; error?: { message: string } }>(rec.data, "POST", `/nodes/${name}/${action}`, 120_000);
   return r.node;
@@ -158,7 +158,7 @@ export async function nodeAction(deps: Deps, name: string, action: "start" | "st
  * For the dashboard ("Enter opens that node's live log"): the node's stored lines, then new ones as
  * they are written, until the signal aborts.
  */
-export async function followNodeLog(deps: Deps, node: string, onLine: (l: LogLine) => void, signal: AbortSignal, opts: { tail?: number } = {}): Promise<void> {
+export async function followNodeLog(deps: CoreDeps, node: string, onLine: (l: LogLine) => void, signal: AbortSignal, opts: { tail?: number } = {}): Promise<void> {
   const loaded = await deps.config();
   const dir = logDir(deps.paths.state, projectName(loaded));
   const stored = await readLogs(dir, [node]);

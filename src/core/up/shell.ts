@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import { ConfigError } from "../../errors.ts";
 
 /**
@@ -23,7 +23,7 @@ function parseJsonc(text: string): Record<string, unknown> {
   return JSON.parse(noComments.replace(/,(\s*[}\]])/g, "$1")) as Record<string, unknown>;
 }
 
-export async function planShell(deps: Deps, env: Record<string, string>): Promise<ShellPlan> {
+export async function planShell(deps: CoreDeps, env: Record<string, string>): Promise<ShellPlan> {
   const loaded = await deps.findConfig();
   const root = loaded?.dir ?? deps.cwd;
   const dc = join(root, ".devcontainer", "devcontainer.json");
@@ -49,7 +49,7 @@ export async function planShell(deps: Deps, env: Record<string, string>): Promis
     "run",
     "--rm",
     "-i",
-    ...(deps.io.stdinIsTTY ? ["-t"] : []),
+    ...(deps.interactive ? ["-t"] : []),
     "--network",
     "host",
     "-v",

@@ -7,7 +7,7 @@ import { renderMachine, type MachineInputs, type MachineSpec } from "../../../pr
 import { toIgnition } from "../../../providers/vm/ignition.ts";
 import { cloudInitUserData, colimaYaml, limaYaml } from "../../../providers/vm/native.ts";
 import type { VmProvider, VmResources } from "../../../providers/vm/types.ts";
-import type { VmContext } from "./context.ts";
+import type { VmContext } from "./vm-context.ts";
 import { resolveSecret } from "./secrets.ts";
 
 /** Settings and secrets of the machine declaration, resolved for one VM (secrets not yet filled). */

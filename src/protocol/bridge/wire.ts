@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { YamuxStream } from "./yamux.ts";
+import { IntegrityError, UsageError } from "../../errors.ts";
 
 /**
  * The intercept tunnel's wire format, shared by the agent (in the cluster) and the CLI (on the host).
@@ -26,7 +27,7 @@ export interface StreamHeader {
 
 export function encodeHeader(h: StreamHeader): Uint8Array {
   const name = new TextEncoder().encode(h.name);
-  if (name.length > 255) throw new Error(`port name too long: ${h.name}`);
+  if (name.length > 255) throw new UsageError(`port name too long: ${h.name}`, "a Service port name has at most 255 bytes");
   const out = new Uint8Array(5 + name.length);
   out[0] = MAGIC;
   out[1] = h.kind;
@@ -40,10 +41,10 @@ export function encodeHeader(h: StreamHeader): Uint8Array {
 /** Decode a header from the start of buf: undefined while incomplete; throws on garbage. */
 export function decodeHeader(buf: Uint8Array): { header: StreamHeader; used: number } | undefined {
   if (buf.length < 1) return undefined;
-  if (buf[0] !== MAGIC) throw new Error("not a devx tunnel stream (bad magic byte)");
+  if (buf[0] !== MAGIC) throw new IntegrityError("not a devx tunnel stream (bad magic byte)", "the peer is not a devx agent of this version; run the intercept again");
   if (buf.length < 5) return undefined;
   const kind = buf[1] as StreamKind;
-  if (kind !== KIND.conn && kind !== KIND.control && kind !== KIND.mirror) throw new Error(`unknown stream kind ${kind}`);
+  if (kind !== KIND.conn && kind !== KIND.control && kind !== KIND.mirror) throw new IntegrityError(`unknown stream kind ${kind}`, "the peer is not a devx agent of this version; run the intercept again");
   const len = buf[4]!;
   if (buf.length < 5 + len) return undefined;
   const name = new TextDecoder().decode(buf.subarray(5, 5 + len));
@@ -169,7 +170,7 @@ export function parsePortList(s: string): Array<{ name: string; port: number }> 
       const i = item.lastIndexOf(":");
       const name = i > 0 ? item.slice(0, i) : item;
       const port = Number(i > 0 ? item.slice(i + 1) : item);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`bad port "${item}" (expected name:port)`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`bad port "${item}" (expected name:port)`, "list ports as name:port, comma-separated (e.g. http:8080,grpc:9090)");
       return { name, port };
     });
 }

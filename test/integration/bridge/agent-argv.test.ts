@@ -4,7 +4,7 @@ import { AGENT_IMAGE, bridgeCluster, createService, viaService } from "./harness
 import type { KubeClient } from "../../../providers/kube/client.ts";
 import { kubeBridge } from "../../../providers/kube/bridge.ts";
 import { agentRules } from "../../../src/core/bridge/agent-spec.ts";
-import { swapSelector } from "../../../src/core/bridge/selector.ts";
+import { swapSelector } from "../../../providers/kube/intercept-selector.ts";
 
 /**
  * How the agent is started: the Job argv devx writes (`devx bridge-agent …`), the argv of Jobs that

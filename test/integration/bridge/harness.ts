@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { startFakeCluster, type FakeCluster, type FakeClusterOptions } from "../../support/fake-kube/index.ts";
 import { ensureBinary } from "../../support/binary.ts";
 import { loadKube, type KubeClient } from "../../../providers/kube/client.ts";
-import type { BridgeDeps } from "../../../src/core/bridge/context.ts";
+import type { BridgeDeps } from "../../../src/core/bridge/settings.ts";
 import type { DevxEvent } from "../../../src/events/types.ts";
 
 export const AGENT_IMAGE = "localhost/devx-agent:test";

@@ -6,7 +6,7 @@ import type { KubeClient } from "../../../providers/kube/client.ts";
 import { kubeBridge } from "../../../providers/kube/bridge.ts";
 import { findOrphans, removeOrphan } from "../../../src/core/bridge/status.ts";
 import { ConflictError, PermissionError, ProviderError } from "../../../src/errors.ts";
-import { bridgeSettings } from "../../../src/core/bridge/context.ts";
+import { bridgeSettings } from "../../../src/core/bridge/settings.ts";
 import { planIntercept, planSummary } from "../../../src/core/bridge/intercept.ts";
 
 let cluster: FakeCluster;

@@ -7,7 +7,7 @@ import { openRelay } from "../../../providers/relay/index.ts";
 import type { ContainerRuntime } from "../../../providers/runtime/types.ts";
 import type { DevxEvent } from "../../../src/events/types.ts";
 import { attach, share } from "../../../src/core/state/share.ts";
-import type { StateDeps } from "../../../src/core/state/context.ts";
+import type { StateDeps } from "../../../src/core/state/state-deps.ts";
 import { UsageError } from "../../../src/errors.ts";
 import { criuAvailable, podmanAvailable } from "../../support/images.ts";
 import { testWith } from "../../support/require.ts";

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { expose, listTunnels, unexpose } from "../../../src/core/tunnel/ops.ts";
+import { expose, listTunnels, unexpose } from "../../../src/core/tunnel/expose.ts";
 import { gc } from "../../../src/core/tunnel/gc.ts";
 import { cloudflareSetup, ensureVmTunnel, tunnelNameFor } from "../../../src/core/tunnel/setup.ts";
 import { peekOwnerId } from "../../../src/core/tunnel/local-state.ts";
-import { vmInit, vmRemove } from "../../../src/core/vm/ops.ts";
+import { vmInit, vmRemove } from "../../../src/core/vm/lifecycle.ts";
 import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../../src/errors.ts";
 import type { DevxConfig } from "../../../src/config/schema.ts";
 import { runCli } from "../../../src/cli/run.ts";

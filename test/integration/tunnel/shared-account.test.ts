@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { expose, listTunnels, unexpose } from "../../../src/core/tunnel/ops.ts";
+import { expose, listTunnels, unexpose } from "../../../src/core/tunnel/expose.ts";
 import { gc } from "../../../src/core/tunnel/gc.ts";
 import { cloudflareSetup } from "../../../src/core/tunnel/setup.ts";
 import { updateJournal } from "../../../src/core/tunnel/local-state.ts";

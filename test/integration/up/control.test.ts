@@ -57,7 +57,7 @@ test("the dashboard's functions: servicesStatus, stop/start/restart one node thr
   await followNodeLog(client, "api", (l) => (lines.push(`${l.stream}: ${l.text}`), logCtl.abort()), logCtl.signal, { tail: 5 }).catch(() => {});
   expect(lines[0]).toMatch(new RegExp(`^devx: started \\(pid \\d+\\) on port ${p2}$`));
 
-  const down = await downUp(client);
+  const down = await downUp(client, { dryRun: false });
   expect(down).toMatchObject({ project: "ctl", running: true });
   expect(await running).toBe(0);
   expect((await servicesStatus(client)).running).toBe(false);
@@ -81,7 +81,7 @@ test("stopping or restarting the only node on request does not end the run", asy
   expect((await servicesStatus(client)).running).toBe(true);
   expect(await nodeAction(client, "web", "start")).toMatchObject({ name: "web", state: "healthy" });
   expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
-  await downUp(client);
+  await downUp(client, { dryRun: false });
   expect(await running).toBe(0);
   rmSync(solo, { recursive: true, force: true });
 }, 30_000);

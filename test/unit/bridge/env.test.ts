@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bridgeEnvPath, readBridgeEnv, schemeFor, updateBridgeEnv } from "../../../src/core/bridge/env.ts";
-import { envPrefix } from "../../../src/core/bridge/context.ts";
+import { envPrefix } from "../../../src/core/bridge/settings.ts";
 import { writeSession } from "../../../src/platform/sessions.ts";
 
 describe("bridge env file", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { KIND, MAX_CONTROL_LINE, controlChannel, decodeHeader, encodeHeader, newChallenge, newTunnelSecret, parsePortList, proofValid, tunnelProof, type ControlMessage } from "../../../src/protocol/bridge/wire.ts";
-import { selectorPatch } from "../../../src/core/bridge/selector.ts";
+import { selectorPatch } from "../../../providers/kube/intercept-selector.ts";
 
 describe("stream header framing", () => {
   test("round-trips kind, port and name", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import type { DbContext } from "../../../src/core/db/context.ts";
+import type { DbContext } from "../../../src/core/db/db-context.ts";
 import { spawnDatabase } from "../../../src/core/db/spawn.ts";
 import { credentialsFile } from "../../../src/core/db/credentials.ts";
 import { ENGINE_SPECS, identifier } from "../../../src/core/db/engines.ts";

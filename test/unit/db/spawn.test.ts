@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { DevxEvent } from "../../../src/events/types.ts";
-import type { DbContext } from "../../../src/core/db/context.ts";
+import type { DbContext } from "../../../src/core/db/db-context.ts";
 import { spawnDatabase } from "../../../src/core/db/spawn.ts";
 import { credentialsFile, readCredentials } from "../../../src/core/db/credentials.ts";
 import { ConflictError, UnhealthyError } from "../../../src/errors.ts";

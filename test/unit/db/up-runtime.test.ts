@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { Deps } from "../../../src/cli/deps.ts";
-import type { DbContext } from "../../../src/core/db/context.ts";
+import type { DbContext } from "../../../src/core/db/db-context.ts";
 import { databaseNodeRuntime } from "../../../src/core/db/up-runtime.ts";
 import { readCredentials } from "../../../src/core/db/credentials.ts";
 import { FakeRuntime } from "./fake-runtime.ts";

@@ -10,7 +10,7 @@ import { create } from "tar";
 import { createEncryptStream, HEADER_LEN, TAG_LEN } from "../../../src/core/state/bundle/crypto.ts";
 import { newObjectName } from "../../../src/core/state/bundle/share-id.ts";
 import { downloadBundle } from "../../../src/core/state/bundle-io.ts";
-import type { StateDeps } from "../../../src/core/state/context.ts";
+import type { StateDeps } from "../../../src/core/state/state-deps.ts";
 import { openRelay } from "../../../providers/relay/index.ts";
 import { systemExec } from "../../../src/platform/exec.ts";
 import { isDevxError } from "../../../src/errors.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Readable } from "node:stream";
 import { downloadBundle, DOWNLOAD_LIMITS } from "../../../src/core/state/bundle-io.ts";
-import type { StateDeps } from "../../../src/core/state/context.ts";
+import type { StateDeps } from "../../../src/core/state/state-deps.ts";
 import { openRelay } from "../../../providers/relay/index.ts";
 import { systemExec } from "../../../src/platform/exec.ts";
 import { ConflictError, IntegrityError } from "../../../src/errors.ts";

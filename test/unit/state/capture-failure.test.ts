@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { Checkpointer, ContainerInfo, ContainerRuntime } from "../../../providers/runtime/types.ts";
 import { captureSnapshot } from "../../../src/core/state/capture.ts";
-import type { StateDeps } from "../../../src/core/state/context.ts";
+import type { StateDeps } from "../../../src/core/state/state-deps.ts";
 
 /**
  * A checkpoint can fail after CRIU's dump (the export, the disk): podman then leaves the container

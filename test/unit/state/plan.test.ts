@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import type { ContainerInfo, ContainerRuntime, VolumeInfo } from "../../../providers/runtime/types.ts";
 import { listWorld, planApply } from "../../../src/core/state/apply.ts";
-import type { StateDeps } from "../../../src/core/state/context.ts";
+import type { StateDeps } from "../../../src/core/state/state-deps.ts";
 import type { Manifest } from "../../../src/core/state/manifest.ts";
 import { ConflictError, ProviderError } from "../../../src/errors.ts";
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { uploadBundle } from "../../../src/core/state/bundle-io.ts";
-import type { StateDeps } from "../../../src/core/state/context.ts";
+import type { StateDeps } from "../../../src/core/state/state-deps.ts";
 import type { DevxEvent } from "../../../src/events/types.ts";
 import { openRelay } from "../../../providers/relay/index.ts";
 import { systemExec } from "../../../src/platform/exec.ts";

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { vmIgnition, vmInit, vmStatus } from "../../../src/core/vm/ops.ts";
-import { noUsableProvider } from "../../../src/core/vm/context.ts";
+import { vmIgnition, vmInit, vmStatus } from "../../../src/core/vm/lifecycle.ts";
+import { noUsableProvider } from "../../../src/core/vm/vm-context.ts";
 import { readVmTunnel } from "../../../src/core/tunnel/local-state.ts";
 import { NotFoundError, ProviderError } from "../../../src/errors.ts";
 import { runCli } from "../../../src/cli/run.ts";
@@ -78,7 +78,7 @@ describe("printing works without a usable provider; reports say what is wrong", 
 
       const dry = new ExecStub([...stubs], bins);
       const d = testDeps(dry, { env: { HOME: home }, global: { dryRun: true }, config: { vm: { provider: "podman" } } });
-      const plan = await vmInit(d.deps, {});
+      const plan = await vmInit(d.deps, { dryRun: true });
       dry.verify();
       expect(plan.steps.map((s) => (s.kind === "exec" ? s.argv.slice(0, 3).join(" ") : s.kind))).toEqual(["mkdir", "ssh-keygen -q -t", "write", "podman machine init", "podman machine start"]);
       expect(plan.warnings[0]).toEqual({ feature: "provider", reason: expect.stringContaining(problem.replace("Podman machine (podman) is ", "")) });

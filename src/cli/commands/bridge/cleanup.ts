@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { plural } from "../../../events/format.ts";
 import { defineCommand } from "../../define.ts";
-import { kubeFlags } from "./common.ts";
+import { kubeFlags } from "./background.ts";
 
 export default defineCommand({
   path: ["bridge", "cleanup"],
@@ -17,7 +17,7 @@ export default defineCommand({
   options: v.object({ ...kubeFlags }),
   async run(opts, deps) {
     const { findOrphans, removeOrphan } = await import("../../../core/bridge/status.ts");
-    const { bridgeSettings } = await import("../../../core/bridge/context.ts");
+    const { bridgeSettings } = await import("../../../core/bridge/settings.ts");
     const { listSessions } = await import("../../../platform/sessions.ts");
     const { kube } = await bridgeSettings(deps, opts);
     const live = new Set((await listSessions(deps.paths.state, "bridge")).filter((r) => !r.stale).map((r) => r.id));

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { formatBytes } from "../../../events/format.ts";
 import { defineCommand, flag, list } from "../../define.ts";
-import { detach, kubeFlags, liveTable, reportReady, untilStopped } from "./common.ts";
+import { detach, kubeArgs, kubeFlags, liveTable, reportReady, untilStopped } from "./background.ts";
 
 export default defineCommand({
   path: ["bridge", "connect"],
@@ -22,7 +22,7 @@ export default defineCommand({
   }),
   async run(opts, deps) {
     const { parseTarget, runConnect } = await import("../../../core/bridge/connect.ts");
-    const { bridgeSettings } = await import("../../../core/bridge/context.ts");
+    const { bridgeSettings } = await import("../../../core/bridge/settings.ts");
     const specs = opts.target.length ? opts.target : (await deps.findConfig())?.config.bridge?.targets ?? [];
     const targets = specs.map(parseTarget);
     if (opts.dryRun) {
@@ -30,7 +30,7 @@ export default defineCommand({
       return 0;
     }
     if (opts.detach) {
-      const d = await detach(deps, "connect");
+      const d = await detach(deps, "connect", ["bridge", "connect", ...opts.target.flatMap((t) => ["--target", t]), ...(opts.autoPort ? ["--auto-port"] : []), ...kubeArgs(opts)]);
       if (deps.global.json) deps.io.out.write(JSON.stringify({ session: d.session, pid: d.pid, log: d.log }) + "\n");
       else deps.io.err.write(`connected in the background (session ${d.session}, pid ${d.pid}); \`devx bridge status\`, \`devx bridge disconnect\`\n`);
       return 0;

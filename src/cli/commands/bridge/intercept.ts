@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { formatBytes } from "../../../events/format.ts";
 import { arg, defineCommand, flag, list, option } from "../../define.ts";
 import { UsageError } from "../../../errors.ts";
-import { detach, kubeFlags, liveTable, reportReady, untilStopped } from "./common.ts";
+import { detach, kubeArgs, kubeFlags, liveTable, reportReady, untilStopped } from "./background.ts";
 
 export default defineCommand({
   path: ["bridge", "intercept"],
@@ -30,14 +30,14 @@ export default defineCommand({
     const req = { service: opts.service, ports: opts.port, mirror: opts.mirror, graceMs, context: opts.context, namespace: opts.namespace };
     if (opts.dryRun) {
       // the same plan the real run executes (preflight included), printed instead of applied
-      const { bridgeSettings } = await import("../../../core/bridge/context.ts");
+      const { bridgeSettings } = await import("../../../core/bridge/settings.ts");
       const { planIntercept, planSummary } = await import("../../../core/bridge/intercept.ts");
       const plan = await planIntercept(await bridgeSettings(deps, opts), req);
       deps.io.out.write(JSON.stringify(planSummary(plan), null, 2) + "\n");
       return 0;
     }
     if (opts.detach) {
-      const d = await detach(deps, "intercept");
+      const d = await detach(deps, "intercept", ["bridge", "intercept", opts.service, ...opts.port.flatMap((p) => ["--port", p]), ...(opts.mirror ? ["--mirror"] : []), ...(opts.grace !== undefined ? ["--grace", opts.grace] : []), ...kubeArgs(opts)]);
       if (deps.global.json) deps.io.out.write(JSON.stringify({ session: d.session, pid: d.pid, log: d.log }) + "\n");
       else deps.io.err.write(`intercepting ${opts.service} in the background (session ${d.session}, pid ${d.pid}); \`devx bridge disconnect\` ends it\n`);
       return 0;

@@ -13,7 +13,7 @@ export default defineCommand({
     tail: number("only the last N lines", { min: 0, placeholder: "N" }),
   }),
   async run(opts, deps) {
-    const { dbContext } = await import("../../../core/db/context.ts");
+    const { dbContext } = await import("../../../core/db/db-context.ts");
     const { requireDatabase } = await import("../../../core/db/databases.ts");
     const ctx = await dbContext(deps);
     const db = await requireDatabase(ctx, opts.target);

@@ -11,7 +11,7 @@ export default defineCommand({
     allProjects: flag("list the databases of every project, not only this one"),
   }),
   async run(opts, deps) {
-    const { dbContext } = await import("../../../core/db/context.ts");
+    const { dbContext } = await import("../../../core/db/db-context.ts");
     const { listDatabases, publicInfo } = await import("../../../core/db/databases.ts");
     const ctx = await dbContext(deps);
     const dbs = await listDatabases(ctx, { allProjects: opts.allProjects, volumes: true });

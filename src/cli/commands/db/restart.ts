@@ -14,7 +14,7 @@ export default defineCommand({
     timeout: option("how long to wait until it is ready", { placeholder: "duration" }),
   }),
   async run(opts, deps) {
-    const { dbContext } = await import("../../../core/db/context.ts");
+    const { dbContext } = await import("../../../core/db/db-context.ts");
     const { requireDatabase, restartDatabase, publicInfo } = await import("../../../core/db/databases.ts");
     const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);
     if (opts.timeout !== undefined && timeoutMs === undefined) throw new UsageError(`invalid --timeout "${opts.timeout}"`, 'use a duration like "90s" or "2m"');

@@ -13,7 +13,7 @@ export default defineCommand({
     volume: flag("also delete the volume (all data) and the stored credentials"),
   }),
   async run(opts, deps) {
-    const { dbContext } = await import("../../../core/db/context.ts");
+    const { dbContext } = await import("../../../core/db/db-context.ts");
     const { planRemove, removeDatabase } = await import("../../../core/db/databases.ts");
     const ctx = await dbContext(deps);
     const plan = await planRemove(ctx, opts.target, { volume: opts.volume });

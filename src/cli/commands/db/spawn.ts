@@ -25,7 +25,7 @@ export default defineCommand({
     timeout: option("how long to wait until it is ready", { placeholder: "duration" }),
   }),
   async run(opts, deps) {
-    const { dbContext } = await import("../../../core/db/context.ts");
+    const { dbContext } = await import("../../../core/db/db-context.ts");
     const { resolveDb, spawnDatabase } = await import("../../../core/db/spawn.ts");
     const { publicInfo } = await import("../../../core/db/databases.ts");
     const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);

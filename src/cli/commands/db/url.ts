@@ -16,7 +16,7 @@ export default defineCommand({
     reveal: flag("include the password in --json output"),
   }),
   async run(opts, deps) {
-    const { dbContext } = await import("../../../core/db/context.ts");
+    const { dbContext } = await import("../../../core/db/db-context.ts");
     const { requireDatabase, connectionEnv, maskUrl } = await import("../../../core/db/databases.ts");
     const ctx = await dbContext(deps);
     const db = await requireDatabase(ctx, opts.target);

@@ -29,7 +29,7 @@ export default defineCommand({
     allow: list(`let the bundle do what is refused by default (comma-separated or repeated): ${Object.keys(ALLOW).join(", ")}`, { placeholder: "what" }),
   }),
   async run(opts, deps) {
-    const { planOnce, stateDeps } = await import("./context.ts");
+    const { planOnce, stateDeps } = await import("./state-deps.ts");
     const { attach } = await import("../../../core/state/share.ts");
     const { describePlan } = await import("../../../core/state/apply.ts");
     const { sd, confirm } = planOnce(await stateDeps(deps), deps);

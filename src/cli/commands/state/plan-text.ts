@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ConflictError, NotFoundError, UsageError } from "../../../errors.ts";
-import type { StateDeps } from "../../../core/state/context.ts";
+import type { StateDeps } from "../../../core/state/state-deps.ts";
 import type { SnapshotKind } from "../../../core/state/local.ts";
 
 /** What a capture (checkpoint, db snapshot, share) would take: `--dry-run`'s plan. */
@@ -17,7 +17,7 @@ export interface SelectionPlan {
  * would refuse (a bad or taken name, nothing to capture) so a dry run that succeeds means it.
  */
 export async function selectionPlan(sd: StateDeps, o: { kind?: SnapshotKind; name?: string; force?: boolean; dbOnly?: boolean }): Promise<SelectionPlan> {
-  const { NAME_RE, dirs } = await import("../../../core/state/context.ts");
+  const { NAME_RE, dirs } = await import("../../../core/state/state-deps.ts");
   const { selectForSnapshot } = await import("../../../core/state/select.ts");
   const { chooseMode } = await import("../../../core/state/mode.ts");
   if (o.kind && o.name !== undefined) {

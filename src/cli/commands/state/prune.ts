@@ -29,7 +29,7 @@ export default defineCommand({
     }
     const n = plan.restorePoints.length;
     await deps.confirm(n > 0 ? `Remove ${n} restore point${n === 1 ? "" : "s"}? \`devx state undo\` cannot go back past ${n === 1 ? "it" : "them"}.` : "Remove the leftovers of interrupted runs?");
-    const { stateDeps } = await import("./context.ts");
+    const { stateDeps } = await import("./state-deps.ts");
     const done = await prune(await stateDeps(deps), keep);
     deps.io.out.write(deps.global.json ? JSON.stringify({ restorePoints: done.restorePoints, leftovers: done.leftovers, bytes: done.bytes }, null, 2) + "\n" : `freed ${mib(done.bytes)}\n`);
     return 0;

@@ -15,7 +15,7 @@ export default defineCommand({
   examples: ["devx state recover", "devx state recover --dry-run"],
   options: v.object({}),
   async run(_opts, deps) {
-    const { stateDeps } = await import("./context.ts");
+    const { stateDeps } = await import("./state-deps.ts");
     const { recoverInterrupted, bytesUnder } = await import("../../../core/state/recover.ts");
     const sd = await stateDeps(deps);
     const dryRun = deps.global.dryRun;

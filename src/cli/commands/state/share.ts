@@ -20,7 +20,7 @@ export default defineCommand({
     words: number("passphrase length in words (default 4, ≈51.7 bits)", { placeholder: "n", min: 3, max: 24 }),
   }),
   async run(opts, deps) {
-    const { stateDeps, relayUri } = await import("./context.ts");
+    const { stateDeps, relayUri } = await import("./state-deps.ts");
     const { share } = await import("../../../core/state/share.ts");
     const sd = await stateDeps(deps);
     const cfg = (await deps.findConfig())?.config.state;

@@ -40,7 +40,7 @@ export function createCommand(k: Kind, verb: string) {
       ? v.object({ name: arg(`${k.noun} name`, { placeholder: "name" }), force: flag(`overwrite an existing ${k.noun} with that name`), dbOnly: flag("capture database volumes only") })
       : v.object({ name: arg(`${k.noun} name`, { placeholder: "name" }), force: flag(`overwrite an existing ${k.noun} with that name`) })) as ReturnType<typeof createOptions>,
     async run(opts, deps) {
-      const { stateDeps } = await import("./context.ts");
+      const { stateDeps } = await import("./state-deps.ts");
       const { createSnapshot } = await import("../../../core/state/local.ts");
       const sd = await stateDeps(deps);
       if (deps.global.dryRun) {
@@ -67,7 +67,7 @@ export function restoreCommand(k: Kind) {
       ? v.object({ name: arg(`${k.noun} name`, { placeholder: "name", complete: completeNames(k) }), dbOnly: flag("apply the database volumes only") })
       : v.object({ name: arg(`${k.noun} name`, { placeholder: "name", complete: completeNames(k) }) })) as ReturnType<typeof restoreOptions>,
     async run(opts, deps) {
-      const { planOnce, stateDeps } = await import("./context.ts");
+      const { planOnce, stateDeps } = await import("./state-deps.ts");
       const { restoreSnapshot } = await import("../../../core/state/local.ts");
       const { describePlan } = await import("../../../core/state/apply.ts");
       const { sd, confirm } = planOnce(await stateDeps(deps), deps);

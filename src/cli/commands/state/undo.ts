@@ -10,7 +10,7 @@ export default defineCommand({
   examples: ["devx state undo", "devx state undo --dry-run"],
   options: v.object({}),
   async run(_opts, deps) {
-    const { planOnce, stateDeps } = await import("./context.ts");
+    const { planOnce, stateDeps } = await import("./state-deps.ts");
     const { undo } = await import("../../../core/state/restore.ts");
     const { describePlan } = await import("../../../core/state/apply.ts");
     const { sd, confirm } = planOnce(await stateDeps(deps), deps);

@@ -36,7 +36,7 @@ export default defineCommand({
       if (!user || !password) throw new UsageError("--basic-auth needs a user and a password", "pass --basic-auth user and set DEVX_BASIC_AUTH_PASSWORD, or --basic-auth user:pass");
       basicAuth = { user, password };
     }
-    const { expose } = await import("../../../core/tunnel/ops.ts");
+    const { expose } = await import("../../../core/tunnel/expose.ts");
     const { noEmit } = await import("../../../events/types.ts");
     const e = await expose(deps.global.json ? { ...deps, emit: noEmit } : deps, { port, name: opts.name, domain: opts.domain, basicAuth, dryRun: deps.global.dryRun });
     if (deps.global.json) deps.io.out.write(JSON.stringify(e, null, 2) + "\n");

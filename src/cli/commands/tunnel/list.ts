@@ -9,7 +9,7 @@ export default defineCommand({
   examples: ["devx tunnel list", "devx tunnel list --json"],
   options: v.object({ domain: option("zone (default: vm.cloudflare.zone)", { placeholder: "zone" }) }),
   async run(opts, deps) {
-    const { listTunnels } = await import("../../../core/tunnel/ops.ts");
+    const { listTunnels } = await import("../../../core/tunnel/expose.ts");
     const r = await listTunnels(deps, { domain: opts.domain });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify(r, null, 2) + "\n");

@@ -12,7 +12,7 @@ export default defineCommand({
     domain: option("zone (default: vm.cloudflare.zone)", { placeholder: "zone" }),
   }),
   async run(opts, deps) {
-    const { unexpose } = await import("../../../core/tunnel/ops.ts");
+    const { unexpose } = await import("../../../core/tunnel/expose.ts");
     const r = await unexpose(deps, { name: opts.name, domain: opts.domain, dryRun: deps.global.dryRun });
     if (deps.global.json) deps.io.out.write(JSON.stringify(r, null, 2) + "\n");
     else if (r.plan) deps.io.out.write(`${r.plan.join("\n")}\n`);

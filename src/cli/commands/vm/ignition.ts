@@ -19,10 +19,10 @@ export default defineCommand({
     revealSecrets: flag("fill in the real tunnel token and Tailscale key (only with -o)"),
   }),
   async run(opts, deps) {
-    const { vmIgnition } = await import("../../../core/vm/ops.ts");
+    const { vmIgnition } = await import("../../../core/vm/lifecycle.ts");
     const { UsageError } = await import("../../../errors.ts");
     if (opts.revealSecrets && !opts.output) throw new UsageError("--reveal-secrets writes secrets, so it needs -o <file>", "add -o devx.ign (written with mode 0600)");
-    const r = await vmIgnition(quiet(deps), { provider: opts.provider, name: opts.name, reveal: opts.revealSecrets });
+    const r = await vmIgnition(quiet(deps), { dryRun: deps.global.dryRun, provider: opts.provider, name: opts.name, reveal: opts.revealSecrets });
     if (opts.output && deps.global.dryRun) {
       deps.io.out.write(`would write the ${r.kind} config to ${opts.output} (mode 0600${opts.revealSecrets ? ", secrets included" : ", secrets masked"})\n`);
       return;

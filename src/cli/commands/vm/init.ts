@@ -19,8 +19,8 @@ export default defineCommand({
     recreate: flag("delete an existing VM of that name and create it again (asks first; -y to confirm)"),
   }),
   async run(opts, deps) {
-    const { vmInit } = await import("../../../core/vm/ops.ts");
-    const r = await vmInit(quiet(deps), opts);
+    const { vmInit } = await import("../../../core/vm/lifecycle.ts");
+    const r = await vmInit(quiet(deps), { ...opts, dryRun: deps.global.dryRun });
     printPlan(deps, r, `VM ${r.vm} created and started (${r.provider})`);
   },
 });

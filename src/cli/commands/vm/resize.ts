@@ -27,8 +27,8 @@ export default defineCommand({
     };
     const memoryMiB = size("memory", opts.memory);
     const diskMiB = size("disk", opts.disk);
-    const { vmResize } = await import("../../../core/vm/ops.ts");
-    const r = await vmResize(quiet(deps), { provider: opts.provider, name: opts.name, cpus: opts.cpus, memoryMiB, diskGiB: diskMiB === undefined ? undefined : Math.ceil(diskMiB / 1024) });
+    const { vmResize } = await import("../../../core/vm/lifecycle.ts");
+    const r = await vmResize(quiet(deps), { dryRun: deps.global.dryRun, provider: opts.provider, name: opts.name, cpus: opts.cpus, memoryMiB, diskGiB: diskMiB === undefined ? undefined : Math.ceil(diskMiB / 1024) });
     printPlan(deps, r, `VM ${r.vm} resized`);
   },
 });

@@ -11,8 +11,8 @@ export default defineCommand({
   examples: ["devx vm rm", "devx vm rm -y", "devx vm rm --dry-run"],
   options: v.object({ ...vmFlags, keepTunnel: flag("keep the VM's Cloudflare tunnel and its DNS records") }),
   async run(opts, deps) {
-    const { vmRemove } = await import("../../../core/vm/ops.ts");
-    const r = await vmRemove(quiet(deps), opts);
+    const { vmRemove } = await import("../../../core/vm/lifecycle.ts");
+    const r = await vmRemove(quiet(deps), { ...opts, dryRun: deps.global.dryRun });
     printPlan(deps, r, `VM ${r.vm} removed`);
   },
 });

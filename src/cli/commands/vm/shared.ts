@@ -1,7 +1,7 @@
 import { choice, option } from "../../define.ts";
 import type { Deps } from "../../deps.ts";
 import { noEmit } from "../../../events/types.ts";
-import type { PlanResult } from "../../../core/vm/ops.ts";
+import type { PlanResult } from "../../../core/vm/lifecycle.ts";
 import { shellQuote as q } from "../../../core/vm/plan.ts";
 
 /** Flags every vm command takes: which provider, which VM (default: vm.name from devx.yaml). */

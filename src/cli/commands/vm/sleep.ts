@@ -10,8 +10,8 @@ export default defineCommand({
   examples: ["devx vm sleep", "devx vm sleep --dry-run"],
   options: v.object({ ...vmFlags }),
   async run(opts, deps) {
-    const { vmStop } = await import("../../../core/vm/ops.ts");
-    const r = await vmStop(quiet(deps), { ...opts, sleep: true });
+    const { vmStop } = await import("../../../core/vm/lifecycle.ts");
+    const r = await vmStop(quiet(deps), { ...opts, sleep: true, dryRun: deps.global.dryRun });
     printPlan(deps, r, `VM ${r.vm} is asleep; wake it with devx vm start`);
   },
 });

@@ -10,8 +10,8 @@ export default defineCommand({
   examples: ["devx vm start", "devx vm start --dry-run"],
   options: v.object({ ...vmFlags }),
   async run(opts, deps) {
-    const { vmStart } = await import("../../../core/vm/ops.ts");
-    const r = await vmStart(quiet(deps), opts);
+    const { vmStart } = await import("../../../core/vm/lifecycle.ts");
+    const r = await vmStart(quiet(deps), { ...opts, dryRun: deps.global.dryRun });
     printPlan(deps, r, `VM ${r.vm} started`);
   },
 });

@@ -10,8 +10,8 @@ export default defineCommand({
   examples: ["devx vm status", "devx vm status --json | jq .tailnet"],
   options: v.object({ ...vmFlags }),
   async run(opts, deps) {
-    const { vmStatus } = await import("../../../core/vm/ops.ts");
-    const s = await vmStatus(quiet(deps), opts);
+    const { vmStatus } = await import("../../../core/vm/lifecycle.ts");
+    const s = await vmStatus(quiet(deps), { ...opts, dryRun: deps.global.dryRun });
     if (deps.global.json) {
       deps.io.out.write(JSON.stringify(s, null, 2) + "\n");
       return;

@@ -10,8 +10,8 @@ export default defineCommand({
   examples: ["devx vm stop", "devx vm stop --dry-run"],
   options: v.object({ ...vmFlags }),
   async run(opts, deps) {
-    const { vmStop } = await import("../../../core/vm/ops.ts");
-    const r = await vmStop(quiet(deps), opts);
+    const { vmStop } = await import("../../../core/vm/lifecycle.ts");
+    const r = await vmStop(quiet(deps), { ...opts, dryRun: deps.global.dryRun });
     printPlan(deps, r, `VM ${r.vm} stopped`);
   },
 });

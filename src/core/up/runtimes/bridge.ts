@@ -1,4 +1,4 @@
-import type { BridgeDeps } from "../../bridge/context.ts";
+import type { BridgeDeps } from "../../bridge/settings.ts";
 import { serviceExposed } from "../env.ts";
 import type { NodeRuntime, Running, StartContext } from "./types.ts";
 

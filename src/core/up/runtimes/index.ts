@@ -1,4 +1,4 @@
-import type { Deps } from "../../../cli/deps.ts";
+import type { CoreDeps } from "../../deps.ts";
 import type { ContainerRuntime } from "../../../../providers/runtime/types.ts";
 import type { NodeRuntime, Running, StartContext } from "./types.ts";
 import { containerRuntime } from "./container.ts";
@@ -9,7 +9,7 @@ import { tunnelRuntime } from "./tunnel.ts";
  * The non-host runtimes of `devx up`, built lazily from deps: the container runtime is detected
  * only when a container or database node starts, so a host-only project never needs podman.
  */
-export function upRuntimes(deps: Deps): Record<"container" | "database" | "bridge" | "tunnel", NodeRuntime> {
+export function upRuntimes(deps: CoreDeps): Record<"container" | "database" | "bridge" | "tunnel", NodeRuntime> {
   let rt: Promise<ContainerRuntime> | undefined;
   const runtime = () =>
     (rt ??= (async () => {
@@ -23,7 +23,7 @@ export function upRuntimes(deps: Deps): Record<"container" | "database" | "bridg
     database: {
       async start(ctx: StartContext): Promise<Running> {
         if (!db) {
-          const [{ databaseNodeRuntime }, { dbContext }] = await Promise.all([import("../../db/up-runtime.ts"), import("../../db/context.ts")]);
+          const [{ databaseNodeRuntime }, { dbContext }] = await Promise.all([import("../../db/up-runtime.ts"), import("../../db/db-context.ts")]);
           db = databaseNodeRuntime(deps, runtime().then((r) => dbContext(deps, r)));
         }
         return db.start(ctx);

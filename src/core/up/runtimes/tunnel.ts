@@ -1,4 +1,4 @@
-import type { Deps } from "../../../cli/deps.ts";
+import type { CoreDeps } from "../../deps.ts";
 import { envName } from "../env.ts";
 import type { NodeRuntime, Running, StartContext } from "./types.ts";
 
@@ -7,11 +7,11 @@ import type { NodeRuntime, Running, StartContext } from "./types.ts";
  * through the VM's Cloudflare tunnel (`devx tunnel expose`); stopping the node unexposes it.
  * Exposes `TUNNEL_<NAME>_URL` (the public https URL).
  */
-export function tunnelRuntime(deps: Deps): NodeRuntime {
+export function tunnelRuntime(deps: CoreDeps): NodeRuntime {
   return {
     async start(ctx: StartContext): Promise<Running> {
       const t = ctx.node.tunnel!;
-      const [{ expose, unexpose }, { resolveSecret }] = await Promise.all([import("../../tunnel/ops.ts"), import("../../vm/secrets.ts")]);
+      const [{ expose, unexpose }, { resolveSecret }] = await Promise.all([import("../../tunnel/expose.ts"), import("../../vm/secrets.ts")]);
       const password = t.basic_auth ? await resolveSecret(t.basic_auth.password, deps.env, `tunnel ${t.name} basic_auth.password`) : undefined;
       const e = await expose(deps, { port: ctx.port!, name: t.name, domain: t.domain, basicAuth: t.basic_auth && password ? { user: t.basic_auth.user, password } : undefined });
       ctx.line(`exposed http://127.0.0.1:${ctx.port} at ${e.url}`, "stdout");

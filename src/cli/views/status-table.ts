@@ -1,5 +1,5 @@
 import { formatDuration } from "../../events/format.ts";
-import type { NodeStatus } from "./supervisor.ts";
+import type { NodeStatus } from "../../core/up/supervisor.ts";
 
 const STATE_COLOR: Record<string, string> = { healthy: "32", running: "32", completed: "90", starting: "36", pending: "90", restarting: "33", unhealthy: "31", failed: "31", stopping: "33", stopped: "90" };
 

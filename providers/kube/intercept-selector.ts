@@ -1,5 +1,5 @@
-import type { KubeBridge, Service } from "../../../providers/kube/bridge.ts";
-import { ConflictError } from "../../errors.ts";
+import type { KubeBridge, Service } from "./bridge.ts";
+import { ConflictError } from "../../src/errors.ts";
 
 /**
  * The Service side of an intercept: the selector swap and its undo. The annotation carries the

@@ -1,5 +1,5 @@
 import { NotFoundError, ProviderError, UsageError } from "../../errors.ts";
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import type { DevxConfig, VmConfig } from "../../config/schema.ts";
 import { parseSizeMiB } from "../../config/duration.ts";
 import { resolveVmName, resolveVmProvider } from "../../config/settings.ts";
@@ -15,11 +15,15 @@ export interface VmContext {
   vm: VmConfig;
   project?: DevxConfig;
   resources: VmResources;
+  /** from the request: plan only */
+  dryRun: boolean;
 }
 
 export interface VmFlags {
   provider?: string;
   name?: string;
+  /** plan only: nothing is changed (the request's own flag, not a CLI switch read here) */
+  dryRun?: boolean;
 }
 
 export const DEFAULT_RESOURCES: VmResources = { cpus: 2, memoryMiB: 4096, diskGiB: 60 };
@@ -33,7 +37,7 @@ export function resourcesOf(vm: VmConfig): VmResources {
 }
 
 /** Every installed VM provider with its version (only binaries on PATH are asked). */
-export async function detectProviders(deps: Pick<Deps, "exec">): Promise<Detected[]> {
+export async function detectProviders(deps: Pick<CoreDeps, "exec">): Promise<Detected[]> {
   const found = await Promise.all(VM_PROVIDER_IDS.map((id) => VM_PROVIDERS[id].detect(deps.exec)));
   return found.filter((d): d is Detected => d !== undefined);
 }
@@ -47,7 +51,7 @@ export interface ResolveOptions {
   planOnly?: boolean;
 }
 
-export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: ResolveOptions = {}): Promise<VmContext> {
+export async function resolveVmContext(deps: CoreDeps, flags: VmFlags, opts: ResolveOptions = {}): Promise<VmContext> {
   const loaded = await deps.findConfig();
   const project = loaded?.config;
   const user = await deps.userConfig();
@@ -58,7 +62,7 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: Resolve
   const resources = resourcesOf(vm);
   const planOnly = (provider: VmProvider, detected: Detected, from: string, warning: string): VmContext => {
     deps.emit({ type: "warning", message: warning, hint: `the plan below is for ${provider.displayName}; it cannot run here until that is fixed` });
-    return { provider, detected, providerFrom: from, name, vm, project, resources };
+    return { provider, detected, providerFrom: from, name, vm, project, resources, dryRun: flags.dryRun === true };
   };
 
   if (choice.value !== "auto") {
@@ -77,7 +81,7 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: Resolve
       const upgrade = `upgrade ${provider.displayName}, or choose another with --provider`;
       throw new ProviderError(`${provider.displayName} cannot be used: ${detected.reason}`, process.platform === "linux" ? `${NO_VM_ON_LINUX}; ${upgrade}` : upgrade);
     }
-    return { provider, detected, providerFrom: choice.from, name, vm, project, resources };
+    return { provider, detected, providerFrom: choice.from, name, vm, project, resources, dryRun: flags.dryRun === true };
   }
 
   const found = await detectProviders(deps);
@@ -88,7 +92,7 @@ export async function resolveVmContext(deps: Deps, flags: VmFlags, opts: Resolve
     throw e;
   }
   const picked = usable.length === 1 ? usable[0]! : await askProvider(deps, usable);
-  return { provider: VM_PROVIDERS[picked.id], detected: picked, providerFrom: "auto", name, vm, project, resources };
+  return { provider: VM_PROVIDERS[picked.id], detected: picked, providerFrom: "auto", name, vm, project, resources, dryRun: flags.dryRun === true };
 }
 
 const NO_VM_ON_LINUX = "on Linux devx does not need a VM: `devx db`, `devx up` and `devx state` use the local container runtime (podman, docker or nerdctl) directly";
@@ -109,13 +113,13 @@ export function noUsableProvider(found: Detected[], platform: string = process.p
   return new NotFoundError("no VM provider found (podman, limactl, colima, Docker Desktop or orb)", linux ? `${local}; for a VM install one, e.g. Podman 4.6+ (https://podman.io)` : "install one, e.g. Podman (https://podman.io), then run `devx doctor`");
 }
 
-async function askProvider(deps: Deps, found: Detected[]): Promise<Detected> {
+async function askProvider(deps: CoreDeps, found: Detected[]): Promise<Detected> {
   const names = found.map((d) => `${d.id} ${d.version}`).join(", ");
-  if (!deps.io.stdinIsTTY) {
+  if (!deps.interactive) {
     throw new UsageError(`several VM providers are installed (${names}) and none is chosen`, `pass --provider ${found.map((d) => d.id).join("|")}, or set vm.provider in devx.yaml or provider in your user config`);
   }
   const menu = found.map((d, i) => `  ${i + 1}) ${VM_PROVIDERS[d.id].displayName} ${d.version}`).join("\n");
-  const answer = await deps.io.readLine(`Several VM providers are installed:\n${menu}\nWhich one should devx use? [1-${found.length}] `);
+  const answer = await deps.ask(`Several VM providers are installed:\n${menu}\nWhich one should devx use? [1-${found.length}] `);
   const n = Number.parseInt(answer?.trim() ?? "", 10);
   const picked = found[n - 1];
   if (!picked) throw new UsageError(`"${answer ?? ""}" is not one of 1-${found.length}`, "run again and pick a number, or pass --provider");

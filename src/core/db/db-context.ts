@@ -1,11 +1,11 @@
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import type { DatabaseConfig } from "../../config/schema.ts";
 import { projectName } from "../../config/project.ts";
 import type { Emit } from "../../events/types.ts";
 import type { Exec } from "../../platform/exec.ts";
 import type { ContainerRuntime } from "../../../providers/runtime/types.ts";
 
-/** What the database use-cases need; built from Deps by the commands, or by `devx up`. */
+/** What the database use-cases need; built from CoreDeps by the commands, or by `devx up`. */
 export interface DbContext {
   runtime: ContainerRuntime;
   /** the devx.project label value */
@@ -39,7 +39,7 @@ export function abortableExec(exec: Exec, signal: AbortSignal): Exec {
   };
 }
 
-export async function dbContext(deps: Deps, runtime?: ContainerRuntime): Promise<DbContext> {
+export async function dbContext(deps: CoreDeps, runtime?: ContainerRuntime): Promise<DbContext> {
   const loaded = await deps.findConfig();
   const exec = abortableExec(deps.exec, deps.signal);
   const rt = runtime ?? (await import("../../../providers/runtime/index.ts")).detectRuntime({ exec, env: deps.env, paths: deps.paths }, loaded?.config.provider);

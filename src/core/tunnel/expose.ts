@@ -1,6 +1,6 @@
 import { plural } from "../../events/format.ts";
 import { ConflictError, NotFoundError, PermissionError, UsageError } from "../../errors.ts";
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import { DnsRecordExistsError, type DnsRecord, type IngressRule, type WorkerRoute, type Zone } from "../../../providers/cloudflare/client.ts";
 import { BASIC_AUTH_BINDING, BASIC_AUTH_WORKER, credentialDigest, workerNameFor } from "../../../providers/cloudflare/basic-auth.ts";
 import { cloudflareSetup, findVmTunnel, isDevxRecord, ownerComment, recordHasAuth, requireVmTunnel, type CloudflareSetup } from "./setup.ts";
@@ -66,7 +66,7 @@ export interface ExposeInput {
 export const routePattern = (hostname: string) => `${hostname}/*`;
 export const isDevxRoute = (r: WorkerRoute) => (r.script ?? "").startsWith("devx-auth-");
 
-export const ingressTarget = (deps: Deps, s: CloudflareSetup, tunnelId: string): IngressTarget => ({ cf: s.cf, accountId: s.accountId, tunnelId, emit: deps.emit });
+export const ingressTarget = (deps: CoreDeps, s: CloudflareSetup, tunnelId: string): IngressTarget => ({ cf: s.cf, accountId: s.accountId, tunnelId, emit: deps.emit });
 
 /** devx's CNAMEs for `hostname` that point at the tunnel. */
 async function ourRecords(s: CloudflareSetup, zone: Zone, hostname: string, tunnelId: string): Promise<{ ours: DnsRecord[]; foreign: DnsRecord[] }> {
@@ -75,7 +75,7 @@ async function ourRecords(s: CloudflareSetup, zone: Zone, hostname: string, tunn
   return { ours, foreign: existing.filter((r) => !ours.includes(r)) };
 }
 
-export async function expose(deps: Deps, input: ExposeInput, setup?: CloudflareSetup): Promise<Exposure> {
+export async function expose(deps: CoreDeps, input: ExposeInput, setup?: CloudflareSetup): Promise<Exposure> {
   const s = setup ?? (await cloudflareSetup(deps, { name: input.vmName }));
   const label = (input.name ?? defaultLabel(s, input.port)).toLowerCase();
   // one level under the zone: Universal SSL covers *.zone but not *.*.zone
@@ -179,7 +179,7 @@ async function createRecord(s: CloudflareSetup, zone: Zone, hostname: string, tu
   }
 }
 
-export async function unexpose(deps: Deps, input: { name: string; domain?: string; vmName?: string; dryRun?: boolean }, setup?: CloudflareSetup): Promise<{ hostname: string; removedIngress: boolean; removedDns: boolean; plan?: string[] }> {
+export async function unexpose(deps: CoreDeps, input: { name: string; domain?: string; vmName?: string; dryRun?: boolean }, setup?: CloudflareSetup): Promise<{ hostname: string; removedIngress: boolean; removedDns: boolean; plan?: string[] }> {
   const s = setup ?? (await cloudflareSetup(deps, { name: input.vmName }));
   const zoneName = zoneOf(s, input.domain);
   const hostname = input.name.includes(".") ? input.name.toLowerCase() : `${input.name.toLowerCase()}.${zoneName}`;
@@ -242,7 +242,7 @@ export async function routesOrUndefined(s: CloudflareSetup, zoneId: string): Pro
  * What is live at Cloudflare for this VM's tunnel: its ingress rules with a hostname, joined with
  * the CNAMEs pointing at it (one filtered query, not a walk through every CNAME of the zone).
  */
-export async function listTunnels(deps: Deps, input: { domain?: string; vmName?: string } = {}, setup?: CloudflareSetup): Promise<{ tunnel?: { id: string; name: string; status?: string }; exposures: Exposure[] }> {
+export async function listTunnels(deps: CoreDeps, input: { domain?: string; vmName?: string } = {}, setup?: CloudflareSetup): Promise<{ tunnel?: { id: string; name: string; status?: string }; exposures: Exposure[] }> {
   const s = setup ?? (await cloudflareSetup(deps, { name: input.vmName }));
   const tunnel = await findVmTunnel(s, { adoptLegacy: true, env: deps.env });
   if (!tunnel) return { exposures: [] };

@@ -1,11 +1,9 @@
-import { openSync, closeSync, watch } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { option } from "../../define.ts";
 import type { Deps } from "../../deps.ts";
-import { ProviderError } from "../../../errors.ts";
 import { readJson, writeFileAtomic } from "../../../platform/atomic.ts";
-import { selfArgv } from "../../../platform/self.ts";
+import { spawnSelf } from "../../../platform/spawn-self.ts";
 
 /** Flags every bridge command shares. */
 export const kubeFlags = {
@@ -14,39 +12,33 @@ export const kubeFlags = {
 };
 
 
+/** The kube flags as arguments again, for the background run of the same command. */
+export function kubeArgs(opts: { context?: string; namespace?: string }): string[] {
+  return [...(opts.context ? ["--context", opts.context] : []), ...(opts.namespace ? ["--namespace", opts.namespace] : [])];
+}
+
 /**
- * `--detach`: start the same command again as a background process in its own process group, its
- * output in a log file, and return once it reports ready (through DEVX_READY_FILE) — or fail with
- * the tail of its log if it exits first.
+ * `--detach`: run the same command (`args`, rebuilt from its parsed options, plus the global flags
+ * that select the project) in the background through platform's spawnSelf, its output in a log
+ * file, and return once it reports ready (through DEVX_READY_FILE) — or fail with the tail of its
+ * log if it exits first.
  */
-export async function detach(deps: Deps, kind: string): Promise<{ pid: number; session: string; log: string }> {
+export async function detach(deps: Deps, kind: string, args: string[]): Promise<{ pid: number; session: string; log: string }> {
   const dir = join(deps.paths.state, "bridge", "detached");
   await mkdir(dir, { recursive: true });
   const id = `${kind}-${Date.now()}-${process.pid}`;
   const readyFile = join(dir, `${id}.ready`);
   const log = join(dir, `${id}.log`);
-  const args = process.argv.slice(2).filter((a) => a !== "--detach");
-  const fd = openSync(log, "a", 0o600);
-  const child = deps.exec.spawn([...selfArgv(), ...args], { stdin: "ignore", stdout: fd, stderr: fd, env: { DEVX_READY_FILE: readyFile, DEVX_DETACHED: "1", NO_COLOR: "1" } });
-  closeSync(fd);
-  const outcome = await new Promise<{ ok: true; session: string } | { ok: false; code: number }>((resolve) => {
-    const check = async () => {
-      const r = await readJson<{ session: string }>(readyFile).catch(() => undefined);
-      if (r) finish({ ok: true, session: r.session });
-    };
-    const watcher = watch(dir, () => void check());
-    const finish = (v: { ok: true; session: string } | { ok: false; code: number }) => {
-      watcher.close();
-      resolve(v);
-    };
-    child.exited.then((code) => finish({ ok: false, code }));
-    void check();
+  const g = deps.global;
+  const globals = [...(g.file ? ["-f", g.file] : []), ...(g.profile ? ["--profile", g.profile] : []), ...(g.debug ? ["--debug"] : [])];
+  const r = await spawnSelf(deps.exec, deps.clock, {
+    args: [...args, ...globals],
+    env: { DEVX_READY_FILE: readyFile, DEVX_DETACHED: "1", NO_COLOR: "1" },
+    log,
+    what: `the background ${kind}`,
+    readyWhen: async () => (await readJson<{ session: string }>(readyFile).catch(() => undefined))?.session,
   });
-  if (!outcome.ok) {
-    const tail = (await readFile(log, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n");
-    throw new ProviderError(`the background ${kind} exited (code ${outcome.code}) before it was ready:\n${tail}`, `see ${log}`);
-  }
-  return { pid: child.pid, session: outcome.session, log };
+  return { pid: r.pid, session: r.ready, log };
 }
 
 /** In the detached child: tell the parent we are up. */

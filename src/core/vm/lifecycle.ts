@@ -1,12 +1,12 @@
 import { dirname } from "node:path";
 import { NotFoundError, ProviderError, UsageError } from "../../errors.ts";
-import type { Deps } from "../../cli/deps.ts";
+import type { CoreDeps } from "../deps.ts";
 import { commandLine, type VmOp } from "../../../providers/vm/commands.ts";
 import type { VmInfo, VmResources } from "../../../providers/vm/types.ts";
 import { parseTailscaleStatus, type TailnetStatus } from "../../../providers/tailscale/status.ts";
 import { accountIdOf, apiToken, ensureVmTunnel, findVmTunnel, removeVmTunnel, tunnelNameFor, vmCloudflareSetup } from "../tunnel/setup.ts";
 import { peekOwnerId } from "../tunnel/local-state.ts";
-import { resolveVmContext, type VmContext, type VmFlags } from "./context.ts";
+import { resolveVmContext, type VmContext, type VmFlags } from "./vm-context.ts";
 import { machineInputs, podmanMachineKey, renderNative, sshKeys, tailscaleAuthkey } from "./machine.ts";
 import { describe, executePlan, type PlanStep, type StepView } from "./plan.ts";
 
@@ -30,9 +30,9 @@ function line(ctx: VmContext, op: VmOp, extra: { resources?: VmResources; config
   return argv;
 }
 
-async function run(ctx: VmContext, deps: Deps, steps: PlanStep[], warnings: PlanResult["warnings"] = [], noop?: string): Promise<PlanResult> {
-  const result: PlanResult = { vm: ctx.name, provider: ctx.provider.id, dryRun: deps.global.dryRun, noop, steps: steps.map(describe), warnings };
-  if (!deps.global.dryRun && !noop) await executePlan(steps, deps, `run \`devx vm status\`, or retry with --debug`);
+async function run(ctx: VmContext, deps: CoreDeps, steps: PlanStep[], warnings: PlanResult["warnings"] = [], noop?: string): Promise<PlanResult> {
+  const result: PlanResult = { vm: ctx.name, provider: ctx.provider.id, dryRun: ctx.dryRun, noop, steps: steps.map(describe), warnings };
+  if (!ctx.dryRun && !noop) await executePlan(steps, deps, `run \`devx vm status\`, or retry with --debug`);
   return result;
 }
 
@@ -44,8 +44,8 @@ export interface InitOptions extends VmFlags {
   recreate?: boolean;
 }
 
-export async function vmInit(deps: Deps, opts: InitOptions): Promise<PlanResult & { existing?: VmInfo }> {
-  const ctx = await resolveVmContext(deps, opts, { planOnly: deps.global.dryRun });
+export async function vmInit(deps: CoreDeps, opts: InitOptions): Promise<PlanResult & { existing?: VmInfo }> {
+  const ctx = await resolveVmContext(deps, opts, { planOnly: opts.dryRun === true });
   // a dry run without a usable provider plans the creation of a new VM (resolveVmContext warned)
   const info: VmInfo = ctx.detected.usable ? await ctx.provider.status(deps.exec, ctx.name) : { name: ctx.name, provider: ctx.provider.id, state: "missing" };
   const { inputs, unsupported: notHere } = machineInputs(ctx, deps.env, deps.emit);
@@ -63,7 +63,7 @@ export async function vmInit(deps: Deps, opts: InitOptions): Promise<PlanResult 
 
   const steps: PlanStep[] = [];
   if (info.state !== "missing") {
-    if (!deps.global.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}, ${info.state}) and everything in it, then create it again?`);
+    if (!ctx.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}, ${info.state}) and everything in it, then create it again?`);
     steps.push({ kind: "exec", title: `remove existing VM ${ctx.name}`, argv: line(ctx, "remove") });
   }
   const secrets: { tunnelToken?: string; tailscaleAuthkey?: string } = {};
@@ -102,14 +102,14 @@ export async function vmInit(deps: Deps, opts: InitOptions): Promise<PlanResult 
   return run(ctx, deps, steps, unsupported);
 }
 
-export async function vmStart(deps: Deps, opts: VmFlags): Promise<PlanResult> {
+export async function vmStart(deps: CoreDeps, opts: VmFlags): Promise<PlanResult> {
   const ctx = await resolveVmContext(deps, opts);
   const info = await ctx.provider.status(deps.exec, ctx.name);
   if (ctx.provider.features.create.supported) requireExisting(ctx, info);
   return run(ctx, deps, [{ kind: "exec", title: `start VM ${ctx.name}`, argv: line(ctx, "start") }], [], info.state === "running" ? `VM ${ctx.name} is already running` : undefined);
 }
 
-export async function vmStop(deps: Deps, opts: VmFlags & { sleep?: boolean }): Promise<PlanResult> {
+export async function vmStop(deps: CoreDeps, opts: VmFlags & { sleep?: boolean }): Promise<PlanResult> {
   const ctx = await resolveVmContext(deps, opts);
   const op: VmOp = opts.sleep ? "sleep" : "stop";
   if (opts.sleep && !ctx.provider.features.sleep.supported) throw new ProviderError(`${ctx.provider.displayName} cannot sleep a VM: ${ctx.provider.features.sleep.reason}`, "use `devx vm stop` instead");
@@ -119,7 +119,7 @@ export async function vmStop(deps: Deps, opts: VmFlags & { sleep?: boolean }): P
   return run(ctx, deps, [{ kind: "exec", title: `${opts.sleep ? "sleep" : "stop"} VM ${ctx.name}`, argv: line(ctx, op) }], warnings, info.state === "stopped" ? `VM ${ctx.name} is already stopped` : undefined);
 }
 
-export async function vmRemove(deps: Deps, opts: VmFlags & { keepTunnel?: boolean }): Promise<PlanResult> {
+export async function vmRemove(deps: CoreDeps, opts: VmFlags & { keepTunnel?: boolean }): Promise<PlanResult> {
   const ctx = await resolveVmContext(deps, opts);
   if (!ctx.provider.features.create.supported) throw new ProviderError(`${ctx.provider.displayName} cannot remove its VM from devx: ${ctx.provider.features.create.reason}`, "uninstall or reset it from its own settings");
   const info = await ctx.provider.status(deps.exec, ctx.name);
@@ -138,11 +138,11 @@ export async function vmRemove(deps: Deps, opts: VmFlags & { keepTunnel?: boolea
       },
     });
   }
-  if (!deps.global.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}) and everything in it${steps.length > 1 ? ", with its Cloudflare tunnel" : ""}?`);
+  if (!ctx.dryRun) await deps.confirm(`Delete VM ${ctx.name} (${ctx.provider.displayName}) and everything in it${steps.length > 1 ? ", with its Cloudflare tunnel" : ""}?`);
   return run(ctx, deps, steps);
 }
 
-export async function vmResize(deps: Deps, opts: VmFlags & Partial<VmResources>): Promise<PlanResult> {
+export async function vmResize(deps: CoreDeps, opts: VmFlags & Partial<VmResources>): Promise<PlanResult> {
   const ctx = await resolveVmContext(deps, opts);
   if (!ctx.provider.features.resize.supported) throw new ProviderError(`${ctx.provider.displayName} cannot resize the VM: ${ctx.provider.features.resize.reason}`, "change the resources in the provider's own settings");
   const info = await ctx.provider.status(deps.exec, ctx.name);
@@ -176,7 +176,7 @@ export interface VmStatus {
 }
 
 /** Provider, state, resources and tailnet of the configured VM (the dashboard's VMs pane). */
-export async function vmStatus(deps: Deps, opts: VmFlags = {}): Promise<VmStatus> {
+export async function vmStatus(deps: CoreDeps, opts: VmFlags = {}): Promise<VmStatus> {
   const ctx = await resolveVmContext(deps, opts);
   const info = await ctx.provider.status(deps.exec, ctx.name);
   return {
@@ -192,7 +192,7 @@ export async function vmStatus(deps: Deps, opts: VmFlags = {}): Promise<VmStatus
   };
 }
 
-async function tailnet(ctx: VmContext, deps: Deps, info: VmInfo): Promise<TailnetStatus> {
+async function tailnet(ctx: VmContext, deps: CoreDeps, info: VmInfo): Promise<TailnetStatus> {
   if (!(ctx.vm.tailscale?.authkey || deps.env.TS_AUTHKEY)) return { state: "not-configured" };
   if (!ctx.provider.features.inVmUnits.supported || !ctx.provider.features.exec.supported) return { state: "unsupported", reason: ctx.provider.features.inVmUnits.reason ?? ctx.provider.features.exec.reason };
   if (info.state !== "running") return { state: "vm-not-running" };
@@ -202,21 +202,19 @@ async function tailnet(ctx: VmContext, deps: Deps, info: VmInfo): Promise<Tailne
   return parseTailscaleStatus(r.stdout);
 }
 
-/** An interactive shell, or one command, in the VM (terminal attached). */
-export async function vmSsh(deps: Deps, opts: VmFlags & { command: string[] }): Promise<number> {
+/**
+ * An interactive shell, or one command, in the VM (terminal attached): the command line that does
+ * it, and running it (a dry run only shows `argv`).
+ */
+export async function vmSsh(deps: CoreDeps, opts: VmFlags & { command: string[] }): Promise<{ argv: string[]; run(): Promise<number> }> {
   const ctx = await resolveVmContext(deps, opts);
   if (!ctx.provider.features.exec.supported) throw new ProviderError(`${ctx.provider.displayName} has no shell into its VM: ${ctx.provider.features.exec.reason}`, "use `docker run -it --rm --privileged --pid=host <image> nsenter -t 1 -m -u -n -i sh` if you must");
   const argv = opts.command.length ? line(ctx, "exec", { command: opts.command }) : line(ctx, "shell");
-  if (deps.global.dryRun) {
-    deps.io.out.write(argv.join(" ") + "\n");
-    return 0;
-  }
-  const r = await deps.exec.run(argv, { inherit: true, signal: deps.signal });
-  return r.code;
+  return { argv, run: async () => (await deps.exec.run(argv, { inherit: true, signal: deps.signal })).code };
 }
 
 /** The native machine configuration `init` would use (secrets masked unless asked). */
-export async function vmIgnition(deps: Deps, opts: VmFlags & { reveal?: boolean }): Promise<{ kind: string; text: string }> {
+export async function vmIgnition(deps: CoreDeps, opts: VmFlags & { reveal?: boolean }): Promise<{ kind: string; text: string }> {
   const ctx = await resolveVmContext(deps, opts, { planOnly: true });
   const { inputs } = machineInputs(ctx, deps.env, deps.emit);
   const secrets = opts.reveal ? { tailscaleAuthkey: inputs.features.tailscale ? await tailscaleAuthkey(ctx, deps.env) : undefined } : {};

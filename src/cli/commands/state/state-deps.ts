@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Deps } from "../../deps.ts";
 import { stderrEmit } from "../../deps.ts";
-import type { StateDeps } from "../../../core/state/context.ts";
+import type { StateDeps } from "../../../core/state/state-deps.ts";
 import { projectName } from "../../../config/project.ts";
 
 /**
