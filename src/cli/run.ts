@@ -7,6 +7,7 @@ import { commandHelp, exitCodesHelp, groupHelp, rootHelp } from "./help.ts";
 import { closest } from "../text/suggest.ts";
 import { commands as allCommands } from "./commands/index.ts";
 import * as v from "valibot";
+import { paint, SGR } from "../text/style.ts";
 
 export interface Routed {
   cmd?: Command;
@@ -199,7 +200,7 @@ export function reportError(e: unknown, deps: Deps, debug: boolean, json: boolea
       : Object.assign(new DevxError(e instanceof Error ? e.message : String(e), "this is a bug in devx: run again with --debug and report the output"), { cause: e });
   const code = exitCodeFor(err.kind);
   if (json) deps.io.out.write(JSON.stringify({ error: { kind: err.kind, message: err.message, hint: err.hint || undefined, exitCode: code } }) + "\n");
-  const red = (s: string) => (deps.io.color ? `\x1b[31m${s}\x1b[0m` : s);
+  const red = (s: string) => paint(deps.io.color, SGR.red, s);
   deps.io.err.write(`${red("error:")} ${err.message}\n`);
   if (err.hint) deps.io.err.write(`  hint: ${err.hint}\n`);
   if (debug) {

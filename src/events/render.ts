@@ -1,5 +1,6 @@
 import type { DevxEvent, Emit } from "./types.ts";
 import { formatBytes, formatDuration } from "./format.ts";
+import { painter, rewriteLine } from "../text/style.ts";
 
 export interface RenderTarget {
   write(s: string): void;
@@ -20,7 +21,7 @@ export function textRenderer(err: RenderTarget, now: () => number = Date.now): E
   const started = new Map<string, number>();
   const lastPct = new Map<string, number>();
   let progressLine = false;
-  const c = (code: string, s: string) => (err.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const c = painter(err.color);
   const endProgress = () => {
     if (progressLine) err.write("\n");
     progressLine = false;
@@ -40,7 +41,7 @@ export function textRenderer(err: RenderTarget, now: () => number = Date.now): E
         if (err.isTTY) {
           const width = 24;
           const bar = pct !== undefined ? `[${"#".repeat(Math.round((pct / 100) * width)).padEnd(width, ".")}] ${pct.toFixed(0).padStart(3)}% ` : "";
-          err.write(`\r\x1b[2K${e.title} ${bar}${tail}`);
+          err.write(`${rewriteLine}${e.title} ${bar}${tail}`);
           progressLine = true;
         } else {
           const bucket = pct !== undefined ? Math.floor(pct / 10) : Math.floor(e.bytes / 100_000_000);

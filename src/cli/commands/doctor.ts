@@ -5,6 +5,7 @@ import { listSessions } from "../../platform/sessions.ts";
 import type { CheckResult } from "../../core/doctor/checks.ts";
 import type { UpSessionData } from "../../core/up/session.ts";
 import { plural } from "../../events/format.ts";
+import { painter } from "../../text/style.ts";
 
 const ICON: Record<CheckResult["status"], string> = { ok: "✓", warn: "!", fail: "✗", missing: "-" };
 const COLOR: Record<CheckResult["status"], string> = { ok: "32", warn: "33", fail: "31", missing: "90" };
@@ -69,7 +70,7 @@ export default defineCommand({
       deps.io.out.write(JSON.stringify({ ok: code === 0, checks, fixed, stopped, recovered }, null, 2) + "\n");
       return code;
     }
-    const c = (code: string, s: string) => (deps.io.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+    const c = painter(deps.io.color);
     const width = Math.max(...checks.map((x) => x.title.length)) + 2;
     const lines = checks.map((x) => {
       const head = `${c(COLOR[x.status], ICON[x.status])} ${x.title.padEnd(width)}${x.status === "missing" ? (x.detail ?? "not installed") : (x.detail ?? "")}`;

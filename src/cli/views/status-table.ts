@@ -1,11 +1,12 @@
 import { formatDuration } from "../../events/format.ts";
 import type { NodeStatus } from "../../core/up/supervisor.ts";
+import { painter } from "../../text/style.ts";
 
 const STATE_COLOR: Record<string, string> = { healthy: "32", running: "32", completed: "90", starting: "36", pending: "90", restarting: "33", unhealthy: "31", failed: "31", stopping: "33", stopped: "90" };
 
 /** The status table shared by `devx ps`, the live view of `devx up` and --exit-when-healthy. */
 export function statusTable(nodes: NodeStatus[], color = false): string {
-  const c = (code: string | undefined, s: string) => (color && code ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const c = painter(color);
   const rows = nodes.map((n) => [
     n.name,
     n.kind === "database" ? "database" : n.runtime,

@@ -4,6 +4,7 @@ import type { UpView } from "../../core/up/run-up.ts";
 import type { NodeStatus } from "../../core/up/supervisor.ts";
 import type { Deps } from "../deps.ts";
 import { statusTable } from "./status-table.ts";
+import { liveRegion } from "./live-region.ts";
 
 /**
  * How `devx up` is drawn: the dry run's plan (text, or one JSON document with the notes in it), a
@@ -41,18 +42,12 @@ export function planText(plan: UpPlan): string {
 
 /** On a TTY: a status table redrawn in place under the scrolling log lines. */
 function liveTable(deps: Deps, status: () => NodeStatus[]): { wrap(base: Emit): Emit; stop(): void } {
-  let drawn = 0;
+  const region = liveRegion(deps.io.err);
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const clear = () => {
-    if (drawn) deps.io.err.write(`\x1b[${drawn}A\x1b[J`);
-    drawn = 0;
-  };
+  const clear = () => region.clear();
   const draw = () => {
     timer = undefined;
-    clear();
-    const t = statusTable(status(), deps.io.color);
-    deps.io.err.write(t);
-    drawn = t.split("\n").length - 1;
+    region.show(statusTable(status(), deps.io.color));
   };
   const tick = setInterval(draw, 1000);
   return {

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { readFile, readdir, stat, open } from "node:fs/promises";
 import { join } from "node:path";
+import { paint, SGR } from "../../text/style.ts";
 
 /**
  * Per-node log files under <state>/logs/up/<project>/<node>.log. One line per record:
@@ -156,11 +157,11 @@ export async function followLogs(dir: string, nodes: string[], filter: LogFilter
   }
 }
 
-const PALETTE = ["36", "33", "35", "32", "34", "91", "96", "93"];
+const PALETTE = [SGR.cyan, SGR.yellow, SGR.magenta, SGR.green, SGR.blue, SGR.brightRed, SGR.brightCyan, SGR.brightYellow];
 
 /** "api    | text", coloured per node (stable colour by position). */
 export function formatLogLine(l: LogLine, width: number, color: boolean, index: number): string {
   const head = l.node.padEnd(width);
   const text = l.stream === "devx" ? `[devx] ${l.text}` : l.text;
-  return `${color ? `\x1b[${PALETTE[index % PALETTE.length]}m${head}\x1b[0m` : head} | ${text}`;
+  return `${paint(color, PALETTE[index % PALETTE.length], head)} | ${text}`;
 }

@@ -4,6 +4,7 @@ import { option } from "../../define.ts";
 import type { Deps } from "../../deps.ts";
 import { readJson, writeFileAtomic } from "../../../platform/atomic.ts";
 import { spawnSelf } from "../../../platform/spawn-self.ts";
+import { columns, liveRegion } from "../../views/live-region.ts";
 
 /** Flags every bridge command shares. */
 export const kubeFlags = {
@@ -63,18 +64,15 @@ export function untilStopped(signal: AbortSignal, ended?: Promise<unknown>): Pro
 export function liveTable(deps: Deps, rows: () => string[][], header: string[], stableColumns?: number[]): () => void {
   if (deps.global.json) return () => {};
   const err = deps.io.err;
+  const region = liveRegion(err);
   let lastText = "";
-  let drawnLines = 0;
   const draw = () => {
-    const all = [header, ...rows()];
-    const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-    const text = all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+    const now = rows();
+    const text = columns(header, now);
     // without a terminal, counters alone do not reprint the table (logs stay readable)
-    const key = err.isTTY || !stableColumns ? text : JSON.stringify(all.map((r) => stableColumns.map((i) => r[i])));
+    const key = err.isTTY || !stableColumns ? text : JSON.stringify([header, ...now].map((r) => stableColumns.map((i) => r[i])));
     if (key === lastText) return;
-    if (err.isTTY && drawnLines) err.write(`\x1b[${drawnLines}A\x1b[J`);
-    err.write(text + "\n");
-    drawnLines = all.length;
+    region.show(text);
     lastText = key;
   };
   draw();
