@@ -18,7 +18,9 @@ test("a timeout kills the whole process group, grandchildren included", async ()
   const r = await systemExec.run(["sh", "-c", "sleep 30 & echo $!; wait"], { timeoutMs: 300 });
   expect(r.timedOut).toBe(true);
   const grandchild = Number(r.stdout.trim());
-  await Bun.sleep(50);
+  // the group was signalled: poll (with a deadline) until the kernel has reaped it
+  const deadline = Date.now() + 5000;
+  while (pidAlive(grandchild) && Date.now() < deadline) await Bun.sleep(10);
   expect(pidAlive(grandchild)).toBe(false);
 });
 

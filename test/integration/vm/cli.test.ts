@@ -5,8 +5,8 @@ import { runCli } from "../../../src/cli/run.ts";
 import { memoryIO } from "../../../src/cli/io.ts";
 import { ExecStub, type StubEntry } from "../../support/exec-stub.ts";
 import { testWith } from "../../support/require.ts";
-import { BINS, tempHome } from "./helpers.ts";
-import { LIMA, PODMAN, TAILSCALE } from "./fixtures.ts";
+import { BINS, tempHome } from "../../unit/vm/helpers.ts";
+import { LIMA, PODMAN, TAILSCALE } from "../../unit/vm/fixtures.ts";
 
 function project(yaml: string): string {
   const dir = join(process.env.DEVX_TEST_ROOT!, `proj-${crypto.randomUUID().slice(0, 8)}`);
