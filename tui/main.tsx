@@ -97,7 +97,7 @@ async function loadHeader(deps: Deps): Promise<HeaderInfo> {
       () => "n/a",
     );
   // what is detected, not the setting: "auto" tells nobody which runtime the panes talk to
-  const provider = (preferred?: string) => import("../src/core/dashboard/containers.ts").then(({ runtimeName }) => runtimeName(deps, preferred));
+  const provider = (preferred?: string) => import("../src/core/inventory/containers.ts").then(({ runtimeName }) => runtimeName(deps, preferred));
   try {
     const found = await deps.findConfig();
     if (!found) return { vm: await vm, provider: await provider() };

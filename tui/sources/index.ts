@@ -1,5 +1,5 @@
 import type { Deps } from "../../src/cli/deps.ts";
-import type { ContainerRuntime } from "../../src/core/dashboard/containers.ts";
+import type { ContainerRuntime } from "../../src/core/inventory/containers.ts";
 import type { PaneData, PaneSource, Row } from "../types.ts";
 import type { LogStore } from "./log-store.ts";
 import { bridgeSource, servicesSource, snapshotsSource, tunnelsSource, vmSource } from "./live.ts";
@@ -43,8 +43,8 @@ export function containersSource(deps: SourceDeps): PaneSource {
     id: "containers",
     title: "Containers & databases",
     async load(signal) {
-      const { listDevxContainers } = await import("../../src/core/dashboard/containers.ts");
-      const { containerUsage, usageCells } = await import("../../src/core/dashboard/usage.ts");
+      const { listDevxContainers } = await import("../../src/core/inventory/containers.ts");
+      const { containerUsage, usageCells } = await import("../../src/core/inventory/usage.ts");
       preferred = (await deps.findConfig().catch(() => undefined))?.config.provider;
       const listing = await listDevxContainers(deps, { preferred });
       const running = listing.containers.filter((c) => c.state === "running").map((c) => c.name);
@@ -74,7 +74,7 @@ export function containersSource(deps: SourceDeps): PaneSource {
       };
     },
     async logs(row, onLine, signal) {
-      const { followContainerLogs } = await import("../../src/core/dashboard/containers.ts");
+      const { followContainerLogs } = await import("../../src/core/inventory/containers.ts");
       await followContainerLogs(deps, row.id, onLine, signal, { preferred });
     },
   };

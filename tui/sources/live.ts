@@ -220,13 +220,13 @@ export function snapshotsSource(deps: Deps, o: { copy?: (text: string) => void }
 }
 
 export function servicesSource(deps: Deps): PaneSource {
-  let sampler: import("../../src/core/dashboard/usage.ts").ProcessGroupSampler | undefined;
+  let sampler: import("../../src/core/inventory/usage.ts").ProcessGroupSampler | undefined;
   return {
     id: "services",
     title: "Services",
     async load(signal): Promise<PaneData> {
       const { servicesStatus, projectName } = await import("../../src/core/up/session.ts");
-      const { ProcessGroupSampler, containerUsage, usageCells } = await import("../../src/core/dashboard/usage.ts");
+      const { ProcessGroupSampler, containerUsage, usageCells } = await import("../../src/core/inventory/usage.ts");
       const { containerName } = await import("../../src/core/up/runtimes/container.ts");
       const s = await servicesStatus(deps);
       sampler ??= new ProcessGroupSampler();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Exec, ExecResult } from "../../../src/platform/exec.ts";
-import { listDevxContainers } from "../../../src/core/dashboard/containers.ts";
+import { listDevxContainers } from "../../../src/core/inventory/containers.ts";
 import { containersSource, defaultSources } from "../../../tui/sources/index.ts";
 import { LogStore } from "../../../tui/sources/log-store.ts";
 import { selfRunner } from "../../../tui/main.tsx";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { headerText, layoutColumns, sortRows } from "../../../tui/layout.ts";
 import { firstShown, highlight, matchingLines, screenLines } from "../../../tui/log-view.ts";
-import { ProcessGroupSampler } from "../../../src/core/dashboard/usage.ts";
+import { ProcessGroupSampler } from "../../../src/core/inventory/usage.ts";
 import { createDeps } from "../../../src/cli/deps.ts";
 import { globalOptions } from "../../../src/cli/define.ts";
 import { memoryIO } from "../../../src/cli/io.ts";
