@@ -20,6 +20,8 @@ import type { SessionStore } from "./store/types.ts";
  * replicas never run the same step twice.
  */
 export interface WorkspacePersistence {
+  /** the workspace lives on in the backend's volume (no bucket): stop removes the sandbox but keeps it */
+  readonly keepsWorkspace?: boolean;
   /** fill `dir` (empty) from the snapshot at `prefix`; false when there is none */
   pull(prefix: string, dir: string): Promise<boolean>;
   /** push `dir` to `prefix` and verify what landed; throws when it could not be verified */
@@ -88,7 +90,8 @@ export class SessionController {
       created: now,
       updated: now,
       secret: randomBytes(32).toString("hex"),
-      limits: { ...DEFAULTS.limits, ...req.limits },
+      // an absent limit (undefined) keeps its default rather than erase it
+      limits: { ...DEFAULTS.limits, ...Object.fromEntries(Object.entries(req.limits ?? {}).filter(([, v]) => v !== undefined)) },
       egress: req.egress ?? DEFAULTS.egress,
       idleMinutes: req.idleMinutes ?? DEFAULTS.idleMinutes,
       maxHours: req.maxHours ?? DEFAULTS.maxHours,
@@ -149,7 +152,7 @@ export class SessionController {
       this.d.emit({ type: "warning", message: `session ${cur.id}: saving its workspace failed (${messageOf(e)}); the sandbox is kept and the push retried` });
       return this.transition(cur, { state: "persist-failed", detail: `saving the workspace failed: ${messageOf(e)}` });
     }
-    await this.d.backend.remove(cur.id);
+    await this.d.backend.remove(cur.id, { keepWorkspace: this.d.persistence.keepsWorkspace === true });
     return this.transition(cur, { state: "stopped", detail: why, workspace: { ...cur.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: pushed.files } });
   }
 
@@ -214,7 +217,7 @@ export class SessionController {
   private async transition(r: SessionRecord, patch: Partial<SessionRecord> & { state?: SessionState }): Promise<SessionRecord> {
     const next: SessionRecord = { ...r, ...patch, updated: this.d.now().toISOString(), version: r.version + 1 };
     if (!(await this.d.store.replaceSession(next))) throw new ConflictError(`session ${r.id} changed while it was being ${patch.state ?? "updated"}`, "try again");
-    this.d.emit({ type: "state", node: r.id, state: next.state, detail: next.detail ? { detail: next.detail } : undefined });
+    if (next.state !== r.state) this.d.emit({ type: "state", node: r.id, state: next.state, detail: next.detail ? { detail: next.detail } : undefined });
     return next;
   }
 

@@ -41,7 +41,7 @@ interface ProxyData {
 }
 
 const createBody = v.strictObject({
-  template: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,62}$/)),
+  template: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,62}$/)), "default"),
   name: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{2,40}$/))),
   cpus: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(64))),
   memoryMiB: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64), v.maxValue(262144))),
