@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureBinary } from "../../support/binary.ts";
+import { podmanAvailable } from "../../support/images.ts";
+import { required } from "../../support/require.ts";
+import { FRAME } from "../../../src/session/protocol/index.ts";
+import { Client } from "../runner/harness.ts";
+
+/**
+ * The control plane end to end on the real parts: the compiled binary runs `devx session serve`
+ * (SQLite in a temporary state directory, 127.0.0.1 on a free port) and makes podman containers
+ * from the session image; everything below goes through its HTTP API and its runner proxy
+ * (`/s/<id>/…`), as a client elsewhere would.
+ */
+const withPodman = podmanAvailable();
+const run = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const A = `cp-a-${run}`;
+const B = `cp-b-${run}`;
+const home = mkdtempSync(join(tmpdir(), "devx-cp-"));
+let bin = "";
+let base = "";
+let serve: import("bun").Subprocess<"ignore", "pipe", "pipe"> | undefined;
+const serveLog: string[] = [];
+const tokens: Record<string, string> = {};
+
+const env = () => {
+  const e: Record<string, string> = {};
+  for (const [k, val] of Object.entries(process.env)) if (val !== undefined && !k.startsWith("DEVX_SESSION_")) e[k] = val;
+  return { ...e, DEVX_HOME: home, NO_COLOR: "1" };
+};
+
+async function devx(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([bin, ...args], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, out, err };
+}
+
+async function newToken(owner: string, extra: string[] = []): Promise<{ token: string; id: string }> {
+  const r = await devx(["session", "token", "create", "--owner", owner, "--json", ...extra]);
+  if (r.code !== 0) throw new Error(`token create: ${r.err}`);
+  return JSON.parse(r.out) as { token: string; id: string };
+}
+
+const api = (path: string, o: { method?: string; token?: string; body?: unknown } = {}) =>
+  fetch(`${base}/api/v1${path}`, {
+    method: o.method ?? "GET",
+    headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: o.body !== undefined ? JSON.stringify(o.body) : undefined,
+  });
+
+async function json<T = Record<string, unknown>>(res: Response | Promise<Response>, status: number): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${text}`);
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+const runnerToken = async (id: string, token = tokens.alice!) => (await json<{ token: string }>(api(`/sessions/${id}/tokens`, { method: "POST", token, body: {} }), 201)).token;
+
+const podman = (args: string[]) => Bun.spawnSync(["podman", ...args], { stdout: "pipe", stderr: "pipe" });
+const labelled = (id: string) => ({
+  containers: podman(["ps", "-a", "--filter", `label=devx.session=${id}`, "--format", "{{.Names}}"]).stdout.toString().trim(),
+  volumes: podman(["volume", "ls", "--filter", `label=devx.session=${id}`, "--format", "{{.Name}}"]).stdout.toString().trim(),
+});
+
+beforeAll(async () => {
+  if (!withPodman) {
+    if (required("podman")) throw new Error("podman is required (DEVX_TEST_REQUIRE) but not available");
+    return;
+  }
+  bin = ensureBinary();
+  const { ensureBase, BASE_IMAGE } = await import("../../../scripts/build-test-images.ts");
+  const { buildSessionImage } = await import("../../../scripts/build-session-image.ts");
+  await ensureBase();
+  const image = buildSessionImage({ base: BASE_IMAGE, binary: bin });
+  for (const who of ["alice", "bob"]) tokens[who] = (await newToken(who)).token;
+  const reader = await newToken("carol", ["--scope", "sessions:read"]);
+  tokens.reader = reader.token;
+  const revoked = await newToken("alice");
+  tokens.revoked = revoked.token;
+  expect((await devx(["session", "token", "revoke", revoked.id])).code).toBe(0);
+
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  serve = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, "--image", image], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  void (async () => {
+    for await (const chunk of serve!.stderr) serveLog.push(new TextDecoder().decode(chunk));
+  })();
+  const reader2 = serve.stdout.getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader2.read();
+    if (done) throw new Error(`devx session serve exited (${await serve.exited}): ${serveLog.join("")}`);
+    line += new TextDecoder().decode(value);
+  }
+  reader2.releaseLock();
+  const ready = JSON.parse(line.split("\n")[0]!) as { ready: boolean; url: string; store: string };
+  expect(ready).toMatchObject({ ready: true, store: "sqlite" });
+  base = ready.url;
+}, 600_000);
+
+afterAll(async () => {
+  if (serve && serve.exitCode === null) {
+    serve.kill("SIGTERM");
+    await serve.exited;
+  }
+  if (withPodman) for (const id of [A, B]) for (const args of [["rm", "-f", "-t", "0", `devx-session-${id}`], ["volume", "rm", "-f", `devx-session-${id}`]]) podman(args);
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe.skipIf(!withPodman)("devx session serve on podman", () => {
+  test("create → exec → file API → stop → start (workspace kept) → delete (nothing left)", async () => {
+    const created = await json<{ session: Record<string, unknown> }>(api("/sessions", { method: "POST", token: tokens.alice, body: { name: A, cpus: 1, memoryMiB: 512 } }), 201);
+    expect(created.session).toMatchObject({ id: A, owner: "alice", template: "default", state: "running", running: true, limits: { cpus: 1, memoryMiB: 512, pids: 1024 } });
+    // the API never shows the session secret nor where its runner listens
+    expect(created.session.secret).toBeUndefined();
+    expect(created.session.runner).toBeUndefined();
+    expect(labelled(A).containers).toBe(`devx-session-${A}`);
+    const limits = podman(["container", "inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", `devx-session-${A}`]).stdout.toString().trim();
+    expect(limits).toBe(`1000000000 ${512 * 1024 * 1024} 1024`);
+    expect((await json<{ sessions: { id: string }[] }>(api("/sessions", { token: tokens.alice }), 200)).sessions.map((s) => s.id)).toContain(A);
+
+    // a command through the control plane's proxy to the runner in the container
+    const c = await Client.open(`${base.replace("http", "ws")}/s/${A}/v1/session`, await runnerToken(A));
+    const { proc } = (await c.ok("exec.run", { argv: ["sh", "-c", "echo hello; exit 7"] })) as unknown as { proc: number };
+    expect(await c.waitMessage((m) => m.t === "exec.exit" && m.proc === proc, 10_000)).toMatchObject({ code: 7, signal: null });
+    expect(Buffer.from(c.bytes(FRAME.execStdout, proc)).toString()).toBe("hello\n");
+    const who = (await c.ok("exec.run", { argv: ["id", "-u"] })) as unknown as { proc: number };
+    await c.waitMessage((m) => m.t === "exec.exit" && m.proc === who.proc, 10_000);
+    expect(Buffer.from(c.bytes(FRAME.execStdout, who.proc)).toString()).toBe("1000\n");
+    expect(c.invalid).toEqual([]);
+    c.close();
+
+    // the file API through the proxy: write, read back
+    const files = await runnerToken(A);
+    const content = `notes ${run} ✓\n`;
+    await json(fetch(`${base}/s/${A}/v1/files/notes.txt`, { method: "PUT", headers: { authorization: `Bearer ${files}` }, body: content }), 201);
+    const got = await fetch(`${base}/s/${A}/v1/files/notes.txt`, { headers: { authorization: `Bearer ${files}` } });
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe(content);
+
+    // stop: the sandbox goes, its workspace volume stays
+    expect((await json<{ session: { state: string } }>(api(`/sessions/${A}/stop`, { method: "POST", token: tokens.alice }), 200)).session.state).toBe("stopped");
+    expect(labelled(A)).toEqual({ containers: "", volumes: `devx-session-${A}` });
+    // a stopped session has no runner to reach, and tokens of its earlier run are worthless
+    expect((await fetch(`${base}/s/${A}/v1/files/notes.txt`, { headers: { authorization: `Bearer ${files}` } })).status).toBe(409);
+    expect((await api(`/sessions/${A}/tokens`, { method: "POST", token: tokens.alice, body: {} })).status).toBe(409);
+
+    // start again: the file is still there; the old runner token is not accepted any more (fresh secret)
+    expect((await json<{ session: { state: string } }>(api(`/sessions/${A}/start`, { method: "POST", token: tokens.alice }), 200)).session.state).toBe("running");
+    expect((await fetch(`${base}/s/${A}/v1/files/notes.txt`, { headers: { authorization: `Bearer ${files}` } })).status).toBe(401);
+    const again = await fetch(`${base}/s/${A}/v1/files/notes.txt`, { headers: { authorization: `Bearer ${await runnerToken(A)}` } });
+    expect(await again.text()).toBe(content);
+
+    // delete: container, volume and record gone; nothing labelled left
+    expect((await api(`/sessions/${A}`, { method: "DELETE", token: tokens.alice })).status).toBe(204);
+    expect(labelled(A)).toEqual({ containers: "", volumes: "" });
+    expect((await api(`/sessions/${A}`, { token: tokens.alice })).status).toBe(404);
+  }, 180_000);
+
+  test("auth matrix: API and runner socket refuse missing, bad, revoked, expired, read-only and other-session credentials", async () => {
+    const expiring = (await newToken("alice", ["--ttl", "1s"])).token;
+    await json(api("/sessions", { method: "POST", token: tokens.alice, body: { name: A } }), 201);
+    await json(api("/sessions", { method: "POST", token: tokens.bob, body: { name: B } }), 201);
+
+    // the API
+    expect((await api("/sessions")).status).toBe(401);
+    expect((await api("/sessions", { token: "dxt_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })).status).toBe(401);
+    expect((await api("/sessions", { token: tokens.alice!.slice(0, -1) + (tokens.alice!.endsWith("A") ? "B" : "A") })).status).toBe(401);
+    expect((await api("/sessions", { token: tokens.revoked })).status).toBe(401);
+    await Bun.sleep(1100); // the expiring token's second
+    expect((await api("/sessions", { token: expiring })).status).toBe(401);
+    const refused = await json<{ error: { kind: string } }>(api("/sessions", { token: tokens.revoked }), 401);
+    expect(refused.error.kind).toBe("unauthenticated");
+    // a runner token is no API token
+    expect((await api("/sessions", { token: await runnerToken(A) })).status).toBe(401);
+    // a read-only token reads, and may not create
+    expect((await api("/sessions", { token: tokens.reader })).status).toBe(200);
+    expect((await api("/sessions", { method: "POST", token: tokens.reader, body: { name: `cp-c-${run}` } })).status).toBe(403);
+    // another user's session does not exist for bob, and bob cannot mint tokens for it
+    expect((await api(`/sessions/${A}`, { token: tokens.bob })).status).toBe(404);
+    expect((await api(`/sessions/${A}/tokens`, { method: "POST", token: tokens.bob, body: {} })).status).toBe(404);
+    expect((await api(`/sessions/${A}/stop`, { method: "POST", token: tokens.bob })).status).toBe(404);
+    expect((await api(`/sessions/${A}`, { method: "DELETE", token: tokens.bob })).status).toBe(404);
+    expect((await json<{ sessions: { id: string }[] }>(api("/sessions", { token: tokens.bob }), 200)).sessions.map((s) => s.id)).toEqual([B]);
+
+    // the runner socket through /s/<id>/…: no token, an API token, another session's token
+    const socket = (id: string) => `${base}/s/${id}/v1/session`;
+    const upgrade = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" };
+    expect((await fetch(socket(A), { headers: upgrade })).status).toBe(401);
+    expect((await fetch(socket(A), { headers: { ...upgrade, authorization: `Bearer ${tokens.alice}` } })).status).toBe(401);
+    const bobs = await runnerToken(B, tokens.bob);
+    expect([401, 403]).toContain((await fetch(socket(A), { headers: { ...upgrade, authorization: `Bearer ${bobs}` } })).status);
+    await expect(Client.open(socket(A).replace("http", "ws"), bobs)).rejects.toThrow("WebSocket refused");
+    await expect(Client.open(socket(A).replace("http", "ws"), "dxs1.x.y")).rejects.toThrow("WebSocket refused");
+    // the file API too
+    expect([401, 403]).toContain((await fetch(`${base}/s/${A}/v1/files/`, { headers: { authorization: `Bearer ${bobs}` } })).status);
+    expect((await fetch(`${base}/s/${A}/v1/files/`)).status).toBe(401);
+    // and the right token opens it
+    const ok = await Client.open(socket(A).replace("http", "ws"), await runnerToken(A));
+    expect((await ok.ok("ping")).t).toBe("ok");
+    ok.close();
+
+    for (const [id, t] of [[A, tokens.alice], [B, tokens.bob]] as const) expect((await api(`/sessions/${id}`, { method: "DELETE", token: t })).status).toBe(204);
+    expect(labelled(A)).toEqual({ containers: "", volumes: "" });
+    expect(labelled(B)).toEqual({ containers: "", volumes: "" });
+  }, 180_000);
+});
