@@ -87,7 +87,12 @@ beforeAll(async () => {
   s.stop(true);
   serve = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, "--image", image], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   void (async () => {
-    for await (const chunk of serve!.stderr) serveLog.push(new TextDecoder().decode(chunk));
+    const r = serve!.stderr.getReader();
+    for (;;) {
+      const { value, done } = await r.read();
+      if (done) return;
+      serveLog.push(new TextDecoder().decode(value));
+    }
   })();
   const reader2 = serve.stdout.getReader();
   let line = "";
