@@ -204,9 +204,14 @@ export class SessionController {
     const now = this.d.now().toISOString();
     const prefix = `${this.d.bucketPrefix}/${session}`;
     const r: SessionRecord = { id: session, owner: "(adopted)", template: "(unknown)", image: "", state: "persisting", detail: "adopted: found without a record", created: now, updated: now, secret: randomBytes(32).toString("hex"), limits: DEFAULTS.limits, egress: DEFAULTS.egress, idleMinutes: DEFAULTS.idleMinutes, maxHours: DEFAULTS.maxHours, workspace: { prefix }, publicPorts: [], version: 1 };
-    await this.d.store.createSession(r).catch(() => {});
-    const cur = await this.d.store.getSession(session);
-    if (cur) await this.persistAndRemove(cur, "adopted: found without a record");
+    // only a sandbox that still has no record: one created since the pass began (a create under
+    // way on this or another replica) has one now, and is not ours to stop
+    try {
+      await this.d.store.createSession(r);
+    } catch {
+      return;
+    }
+    await this.persistAndRemove(r, "adopted: found without a record");
   }
 
   private spec(r: SessionRecord): SandboxSpec {
@@ -222,11 +227,13 @@ export class SessionController {
   }
 
   private async leased<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    if (!(await this.d.store.acquireLease(`session:${id}`, this.d.holder, LEASE_MS))) throw new ConflictError(`session ${id} is being changed by another control plane`, "try again in a moment");
+    // one holder per operation, not per replica: two requests on one control plane exclude each other too
+    const holder = `${this.d.holder}/${randomBytes(6).toString("hex")}`;
+    if (!(await this.d.store.acquireLease(`session:${id}`, holder, LEASE_MS))) throw new ConflictError(`session ${id} is being changed right now`, "try again in a moment");
     try {
       return await fn();
     } finally {
-      await this.d.store.releaseLease(`session:${id}`, this.d.holder);
+      await this.d.store.releaseLease(`session:${id}`, holder);
     }
   }
 

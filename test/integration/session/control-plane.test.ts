@@ -17,7 +17,9 @@ import { Client } from "../runner/harness.ts";
 const withPodman = podmanAvailable();
 const run = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const A = `cp-a-${run}`;
-const B = `cp-b-${run}`;
+// the auth matrix's own sessions (A is the lifecycle's)
+const C = `cp-c-${run}`;
+const D = `cp-d-${run}`;
 const home = mkdtempSync(join(tmpdir(), "devx-cp-"));
 let bin = "";
 let base = "";
@@ -112,7 +114,7 @@ afterAll(async () => {
     serve.kill("SIGTERM");
     await serve.exited;
   }
-  if (withPodman) for (const id of [A, B]) for (const args of [["rm", "-f", "-t", "0", `devx-session-${id}`], ["volume", "rm", "-f", `devx-session-${id}`]]) podman(args);
+  if (withPodman) for (const id of [A, C, D]) for (const args of [["rm", "-f", "-t", "0", `devx-session-${id}`], ["volume", "rm", "-f", `devx-session-${id}`]]) podman(args);
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -147,6 +149,25 @@ describe.skipIf(!withPodman)("devx session serve on podman", () => {
     expect(got.status).toBe(200);
     expect(await got.text()).toBe(content);
 
+    // a private preview through /s/<id>/p/<port>/: refused without a token; the token moves from the
+    // address bar into a cookie scoped to the session's path, which then opens it; the control plane's
+    // own sign-in cookie is not passed into the sandbox
+    const app = await Client.open(`${base.replace("http", "ws")}/s/${A}/v1/session`, await runnerToken(A));
+    await app.ok("exec.run", { argv: ["devx", "example-service", "--name", "web", "--port", "3000"], background: true });
+    const page = `${base}/s/${A}/p/3000/`;
+    expect((await fetch(page)).status).toBe(401);
+    const preview = await runnerToken(A);
+    // the app is up once something answers on its port (502 until then)
+    for (let i = 0; i < 400 && (await fetch(page, { headers: { "x-devx-token": preview } })).status === 502; i++) await Bun.sleep(50);
+    const first = await fetch(`${page}?devx_token=${preview}`, { redirect: "manual" });
+    expect(first!.status).toBe(303);
+    expect(first!.headers.get("location")).toBe(`/s/${A}/p/3000/`);
+    expect(first!.headers.get("set-cookie")).toStartWith(`devx_preview=${preview}; Path=/s/${A}/p/3000/;`);
+    const shown = await fetch(page, { headers: { cookie: `devx_session=signed-in-user; devx_preview=${preview}` } });
+    expect(shown.status).toBe(200);
+    expect(await shown.json()).toMatchObject({ service: "web" });
+    app.close();
+
     // stop: the sandbox goes, its workspace volume stays
     expect((await json<{ session: { state: string } }>(api(`/sessions/${A}/stop`, { method: "POST", token: tokens.alice }), 200)).session.state).toBe("stopped");
     expect(labelled(A)).toEqual({ containers: "", volumes: `devx-session-${A}` });
@@ -168,49 +189,49 @@ describe.skipIf(!withPodman)("devx session serve on podman", () => {
 
   test("auth matrix: API and runner socket refuse missing, bad, revoked, expired, read-only and other-session credentials", async () => {
     const expiring = (await newToken("alice", ["--ttl", "1s"])).token;
-    await json(api("/sessions", { method: "POST", token: tokens.alice, body: { name: A } }), 201);
-    await json(api("/sessions", { method: "POST", token: tokens.bob, body: { name: B } }), 201);
+    await json(api("/sessions", { method: "POST", token: tokens.alice, body: { name: C } }), 201);
+    await json(api("/sessions", { method: "POST", token: tokens.bob, body: { name: D } }), 201);
 
     // the API
     expect((await api("/sessions")).status).toBe(401);
     expect((await api("/sessions", { token: "dxt_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })).status).toBe(401);
-    expect((await api("/sessions", { token: tokens.alice!.slice(0, -1) + (tokens.alice!.endsWith("A") ? "B" : "A") })).status).toBe(401);
+    expect((await api("/sessions", { token: tokens.alice!.slice(0, -1) + (tokens.alice!.endsWith("C") ? "D" : "C") })).status).toBe(401);
     expect((await api("/sessions", { token: tokens.revoked })).status).toBe(401);
     await Bun.sleep(1100); // the expiring token's second
     expect((await api("/sessions", { token: expiring })).status).toBe(401);
     const refused = await json<{ error: { kind: string } }>(api("/sessions", { token: tokens.revoked }), 401);
     expect(refused.error.kind).toBe("unauthenticated");
     // a runner token is no API token
-    expect((await api("/sessions", { token: await runnerToken(A) })).status).toBe(401);
+    expect((await api("/sessions", { token: await runnerToken(C) })).status).toBe(401);
     // a read-only token reads, and may not create
     expect((await api("/sessions", { token: tokens.reader })).status).toBe(200);
-    expect((await api("/sessions", { method: "POST", token: tokens.reader, body: { name: `cp-c-${run}` } })).status).toBe(403);
+    expect((await api("/sessions", { method: "POST", token: tokens.reader, body: { name: `cp-x-${run}` } })).status).toBe(403);
     // another user's session does not exist for bob, and bob cannot mint tokens for it
-    expect((await api(`/sessions/${A}`, { token: tokens.bob })).status).toBe(404);
-    expect((await api(`/sessions/${A}/tokens`, { method: "POST", token: tokens.bob, body: {} })).status).toBe(404);
-    expect((await api(`/sessions/${A}/stop`, { method: "POST", token: tokens.bob })).status).toBe(404);
-    expect((await api(`/sessions/${A}`, { method: "DELETE", token: tokens.bob })).status).toBe(404);
-    expect((await json<{ sessions: { id: string }[] }>(api("/sessions", { token: tokens.bob }), 200)).sessions.map((s) => s.id)).toEqual([B]);
+    expect((await api(`/sessions/${C}`, { token: tokens.bob })).status).toBe(404);
+    expect((await api(`/sessions/${C}/tokens`, { method: "POST", token: tokens.bob, body: {} })).status).toBe(404);
+    expect((await api(`/sessions/${C}/stop`, { method: "POST", token: tokens.bob })).status).toBe(404);
+    expect((await api(`/sessions/${C}`, { method: "DELETE", token: tokens.bob })).status).toBe(404);
+    expect((await json<{ sessions: { id: string }[] }>(api("/sessions", { token: tokens.bob }), 200)).sessions.map((s) => s.id)).toEqual([D]);
 
     // the runner socket through /s/<id>/…: no token, an API token, another session's token
     const socket = (id: string) => `${base}/s/${id}/v1/session`;
     const upgrade = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" };
-    expect((await fetch(socket(A), { headers: upgrade })).status).toBe(401);
-    expect((await fetch(socket(A), { headers: { ...upgrade, authorization: `Bearer ${tokens.alice}` } })).status).toBe(401);
-    const bobs = await runnerToken(B, tokens.bob);
-    expect([401, 403]).toContain((await fetch(socket(A), { headers: { ...upgrade, authorization: `Bearer ${bobs}` } })).status);
-    await expect(Client.open(socket(A).replace("http", "ws"), bobs)).rejects.toThrow("WebSocket refused");
-    await expect(Client.open(socket(A).replace("http", "ws"), "dxs1.x.y")).rejects.toThrow("WebSocket refused");
+    expect((await fetch(socket(C), { headers: upgrade })).status).toBe(401);
+    expect((await fetch(socket(C), { headers: { ...upgrade, authorization: `Bearer ${tokens.alice}` } })).status).toBe(401);
+    const bobs = await runnerToken(D, tokens.bob);
+    expect([401, 403]).toContain((await fetch(socket(C), { headers: { ...upgrade, authorization: `Bearer ${bobs}` } })).status);
+    await expect(Client.open(socket(C).replace("http", "ws"), bobs)).rejects.toThrow("WebSocket refused");
+    await expect(Client.open(socket(C).replace("http", "ws"), "dxs1.x.y")).rejects.toThrow("WebSocket refused");
     // the file API too
-    expect([401, 403]).toContain((await fetch(`${base}/s/${A}/v1/files/`, { headers: { authorization: `Bearer ${bobs}` } })).status);
-    expect((await fetch(`${base}/s/${A}/v1/files/`)).status).toBe(401);
+    expect([401, 403]).toContain((await fetch(`${base}/s/${C}/v1/files/`, { headers: { authorization: `Bearer ${bobs}` } })).status);
+    expect((await fetch(`${base}/s/${C}/v1/files/`)).status).toBe(401);
     // and the right token opens it
-    const ok = await Client.open(socket(A).replace("http", "ws"), await runnerToken(A));
+    const ok = await Client.open(socket(C).replace("http", "ws"), await runnerToken(C));
     expect((await ok.ok("ping")).t).toBe("ok");
     ok.close();
 
-    for (const [id, t] of [[A, tokens.alice], [B, tokens.bob]] as const) expect((await api(`/sessions/${id}`, { method: "DELETE", token: t })).status).toBe(204);
-    expect(labelled(A)).toEqual({ containers: "", volumes: "" });
-    expect(labelled(B)).toEqual({ containers: "", volumes: "" });
+    for (const [id, t] of [[C, tokens.alice], [D, tokens.bob]] as const) expect((await api(`/sessions/${id}`, { method: "DELETE", token: t })).status).toBe(204);
+    expect(labelled(C)).toEqual({ containers: "", volumes: "" });
+    expect(labelled(D)).toEqual({ containers: "", volumes: "" });
   }, 180_000);
 });
