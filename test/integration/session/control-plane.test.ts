@@ -235,3 +235,69 @@ describe.skipIf(!withPodman)("devx session serve on podman", () => {
     expect(labelled(D)).toEqual({ containers: "", volumes: "" });
   }, 180_000);
 });
+
+describe.skipIf(!withPodman)("devx session CLI against the control plane", () => {
+  const E = `cp-e-${run}`;
+  afterAll(() => {
+    podman(["rm", "-f", "-t", "0", `devx-session-${E}`]);
+    podman(["volume", "rm", "-f", `devx-session-${E}`]);
+  });
+  const cli = (args: string[], token: string | null = tokens.alice!, extra: Record<string, string> = {}) => {
+    const e: Record<string, string> = { ...env(), DEVX_SESSION_SERVER: base, ...extra };
+    if (token !== null) e.DEVX_SESSION_TOKEN = token;
+    const p = Bun.spawn([bin, "session", ...args], { env: e, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    return Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]).then(([out, err, code]) => ({ out, err, code }));
+  };
+
+  test("create, ls, exec (exit code and output), stop, start, rm — with --json, -y and --dry-run", async () => {
+    // dry runs print the request and change nothing
+    const plan = await cli(["create", "--name", E, "--dry-run", "--json"]);
+    expect(plan.code).toBe(0);
+    expect(JSON.parse(plan.out)).toEqual({ plan: { create: { name: E }, server: base } });
+    expect((await api(`/sessions/${E}`, { token: tokens.alice })).status).toBe(404);
+
+    const created = await cli(["create", "--name", E, "--cpus", "1", "--json"]);
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.out).session).toMatchObject({ id: E, state: "running", limits: { cpus: 1 } });
+    const ls = await cli(["ls", "--json"]);
+    expect(JSON.parse(ls.out).sessions.map((s: { id: string }) => s.id)).toContain(E);
+    expect((await cli(["ls"])).out).toMatch(new RegExp(`^ID +STATE +OWNER[^\\n]*\\n(.*\\n)*${E} +running +alice +default `));
+
+    // exec: argv as given, the command's exit code is devx's, stdout and stderr apart
+    const ex = await cli(["exec", E, "--", "sh", "-c", "echo out; echo err >&2; exit 3", "; rm -rf /"]);
+    expect(ex).toEqual({ out: "out\n", err: "err\n", code: 3 });
+    const exj = await cli(["exec", E, "--json", "--", "sh", "-c", "printf '%s' \"$0\" > made.txt; cat made.txt", "$(id)"]);
+    expect(JSON.parse(exj.out)).toEqual({ session: E, argv: ["sh", "-c", "printf '%s' \"$0\" > made.txt; cat made.txt", "$(id)"], exitCode: 0, signal: null, stdout: "$(id)", stderr: "" });
+    expect((await cli(["exec", E, "--", "no-such-program-here"])).code).toBe(4);
+
+    expect(await cli(["stop", E])).toMatchObject({ code: 0, out: `session ${E} is stopped\n` });
+    expect((await cli(["exec", E, "--", "true"])).code).toBe(5);
+    expect(JSON.parse((await cli(["start", E, "--json"])).out).session.state).toBe("running");
+    expect((await cli(["exec", E, "--", "cat", "made.txt"])).out).toBe("$(id)");
+
+    // rm asks; without a terminal it needs -y and removes nothing
+    const asked = await cli(["rm", E]);
+    expect(asked.code).toBe(2);
+    expect(asked.err).toContain("-y");
+    expect((await cli(["rm", E, "--dry-run"])).out).toBe(`would delete session ${E} (sandbox and workspace) on ${base}\n`);
+    expect(labelled(E).containers).toBe(`devx-session-${E}`);
+    expect(await cli(["rm", E, "-y", "--json"])).toMatchObject({ code: 0, out: `${JSON.stringify({ removed: E })}\n` });
+    expect(labelled(E)).toEqual({ containers: "", volumes: "" });
+  }, 180_000);
+
+  test("credentials: none, a bad one, another user's session; the token is never in argv", async () => {
+    const none = await cli(["ls"], null);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain("DEVX_SESSION_TOKEN");
+    const bad = await cli(["ls"], tokens.revoked!);
+    expect(bad.code).toBe(6);
+    expect(bad.err).toContain("DEVX_SESSION_TOKEN");
+    expect(bad.err).not.toContain(tokens.revoked!);
+    expect((await cli(["stop", "cp-nobody-here"])).code).toBe(4);
+    // there is no flag that takes a token
+    expect((await cli(["ls", "--token", tokens.alice!])).code).toBe(2);
+    const unreachable = await cli(["ls"], tokens.alice!, { DEVX_SESSION_SERVER: "http://127.0.0.1:1" });
+    expect(unreachable.code).toBe(8);
+    expect((await cli(["ls", "--server", "http://user:pw@127.0.0.1:1"])).code).toBe(2);
+  }, 60_000);
+});
