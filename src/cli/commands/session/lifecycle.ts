@@ -74,7 +74,6 @@ export const ls = defineCommand({
   examples: ["devx session ls", "devx session ls --json"],
   options: v.object({ server: server() }),
   async run(opts, deps) {
-    if (opts.dryRun) return planLine(deps, `list the sessions on ${await serverUrl(deps, opts.server)}`, { list: true, server: await serverUrl(deps, opts.server) });
     const { client } = await import("./context.ts");
     const sessions = await (await client(deps, opts.server)).list();
     if (deps.global.json) deps.io.out.write(JSON.stringify({ sessions }, null, 2) + "\n");
