@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../../support/binary.ts";
@@ -299,5 +299,29 @@ describe.skipIf(!withPodman)("devx session CLI against the control plane", () =>
     const unreachable = await cli(["ls"], tokens.alice!, { DEVX_SESSION_SERVER: "http://127.0.0.1:1" });
     expect(unreachable.code).toBe(8);
     expect((await cli(["ls", "--server", "http://user:pw@127.0.0.1:1"])).code).toBe(2);
+  }, 60_000);
+
+  test("token create|ls|revoke: printed once, stored as a hash, revocation takes effect at once", async () => {
+    const dry = await devx(["session", "token", "create", "--owner", "dave", "--dry-run"]);
+    expect(dry.out).toStartWith("would create an API token for dave (sessions:read, sessions:write) in sqlite ");
+    expect((await devx(["session", "token", "ls", "--json"])).out).not.toContain("dave");
+    const made = await devx(["session", "token", "create", "--owner", "dave", "--note", "ci job", "--ttl", "1h"]);
+    expect(made.code).toBe(0);
+    const token = made.out.trim();
+    expect(token).toMatch(/^dxt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+    const id = token.slice(4, 16);
+    // only the hash is kept: the token appears nowhere in the store's files
+    for (const f of readdirSync(join(home, "state", "sessions")).filter((n) => n.startsWith("control-plane.db"))) expect(readFileSync(join(home, "state", "sessions", f)).includes(token)).toBe(false);
+    const ls = JSON.parse((await devx(["session", "token", "ls", "--json"])).out) as { tokens: Array<Record<string, unknown>> };
+    expect(ls.tokens.find((t) => t.id === id)).toMatchObject({ owner: "dave", scopes: ["sessions:read", "sessions:write"], status: "active", note: "ci job" });
+    expect(JSON.stringify(ls)).not.toContain(token.slice(17));
+    expect(ls.tokens.filter((t) => t.status === "revoked").length).toBeGreaterThanOrEqual(1);
+    expect((await cli(["ls"], token)).code).toBe(0);
+    expect((await devx(["session", "token", "revoke", id, "--dry-run"])).out).toBe(`would revoke token ${id} of dave\n`);
+    expect((await cli(["ls"], token)).code).toBe(0);
+    expect((await devx(["session", "token", "revoke", token])).out).toBe(`revoked token ${id} of dave\n`);
+    expect((await cli(["ls"], token)).code).toBe(6);
+    expect((await devx(["session", "token", "revoke", "nonexistent0"])).code).toBe(4);
+    expect((await devx(["session", "token", "create", "--scope", "sessions:everything"])).code).toBe(6);
   }, 60_000);
 });
