@@ -264,7 +264,7 @@ const WS_HANDSHAKE = new Set(["connection", "upgrade", "sec-websocket-key", "sec
  * ones and the control plane's own sign-in cookie (code in the sandbox must never see it), plus
  * where it is mounted (`X-Forwarded-Prefix: /s/<id>`, for preview cookies and redirects).
  */
-function forwardHeaders(req: Request, url: URL, id: string): Headers {
+export function forwardHeaders(req: Request, url: URL, id: string): Headers {
   const h = new Headers(req.headers);
   for (const k of [...HOP_BY_HOP.filter((x) => x !== "upgrade" && x !== "connection"), "host"]) h.delete(k);
   const cookies = (req.headers.get("cookie") ?? "")
