@@ -166,7 +166,19 @@ describe.skipIf(!withPodman)("devx session serve on podman", () => {
     const shown = await fetch(page, { headers: { cookie: `devx_session=signed-in-user; devx_preview=${preview}` } });
     expect(shown.status).toBe(200);
     expect(await shown.json()).toMatchObject({ service: "web" });
+    // public on request: then no token is needed for that port (and only that port)
+    expect(await json(api(`/sessions/${A}/previews/3000`, { method: "PUT", token: tokens.alice, body: { public: true } }), 200)).toEqual({ port: 3000, public: true });
+    expect((await fetch(page)).status).toBe(200);
+    expect((await fetch(`${base}/s/${A}/p/3001/`)).status).toBe(401);
+    await json(api(`/sessions/${A}/previews/3000`, { method: "PUT", token: tokens.alice, body: { public: false } }), 200);
+    expect((await fetch(page)).status).toBe(401);
     app.close();
+
+    // the runner's log, through the API
+    const logs = await api(`/sessions/${A}/logs?tail=50`, { token: tokens.alice });
+    expect(logs.status).toBe(200);
+    expect(await logs.text()).toContain(`runner ${A}:`);
+    expect((await api(`/sessions/${A}/logs?tail=-1`, { token: tokens.alice })).status).toBe(400);
 
     // stop: the sandbox goes, its workspace volume stays
     expect((await json<{ session: { state: string } }>(api(`/sessions/${A}/stop`, { method: "POST", token: tokens.alice }), 200)).session.state).toBe("stopped");
