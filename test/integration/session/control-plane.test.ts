@@ -254,10 +254,10 @@ describe.skipIf(!withPodman)("devx session CLI against the control plane", () =>
     podman(["rm", "-f", "-t", "0", `devx-session-${E}`]);
     podman(["volume", "rm", "-f", `devx-session-${E}`]);
   });
-  const cli = (args: string[], token: string | null = tokens.alice!, extra: Record<string, string> = {}) => {
+  const cli = (args: string[], token: string | null = tokens.alice!, extra: Record<string, string> = {}, input?: string) => {
     const e: Record<string, string> = { ...env(), DEVX_SESSION_SERVER: base, ...extra };
     if (token !== null) e.DEVX_SESSION_TOKEN = token;
-    const p = Bun.spawn([bin, "session", ...args], { env: e, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn([bin, "session", ...args], { env: e, stdin: input !== undefined ? new Blob([input]) : "ignore", stdout: "pipe", stderr: "pipe" });
     return Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]).then(([out, err, code]) => ({ out, err, code }));
   };
 
@@ -281,6 +281,9 @@ describe.skipIf(!withPodman)("devx session CLI against the control plane", () =>
     const exj = await cli(["exec", E, "--json", "--", "sh", "-c", "printf '%s' \"$0\" > made.txt; cat made.txt", "$(id)"]);
     expect(JSON.parse(exj.out)).toEqual({ session: E, argv: ["sh", "-c", "printf '%s' \"$0\" > made.txt; cat made.txt", "$(id)"], exitCode: 0, signal: null, stdout: "$(id)", stderr: "" });
     expect((await cli(["exec", E, "--", "no-such-program-here"])).code).toBe(4);
+    // -i: stdin goes to the command, and its end closes the command's stdin
+    const big = "line\n".repeat(100_000);
+    expect(await cli(["exec", E, "-i", "--", "sh", "-c", "cat > in.txt; wc -c < in.txt"], tokens.alice!, {}, big)).toEqual({ out: `${big.length}\n`, err: "", code: 0 });
 
     expect(await cli(["stop", E])).toMatchObject({ code: 0, out: `session ${E} is stopped\n` });
     expect((await cli(["exec", E, "--", "true"])).code).toBe(5);
