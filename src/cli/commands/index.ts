@@ -49,7 +49,7 @@ import bridgeAgent from "./bridge/agent.ts";
 import runner from "./runner.ts";
 import sessionServe from "./session/serve.ts";
 import { tokenCreate as sessionTokenCreate, tokenLs as sessionTokenLs, tokenRevoke as sessionTokenRevoke } from "./session/token.ts";
-import { create as sessionCreate, ls as sessionLs, start as sessionStart, stop as sessionStop, rm as sessionRm, exec as sessionExec } from "./session/lifecycle.ts";
+import { create as sessionCreate, ls as sessionLs, start as sessionStart, stop as sessionStop, rm as sessionRm, exec as sessionExec, attach as sessionAttach } from "./session/lifecycle.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
 import bridgeEnv from "./bridge/env.ts";
@@ -118,6 +118,7 @@ export const commands: Command[] = [
   statePrune,
   sessionCreate,
   sessionLs,
+  sessionAttach,
   sessionExec,
   sessionStop,
   sessionStart,

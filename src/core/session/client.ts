@@ -172,3 +172,105 @@ async function pump(ws: WebSocket, proc: number, stdin: AsyncIterable<Uint8Array
   }
   ws.send(JSON.stringify({ t: "exec.stdin.end", id: id++, proc }));
 }
+
+export interface AttachIO {
+  cols: number;
+  rows: number;
+  /** bytes typed (raw mode); the detach key is looked for here */
+  onInput(cb: (b: Uint8Array) => void): () => void;
+  /** the terminal's size changed */
+  onResize(cb: (cols: number, rows: number) => void): () => void;
+  write(b: Uint8Array): void;
+}
+
+export type AttachEnd = { term: number; detached: true } | { term: number; detached: false; exit: ExecResult };
+
+/** Ctrl-] (as telnet and docker attach's neighbours use): leaves the terminal running. */
+export const DETACH_KEY = 0x1d;
+
+/**
+ * A terminal of the session on this one: `term` reattaches (the runner replays its scrollback
+ * first), else the newest live terminal, else a new one (the image's shell). Resolves when the
+ * detach key is typed (the terminal keeps running) or the terminal's program exits.
+ */
+export async function attachTerminal(c: ControlPlaneClient, id: string, io: AttachIO, o: { term?: number; fresh?: boolean } = {}): Promise<AttachEnd> {
+  const token = await c.runnerToken(id, ["terminal"]);
+  const ws = await c.openSocket(id, token);
+  let nextId = 1;
+  const waiting = new Map<number, (m: Record<string, unknown>) => void>();
+  let term: number | undefined;
+  // output of a terminal being opened can come before the reply that names it
+  const early: Array<{ channel: number; payload: Uint8Array }> = [];
+  let exitSeen: ExecResult | undefined;
+  let settle!: (e: AttachEnd) => void;
+  let fail!: (e: unknown) => void;
+  const ended = new Promise<AttachEnd>((res, rej) => {
+    settle = res;
+    fail = rej;
+  });
+  const request = (t: string, fields: Record<string, unknown> = {}) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const rid = nextId++;
+      waiting.set(rid, (m) => (m.t === "ok" ? resolve(m) : reject(new (m.code === "not-found" ? NotFoundError : UsageError)(`${t}: ${String(m.message ?? "refused")}`, m.code === "not-found" ? `see the terminals with \`devx session attach ${id}\` (newest) or --new` : ""))));
+      ws.send(JSON.stringify({ t, id: rid, ...fields }));
+    });
+  ws.onmessage = (e) => {
+    if (typeof e.data !== "string") {
+      const f = decodeFrame(new Uint8Array(e.data as ArrayBuffer), RUNNER_FRAME_KINDS);
+      if (typeof f === "string" || f.kind !== FRAME.termOutput) return;
+      if (term === undefined) early.push({ channel: f.channel, payload: f.payload.slice() });
+      else if (f.channel === term) io.write(f.payload);
+      return;
+    }
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(e.data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if ((m.t === "ok" || m.t === "err") && typeof m.id === "number") {
+      waiting.get(m.id)?.(m);
+      waiting.delete(m.id);
+    } else if (m.t === "term.exit" && m.term === term) {
+      exitSeen = { code: (m.code as number | null) ?? null, signal: (m.signal as string | null) ?? null };
+      settle({ term: term!, detached: false, exit: exitSeen });
+    }
+  };
+  ws.onclose = (e) => {
+    for (const w of waiting.values()) w({ t: "err", code: "io", message: "the session socket closed" });
+    fail(new NetworkError(`the session socket closed (${e.code}${e.reason ? ` ${e.reason}` : ""})`, `reattach with \`devx session attach ${id}${term !== undefined ? ` --term ${term}` : ""}\``));
+  };
+
+  let offInput = () => {};
+  let offResize = () => {};
+  try {
+    if (o.term !== undefined) term = o.term;
+    else if (!o.fresh) {
+      const list = (await request("term.list")).terminals as Array<{ term: number; exit?: unknown; createdAt: number }>;
+      term = list.filter((t) => !t.exit).sort((a, b) => b.createdAt - a.createdAt)[0]?.term;
+    }
+    if (term === undefined) {
+      const opened = (await request("term.open", { cols: io.cols, rows: io.rows })).term as number;
+      term = opened;
+      for (const f of early.splice(0)) if (f.channel === opened) io.write(f.payload);
+    } else {
+      const r = await request("term.attach", { term });
+      if (r.exit) return { term, detached: false, exit: r.exit as ExecResult };
+      await request("term.resize", { term, cols: io.cols, rows: io.rows });
+    }
+    const t = term;
+    offInput = io.onInput((b) => {
+      const k = b.indexOf(DETACH_KEY);
+      const send = k >= 0 ? b.subarray(0, k) : b;
+      if (send.length) ws.send(encodeFrame(FRAME.termInput, t, send));
+      if (k >= 0) void request("term.detach", { term: t }).then(() => settle({ term: t, detached: true }), () => settle({ term: t, detached: true }));
+    });
+    offResize = io.onResize((cols, rows) => void request("term.resize", { term: t, cols, rows }).catch(() => {}));
+    return await ended;
+  } finally {
+    offInput();
+    offResize();
+    ws.onclose = null;
+    ws.close();
+  }
+}

@@ -340,3 +340,70 @@ describe.skipIf(!withPodman)("devx session CLI against the control plane", () =>
     expect((await devx(["session", "token", "create", "--scope", "sessions:everything"])).code).toBe(6);
   }, 60_000);
 });
+
+describe.skipIf(!withPodman)("devx session attach in a PTY", () => {
+  const F = `cp-f-${run}`;
+  afterAll(() => {
+    podman(["rm", "-f", "-t", "0", `devx-session-${F}`]);
+    podman(["volume", "rm", "-f", `devx-session-${F}`]);
+  });
+
+  /** `devx session attach` with a PTY as its terminal: what it draws, and keys typed into it. */
+  function attach(args: string[]) {
+    let screen = "";
+    const dec = new TextDecoder();
+    const p = Bun.spawn([bin, "session", "attach", F, ...args], {
+      env: { ...env(), DEVX_SESSION_SERVER: base, DEVX_SESSION_TOKEN: tokens.alice! },
+      terminal: { cols: 100, rows: 30, data: (_t, d) => void (screen += dec.decode(d, { stream: true })) },
+    });
+    const until = async (needle: string | RegExp, what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!(typeof needle === "string" ? screen.includes(needle) : needle.test(screen))) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
+        await Bun.sleep(20);
+      }
+    };
+    return { p, type: (s: string) => p.terminal!.write(s), screen: () => screen, until };
+  }
+
+  test("raw mode, resize, Ctrl-] detaches with the shell still running, attach again replays the scrollback, exit ends it", async () => {
+    await json(api("/sessions", { method: "POST", token: tokens.alice, body: { name: F } }), 201);
+    const a = attach([]);
+    a.type("echo MARK-$((6*7)); stty size\r");
+    await a.until("MARK-42", "the shell to answer");
+    await a.until("30 100", "the PTY's size to reach the remote terminal");
+    a.p.terminal!.resize(120, 40);
+    await Bun.sleep(200);
+    a.type("export KEPT=yes; stty size\r");
+    await a.until("40 120", "the resize to reach the remote terminal");
+    // raw mode: Ctrl-C goes to the remote shell (it interrupts sleep there), not to devx
+    a.type("sleep 30\r");
+    await Bun.sleep(300);
+    a.type("\x03");
+    a.type("echo AFTER-$((1+1))\r");
+    await a.until("AFTER-2", "the remote shell after Ctrl-C");
+    a.type("\x1d");
+    expect(await a.p.exited).toBe(0);
+    const term = /devx session attach \S+ --term (\d+)/.exec(a.screen())?.[1];
+    expect(term).toBeDefined();
+    a.p.terminal!.close();
+
+    // the newest live terminal again: the scrollback first, then the same shell (its variable kept)
+    const b = attach([]);
+    await b.until("MARK-42", "the scrollback replay");
+    b.type("echo KEPT=$KEPT\r");
+    await b.until("KEPT=yes", "the same shell");
+    b.type("exit 4\r");
+    expect(await b.p.exited).toBe(4);
+    expect(b.screen()).toContain(`terminal ${term} of ${F} exited (4)`);
+    b.p.terminal!.close();
+
+    // --term of a terminal that is gone: not found; --dry-run changes nothing
+    const gone = attach(["--term", "999"]);
+    expect(await gone.p.exited).toBe(4);
+    gone.p.terminal!.close();
+    const dry = await devx(["session", "attach", F, "--dry-run", "--server", base]);
+    expect(dry.out).toBe(`would attach to the newest terminal of session ${F}\n`);
+    expect((await api(`/sessions/${F}`, { method: "DELETE", token: tokens.alice })).status).toBe(204);
+  }, 180_000);
+});

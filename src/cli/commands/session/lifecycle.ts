@@ -150,3 +150,66 @@ export const exec = defineCommand({
     return r.code ?? 128 + 9;
   },
 });
+
+export const attach = defineCommand({
+  path: ["session", "attach"],
+  group: GROUP,
+  dryRun: "plan",
+  summary: "a terminal in a session (raw mode, resize); Ctrl-] detaches, attaching again replays its scrollback",
+  description:
+    "Without --term: the newest terminal still running, else a new one (the image's shell). The terminal outlives\n" +
+    "the connection: detach with Ctrl-], or lose the network, and `devx session attach <id>` continues where it was.",
+  examples: ["devx session attach my-repl", "devx session attach my-repl --new", "devx session attach my-repl --term 2"],
+  options: v.object({
+    id: idArg(),
+    term: number("reattach this terminal (ids from the detach message)", { placeholder: "n", min: 0 }),
+    new: flag("open a new terminal even if one is running"),
+    server: server(),
+  }),
+  async run(opts, deps) {
+    if (opts.dryRun) return planLine(deps, `attach to ${opts.term !== undefined ? `terminal ${opts.term}` : opts.new ? "a new terminal" : "the newest terminal"} of session ${opts.id}`, { attach: { session: opts.id, term: opts.term ?? null, new: opts.new }, server: await serverUrl(deps, opts.server) });
+    if (opts.json) throw new UsageError("devx session attach is a terminal: --json does not apply", "use `devx session exec --json` for output as JSON");
+    const { client } = await import("./context.ts");
+    const { attachTerminal } = await import("../../../core/session/client.ts");
+    const c = await client(deps, opts.server);
+    const stdin = process.stdin;
+    const stdout = process.stdout;
+    const tty = stdin.isTTY === true;
+    const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
+    if (tty) stdin.setRawMode(true);
+    try {
+      const end = await attachTerminal(
+        c,
+        opts.id,
+        {
+          ...size(),
+          onInput(cb) {
+            const f = (b: Buffer) => cb(new Uint8Array(b));
+            stdin.on("data", f);
+            stdin.resume();
+            return () => {
+              stdin.off("data", f);
+              stdin.pause();
+            };
+          },
+          onResize(cb) {
+            const f = () => cb(size().cols, size().rows);
+            stdout.on("resize", f);
+            return () => void stdout.off("resize", f);
+          },
+          write: (b) => void stdout.write(b),
+        },
+        { term: opts.term, fresh: opts.new },
+      );
+      if (tty) stdin.setRawMode(false);
+      if (end.detached) {
+        deps.io.err.write(`\r\ndetached from terminal ${end.term} of ${opts.id} (it keeps running): devx session attach ${opts.id} --term ${end.term}\r\n`);
+        return 0;
+      }
+      deps.io.err.write(`\r\nterminal ${end.term} of ${opts.id} exited${end.exit.code !== null ? ` (${end.exit.code})` : ` (${end.exit.signal})`}\r\n`);
+      return end.exit.code ?? 128 + 1;
+    } finally {
+      if (tty) stdin.setRawMode(false);
+    }
+  },
+});
