@@ -64,7 +64,9 @@ export class PodmanSessionBackend implements SessionBackend {
       "--cap-drop", "ALL",
       "--security-opt", "no-new-privileges",
       ...network,
-      "-p", `127.0.0.1::${PORT}`,
+      // with egress: published on this machine's loopback only; without: an internal network has no
+      // port forwarding, and the control plane reaches the runner at its address there (runnerUrl)
+      ...(spec.egress ? ["-p", `127.0.0.1::${PORT}`] : []),
       "-v", `${n.volume}:/workspace`,
       "-v", `${n.secrets}:/run/devx-secret:Z`,
       "--workdir", "/workspace",

@@ -248,6 +248,30 @@ describe.skipIf(!withPodman)("devx session serve on podman", () => {
   }, 180_000);
 });
 
+describe.skipIf(!withPodman)("devx session serve on podman: no egress", () => {
+  const G = `cp-g-${run}`;
+  afterAll(() => {
+    podman(["rm", "-f", "-t", "0", `devx-session-${G}`]);
+    podman(["volume", "rm", "-f", `devx-session-${G}`]);
+  });
+
+  test("egress: false — an internal network without a default route, the runner still reached through the control plane", async () => {
+    await json(api("/sessions", { method: "POST", token: tokens.alice, body: { name: G, egress: false } }), 201);
+    expect(podman(["container", "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", `devx-session-${G}`]).stdout.toString().trim()).toBe("devx-sessions-internal");
+    expect(podman(["network", "inspect", "--format", "{{.Internal}}", "devx-sessions-internal"]).stdout.toString().trim()).toBe("true");
+    const c = await Client.open(`${base.replace("http", "ws")}/s/${G}/v1/session`, await runnerToken(G));
+    const { proc } = (await c.ok("exec.run", { argv: ["cat", "/proc/net/route"] })) as unknown as { proc: number };
+    expect(await c.waitMessage((m) => m.t === "exec.exit" && m.proc === proc, 10_000)).toMatchObject({ code: 0 });
+    const routes = Buffer.from(c.bytes(FRAME.execStdout, proc)).toString().split("\n").slice(1).filter(Boolean);
+    expect(routes.length).toBeGreaterThan(0);
+    // no line with destination 0.0.0.0: nothing routes out of the sandbox
+    expect(routes.filter((l) => l.split(/\s+/)[1] === "00000000")).toEqual([]);
+    c.close();
+    expect((await api(`/sessions/${G}`, { method: "DELETE", token: tokens.alice })).status).toBe(204);
+    expect(labelled(G)).toEqual({ containers: "", volumes: "" });
+  }, 120_000);
+});
+
 describe.skipIf(!withPodman)("devx session CLI against the control plane", () => {
   const E = `cp-e-${run}`;
   afterAll(() => {

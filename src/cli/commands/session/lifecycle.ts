@@ -61,7 +61,7 @@ export const create = defineCommand({
     const { client } = await import("./context.ts");
     const s = await (await client(deps, opts.server)).create(body);
     deps.io.out.write(deps.global.json ? JSON.stringify({ session: s }) + "\n" : `${s.id}\n`);
-    if (!deps.global.json) deps.io.err.write(`session ${s.id} is ${s.state} (attach: devx session exec ${s.id} -- bash)\n`);
+    if (!deps.global.json) deps.io.err.write(`session ${s.id} is ${s.state} (a terminal: devx session attach ${s.id})\n`);
     return 0;
   },
 });
