@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { ensureBinary } from "../../support/binary.ts";
 import { podmanAvailable } from "../../support/images.ts";
 import { required } from "../../support/require.ts";
+import { redisAvailable, startRedis, type RedisServer } from "../../support/redis-server.ts";
 import { FRAME } from "../../../src/session/protocol/index.ts";
 import { Client } from "../runner/harness.ts";
 
@@ -23,6 +24,7 @@ const D = `cp-d-${run}`;
 const home = mkdtempSync(join(tmpdir(), "devx-cp-"));
 let bin = "";
 let base = "";
+let image = "";
 let serve: import("bun").Subprocess<"ignore", "pipe", "pipe"> | undefined;
 const serveLog: string[] = [];
 const tokens: Record<string, string> = {};
@@ -67,6 +69,33 @@ const labelled = (id: string) => ({
   volumes: podman(["volume", "ls", "--filter", `label=devx.session=${id}`, "--format", "{{.Name}}"]).stdout.toString().trim(),
 });
 
+/** `devx session serve` on a free port; resolves with its ready line once it listens. */
+async function startServe(args: string[], log: string[] = serveLog): Promise<{ proc: import("bun").Subprocess<"ignore", "pipe", "pipe">; url: string; store: string }> {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  const proc = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, ...args], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  void (async () => {
+    const r = proc.stderr.getReader();
+    for (;;) {
+      const { value, done } = await r.read();
+      if (done) return;
+      log.push(new TextDecoder().decode(value));
+    }
+  })();
+  const reader = proc.stdout.getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`devx session serve exited (${await proc.exited}): ${log.join("")}`);
+    line += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const ready = JSON.parse(line.split("\n")[0]!) as { ready: boolean; url: string; store: string };
+  expect(ready.ready).toBe(true);
+  return { proc, url: ready.url, store: ready.store };
+}
+
 beforeAll(async () => {
   if (!withPodman) {
     if (required("podman")) throw new Error("podman is required (DEVX_TEST_REQUIRE) but not available");
@@ -76,7 +105,7 @@ beforeAll(async () => {
   const { ensureBase, BASE_IMAGE } = await import("../../../scripts/build-test-images.ts");
   const { buildSessionImage } = await import("../../../scripts/build-session-image.ts");
   await ensureBase();
-  const image = buildSessionImage({ base: BASE_IMAGE, binary: bin });
+  image = buildSessionImage({ base: BASE_IMAGE, binary: bin });
   for (const who of ["alice", "bob"]) tokens[who] = (await newToken(who)).token;
   const reader = await newToken("carol", ["--scope", "sessions:read"]);
   tokens.reader = reader.token;
@@ -84,29 +113,10 @@ beforeAll(async () => {
   tokens.revoked = revoked.token;
   expect((await devx(["session", "token", "revoke", revoked.id])).code).toBe(0);
 
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  serve = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, "--image", image], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  void (async () => {
-    const r = serve!.stderr.getReader();
-    for (;;) {
-      const { value, done } = await r.read();
-      if (done) return;
-      serveLog.push(new TextDecoder().decode(value));
-    }
-  })();
-  const reader2 = serve.stdout.getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader2.read();
-    if (done) throw new Error(`devx session serve exited (${await serve.exited}): ${serveLog.join("")}`);
-    line += new TextDecoder().decode(value);
-  }
-  reader2.releaseLock();
-  const ready = JSON.parse(line.split("\n")[0]!) as { ready: boolean; url: string; store: string };
-  expect(ready).toMatchObject({ ready: true, store: "sqlite" });
-  base = ready.url;
+  const started = await startServe(["--image", image]);
+  serve = started.proc;
+  expect(started.store).toBe("sqlite");
+  base = started.url;
 }, 600_000);
 
 afterAll(async () => {
@@ -429,5 +439,51 @@ describe.skipIf(!withPodman)("devx session attach in a PTY", () => {
     const dry = await devx(["session", "attach", F, "--dry-run", "--server", base]);
     expect(dry.out).toBe(`would attach to the newest terminal of session ${F}\n`);
     expect((await api(`/sessions/${F}`, { method: "DELETE", token: tokens.alice })).status).toBe(204);
+  }, 180_000);
+});
+
+describe.skipIf(!withPodman || !redisAvailable())("two control planes sharing one Redis (--store redis://)", () => {
+  const H = `cp-h-${run}`;
+  let redis: RedisServer;
+  const procs: Array<import("bun").Subprocess> = [];
+  afterAll(async () => {
+    for (const p of procs) if (p.exitCode === null) p.kill("SIGTERM");
+    await Promise.all(procs.map((p) => p.exited));
+    podman(["rm", "-f", "-t", "0", `devx-session-${H}`]);
+    podman(["volume", "rm", "-f", `devx-session-${H}`]);
+    await redis?.stop();
+  });
+
+  test("a token made once works on both; a session made on one is driven from the other; revocation reaches both", async () => {
+    redis = await startRedis();
+    const made = await devx(["session", "token", "create", "--owner", "erin", "--store", redis.url, "--json"]);
+    expect(made.code).toBe(0);
+    const { token, id } = JSON.parse(made.out) as { token: string; id: string };
+    const one = await startServe(["--store", redis.url, "--image", image], []);
+    const two = await startServe(["--store", redis.url], []);
+    procs.push(one.proc, two.proc);
+    expect([one.store, two.store]).toEqual(["redis", "redis"]);
+    const on = (url: string, path: string, o: { method?: string; body?: unknown } = {}) =>
+      fetch(`${url}/api/v1${path}`, { method: o.method ?? "GET", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: o.body !== undefined ? JSON.stringify(o.body) : undefined });
+
+    expect((await json<{ session: { state: string } }>(on(one.url, "/sessions", { method: "POST", body: { name: H } }), 201)).session.state).toBe("running");
+    expect((await json<{ sessions: { id: string; state: string }[] }>(on(two.url, "/sessions"), 200)).sessions).toMatchObject([{ id: H, state: "running" }]);
+    // the second control plane routes to the runner the first one started
+    const rt = (await json<{ token: string }>(on(two.url, `/sessions/${H}/tokens`, { method: "POST", body: {} }), 201)).token;
+    const c = await Client.open(`${two.url.replace("http", "ws")}/s/${H}/v1/session`, rt);
+    const { proc } = (await c.ok("exec.run", { argv: ["echo", "via-two"] })) as unknown as { proc: number };
+    await c.waitMessage((m) => m.t === "exec.exit" && m.proc === proc, 10_000);
+    expect(Buffer.from(c.bytes(FRAME.execStdout, proc)).toString()).toBe("via-two\n");
+    c.close();
+    expect((await json<{ session: { state: string } }>(on(two.url, `/sessions/${H}/stop`, { method: "POST" }), 200)).session.state).toBe("stopped");
+    expect((await json<{ session: { state: string } }>(on(one.url, `/sessions/${H}`), 200)).session.state).toBe("stopped");
+
+    expect((await devx(["session", "token", "revoke", id, "--store", redis.url])).code).toBe(0);
+    expect((await on(one.url, "/sessions")).status).toBe(401);
+    expect((await on(two.url, "/sessions")).status).toBe(401);
+    // cleaned up with an admin token
+    const admin = JSON.parse((await devx(["session", "token", "create", "--owner", "ops", "--scope", "sessions:admin", "--scope", "sessions:write", "--store", redis.url, "--json"])).out).token as string;
+    expect((await fetch(`${two.url}/api/v1/sessions/${H}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(204);
+    expect(labelled(H)).toEqual({ containers: "", volumes: "" });
   }, 180_000);
 });
