@@ -147,7 +147,8 @@ export class SessionController {
     cur = await this.transition(cur, { state: "persisting", runner: undefined });
     let pushed: { files: number; bytes: number };
     try {
-      pushed = await this.d.persistence.push(cur.workspace.prefix, await this.d.backend.workspaceDir(cur.id));
+      // with the volume as the only copy there is nothing to push (and a sandbox found without its volume still winds down)
+      pushed = this.d.persistence.keepsWorkspace ? { files: 0, bytes: 0 } : await this.d.persistence.push(cur.workspace.prefix, await this.d.backend.workspaceDir(cur.id));
     } catch (e) {
       this.d.emit({ type: "warning", message: `session ${cur.id}: saving its workspace failed (${messageOf(e)}); the sandbox is kept and the push retried` });
       return this.transition(cur, { state: "persist-failed", detail: `saving the workspace failed: ${messageOf(e)}` });

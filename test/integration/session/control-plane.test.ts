@@ -35,8 +35,8 @@ const env = () => {
   return { ...e, DEVX_HOME: home, NO_COLOR: "1" };
 };
 
-async function devx(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([bin, ...args], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+async function devx(args: string[], over: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([bin, ...args], { env: { ...env(), ...over }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
 }
@@ -70,11 +70,11 @@ const labelled = (id: string) => ({
 });
 
 /** `devx session serve` on a free port; resolves with its ready line once it listens. */
-async function startServe(args: string[], log: string[] = serveLog): Promise<{ proc: import("bun").Subprocess<"ignore", "pipe", "pipe">; url: string; store: string }> {
+async function startServe(args: string[], log: string[] = serveLog, over: Record<string, string> = {}): Promise<{ proc: import("bun").Subprocess<"ignore", "pipe", "pipe">; url: string; store: string; plane: string }> {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = s.port;
   s.stop(true);
-  const proc = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, ...args], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, ...args], { env: { ...env(), ...over }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   void (async () => {
     const r = proc.stderr.getReader();
     for (;;) {
@@ -91,9 +91,9 @@ async function startServe(args: string[], log: string[] = serveLog): Promise<{ p
     line += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  const ready = JSON.parse(line.split("\n")[0]!) as { ready: boolean; url: string; store: string };
+  const ready = JSON.parse(line.split("\n")[0]!) as { ready: boolean; url: string; store: string; plane: string };
   expect(ready.ready).toBe(true);
-  return { proc, url: ready.url, store: ready.store };
+  return { proc, url: ready.url, store: ready.store, plane: ready.plane };
 }
 
 beforeAll(async () => {
@@ -486,4 +486,39 @@ describe.skipIf(!withPodman || !redisAvailable())("two control planes sharing on
     expect((await fetch(`${two.url}/api/v1/sessions/${H}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(204);
     expect(labelled(H)).toEqual({ containers: "", volumes: "" });
   }, 180_000);
+});
+
+describe.skipIf(!withPodman)("reconciling: sandboxes found by label", () => {
+  const own = `cp-o-${run}`;
+  const foreign = `cp-q-${run}`;
+  const home2 = mkdtempSync(join(tmpdir(), "devx-cp2-"));
+  let proc: import("bun").Subprocess | undefined;
+  afterAll(async () => {
+    if (proc && proc.exitCode === null) proc.kill("SIGTERM");
+    await proc?.exited;
+    for (const id of [own, foreign]) podman(["rm", "-f", "-t", "0", `devx-session-${id}`]);
+    rmSync(home2, { recursive: true, force: true });
+  });
+
+  test("a sandbox of this control plane without a record is adopted (stopped, recorded); another control plane's is left alone", async () => {
+    const admin = JSON.parse((await devx(["session", "token", "create", "--owner", "ops", "--scope", "sessions:admin", "--json"], { DEVX_HOME: home2 })).out).token as string;
+    const cp = await startServe(["--image", image, "--watch-interval", "300ms"], [], { DEVX_HOME: home2 });
+    proc = cp.proc;
+    expect(cp.plane).toMatch(/^[0-9a-f]{12}$/);
+    const orphan = (id: string, plane: string) =>
+      podman(["run", "-d", "--init", "--name", `devx-session-${id}`, ...["devx.managed=true", "devx.kind=session", `devx.session=${id}`, `devx.plane=${plane}`].flatMap((l) => ["--label", l]), "--entrypoint", "sleep", image, "600"]);
+    expect(orphan(foreign, "0123456789ab").exitCode).toBe(0);
+    expect(orphan(own, cp.plane).exitCode).toBe(0);
+    let rec: { state?: string; owner?: string } = {};
+    for (let i = 0; i < 600 && rec.state !== "stopped"; i++) {
+      if (i) await Bun.sleep(50);
+      const r = await fetch(`${cp.url}/api/v1/sessions/${own}`, { headers: { authorization: `Bearer ${admin}` } });
+      if (r.status === 200) rec = ((await r.json()) as { session: typeof rec }).session;
+    }
+    expect(rec).toMatchObject({ state: "stopped", owner: "(adopted)" });
+    expect(podman(["container", "exists", `devx-session-${own}`]).exitCode).toBe(1);
+    // the same pass listed every sandbox: the other plane's was seen, and is untouched and unrecorded
+    expect(podman(["container", "inspect", "--format", "{{.State.Status}}", `devx-session-${foreign}`]).stdout.toString().trim()).toBe("running");
+    expect((await fetch(`${cp.url}/api/v1/sessions/${foreign}`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(404);
+  }, 120_000);
 });

@@ -38,11 +38,14 @@ export default defineCommand({
     const { volumeOnlyPersistence } = await import("../../../core/session/persistence.ts");
     const { PodmanSessionBackend } = await import("../../../../providers/session/podman.ts");
     const store = (await openStore(deps, opts.store))!;
+    // this control plane's sandboxes carry its store's name (replicas on one store share it)
+    const { createHash } = await import("node:crypto");
+    const plane = createHash("sha256").update(storeLabel(deps, opts.store)).digest("hex").slice(0, 12);
     if (opts.image) await store.putTemplate({ name: "default", image: opts.image, description: "the image given to devx session serve --image", created: new Date().toISOString() });
     else if (!(await store.getTemplate("default"))) deps.emit({ type: "warning", message: "no `default` template: creating a session needs --image once (or a template)", hint: "bun scripts/build-session-image.ts prints an image" });
     const controller = new SessionController({
       store,
-      backend: new PodmanSessionBackend({ exec: deps.exec, secretsDir: join(deps.paths.state, "sessions", "secrets") }),
+      backend: new PodmanSessionBackend({ exec: deps.exec, secretsDir: join(deps.paths.state, "sessions", "secrets"), plane }),
       persistence: volumeOnlyPersistence,
       emit: deps.emit,
       holder: `${hostname()}:${process.pid}`,
@@ -57,7 +60,7 @@ export default defineCommand({
       throw e;
     }
     // the one line on stdout: whoever started it learns the URL (useful with port 0)
-    deps.io.out.write(`${JSON.stringify({ ready: true, url: cp.url, store: store.kind })}\n`);
+    deps.io.out.write(`${JSON.stringify({ ready: true, url: cp.url, store: store.kind, plane })}\n`);
     let watching = false;
     const timer = setInterval(() => {
       if (watching) return;
