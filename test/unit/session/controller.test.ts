@@ -10,7 +10,7 @@ import { ConflictError } from "../../../src/errors.ts";
 class FakeBackend implements SessionBackend {
   readonly name = "fake";
   calls: string[] = [];
-  sandboxes = new Map<string, { state: SandboxInfo["state"]; workspace: boolean }>();
+  sandboxes = new Map<string, { state: SandboxInfo["state"]; workspace: boolean; exitCode?: number }>();
   specs: SandboxSpec[] = [];
   /** runs inside list(), after the sandboxes were read: what happens meanwhile */
   duringList?: () => Promise<void>;
@@ -42,7 +42,8 @@ class FakeBackend implements SessionBackend {
     else this.sandboxes.delete(s);
   }
   async inspect(s: string): Promise<SandboxInfo> {
-    return { session: s, name: s, state: this.sandboxes.get(s)?.state ?? "missing" };
+    const b = this.sandboxes.get(s);
+    return { session: s, name: s, state: b?.state ?? "missing", exitCode: b?.exitCode };
   }
   async list() {
     const found = [...this.sandboxes.keys()];
@@ -106,6 +107,22 @@ describe("session controller", () => {
     await c.watch();
     expect(backend.calls.filter((x) => x.includes("fresh-1"))).toEqual([]);
     expect((await store.getSession("fresh-1"))!.owner).toBe("alice");
+  });
+
+  test("the watch pass winds down a runner that stopped itself (idle, lifetime) and marks a vanished sandbox failed", async () => {
+    const { store, backend, c } = setup();
+    await store.putTemplate(template);
+    for (const id of ["idle-1", "life-1", "gone-1", "live-1"]) await c.create({ owner: "alice", template: "default", name: id });
+    backend.sandboxes.set("idle-1", { state: "exited", workspace: true, exitCode: 20 });
+    backend.sandboxes.set("life-1", { state: "exited", workspace: true, exitCode: 21 });
+    backend.sandboxes.delete("gone-1");
+    backend.calls = [];
+    await c.watch();
+    expect(await store.getSession("idle-1")).toMatchObject({ state: "stopped", detail: "stopped: idle" });
+    expect(await store.getSession("life-1")).toMatchObject({ state: "stopped", detail: "stopped: maximum lifetime reached" });
+    expect(await store.getSession("gone-1")).toMatchObject({ state: "failed", detail: "its sandbox is gone" });
+    expect(await store.getSession("live-1")).toMatchObject({ state: "running" });
+    expect(backend.calls.filter((x) => x.startsWith("remove"))).toEqual(["remove idle-1 keep-workspace", "remove life-1 keep-workspace"]);
   });
 
   test("two operations on one session at once: the second is refused, not interleaved", async () => {
