@@ -79,6 +79,8 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
       try {
         if (url.pathname === "/healthz") return new Response("ok\n");
         const s = /^\/s\/([a-z0-9-]{3,41})(\/.*)$/.exec(url.pathname);
+        // the runner's admin calls are the control plane's own: never routed from outside, whatever the token
+        if (s && /^\/v1\/admin(\/|$)/i.test(s[2]!)) return error(404, "not-found", `no route ${url.pathname}`, "");
         if (s && (s[2]!.startsWith("/v1/") || s[2]!.startsWith("/p/"))) return await proxy(req, url, srv, s[1]!, s[2]!, ip);
         if (url.pathname.startsWith("/api/v1/")) return await api(req, url, ip);
         const page = await o.extra?.(req, url, () => principalOf(req));
@@ -173,6 +175,7 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
       }
       if (id && port && action?.startsWith("previews/") && req.method === "PUT") {
         requireWrite(who.scopes);
+        if (Number(port) < 1 || Number(port) > 65535) throw new BadRequest("preview ports are 1–65535");
         const b = await body(req, previewBody);
         const r = await c.setPreview(id, Number(port), b.public, user);
         if (r.state === "running" && r.runner) await runnerAdmin(r, `/v1/admin/previews/${port}`, { public: b.public });

@@ -113,7 +113,8 @@ beforeAll(async () => {
   tokens.revoked = revoked.token;
   expect((await devx(["session", "token", "revoke", revoked.id])).code).toBe(0);
 
-  const started = await startServe(["--image", image]);
+  // the auth matrix makes many refused requests from one address: the rate limit has its own test
+  const started = await startServe(["--image", image, "--auth-limit", "1000"]);
   serve = started.proc;
   expect(started.store).toBe("sqlite");
   base = started.url;
@@ -247,6 +248,11 @@ describe.skipIf(!withPodman)("devx session serve on podman", () => {
     // the file API too
     expect([401, 403]).toContain((await fetch(`${base}/s/${C}/v1/files/`, { headers: { authorization: `Bearer ${bobs}` } })).status);
     expect((await fetch(`${base}/s/${C}/v1/files/`)).status).toBe(401);
+    // the runner's admin calls are not routed from outside, even with a valid token
+    const good = await runnerToken(C);
+    expect((await fetch(`${base}/s/${C}/v1/admin/status`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(404);
+    expect((await fetch(`${base}/s/${C}/v1/files/%2e%2e/admin/status`, { headers: { authorization: `Bearer ${good}` } })).status).not.toBe(200);
+    expect((await api(`/sessions/${C}/previews/70000`, { method: "PUT", token: tokens.alice, body: { public: true } })).status).toBe(400);
     // and the right token opens it
     const ok = await Client.open(socket(C).replace("http", "ws"), await runnerToken(C));
     expect((await ok.ok("ping")).t).toBe("ok");
@@ -502,7 +508,7 @@ describe.skipIf(!withPodman)("reconciling: sandboxes found by label", () => {
 
   test("a sandbox of this control plane without a record is adopted (stopped, recorded); another control plane's is left alone", async () => {
     const admin = JSON.parse((await devx(["session", "token", "create", "--owner", "ops", "--scope", "sessions:admin", "--json"], { DEVX_HOME: home2 })).out).token as string;
-    const cp = await startServe(["--image", image, "--watch-interval", "300ms"], [], { DEVX_HOME: home2 });
+    const cp = await startServe(["--image", image, "--watch-interval", "300ms", "--auth-limit", "3"], [], { DEVX_HOME: home2 });
     proc = cp.proc;
     expect(cp.plane).toMatch(/^[0-9a-f]{12}$/);
     const orphan = (id: string, plane: string) =>
@@ -520,5 +526,14 @@ describe.skipIf(!withPodman)("reconciling: sandboxes found by label", () => {
     // the same pass listed every sandbox: the other plane's was seen, and is untouched and unrecorded
     expect(podman(["container", "inspect", "--format", "{{.State.Status}}", `devx-session-${foreign}`]).stdout.toString().trim()).toBe("running");
     expect((await fetch(`${cp.url}/api/v1/sessions/${foreign}`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(404);
+
+    // failed authentications from one address: 401 up to the limit (3 here), then 429 with Retry-After (a valid token still works)
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${cp.url}/api/v1/sessions`, { headers: { authorization: "Bearer dxt_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } })).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const after = await fetch(`${cp.url}/api/v1/sessions`);
+    expect(after.status).toBe(429);
+    expect(after.headers.get("retry-after")).toBe("60");
+    expect((await fetch(`${cp.url}/api/v1/sessions`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
   }, 120_000);
 });

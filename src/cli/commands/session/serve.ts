@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { defineCommand, option, optionWithDefault } from "../../define.ts";
+import { defineCommand, number, option, optionWithDefault } from "../../define.ts";
 import { UsageError } from "../../../errors.ts";
 
 export default defineCommand({
@@ -16,6 +16,7 @@ export default defineCommand({
     listen: optionWithDefault("address to listen on", "127.0.0.1:7420", { placeholder: "host:port" }),
     store: option("where sessions and tokens are kept: sqlite (the state directory) or redis://host:port (also DEVX_SESSION_STORE)", { placeholder: "sqlite|redis://…" }),
     image: option("image of the `default` template (a session image with devx in it)", { placeholder: "image" }),
+    authLimit: number("failed authentications per client address per minute before 429 (shared by replicas)", { placeholder: "n", min: 1, max: 1_000_000, default: 20 }),
     watchInterval: optionWithDefault("how often sandboxes are checked (idle stops, crashes, orphans)", "10s", { placeholder: "duration" }),
   }),
   async run(opts, deps) {
@@ -54,7 +55,7 @@ export default defineCommand({
     });
     let cp: ReturnType<typeof startControlPlane>;
     try {
-      cp = startControlPlane({ controller, hostname: listen[1]!, port: Number(listen[2]) });
+      cp = startControlPlane({ controller, hostname: listen[1]!, port: Number(listen[2]), authFailuresPerMinute: opts.authLimit });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`${opts.listen} is in use`, "pick another --listen port");
       throw e;
