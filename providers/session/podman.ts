@@ -170,15 +170,22 @@ export class PodmanSessionBackend implements SessionBackend {
   }
 
   async list(): Promise<SandboxInfo[]> {
-    const mine = ["--filter", `label=${LABEL.kind}=session`, ...(this.o.plane ? ["--filter", `label=${LABEL.plane}=${this.o.plane}`] : [])];
-    const r = await this.podman(["ps", "-a", ...mine, "--format", "{{.Labels}}\t{{.Names}}"]);
+    // one label filter per call: podman 4.3 ORs several `--filter label=` of `volume ls` (and some
+    // versions of `ps`), which listed every control plane's volumes as this one's; the rest is
+    // checked on the labels printed
+    const filter = ["--filter", this.o.plane ? `label=${LABEL.plane}=${this.o.plane}` : `label=${LABEL.kind}=session`];
+    const ours = (labels: string) => labels.includes(`${LABEL.kind}:session`) && (!this.o.plane || labels.includes(`${LABEL.plane}:${this.o.plane}`));
+    const r = await this.podman(["ps", "-a", ...filter, "--format", "{{.Labels}}\t{{.Names}}"]);
     const sessions = new Set<string>();
     for (const line of r.stdout.split("\n")) {
       const m = /devx\.session:([a-z0-9-]+)/.exec(line);
-      if (m) sessions.add(m[1]!);
+      if (m && ours(line)) sessions.add(m[1]!);
     }
-    const vols = await this.podman(["volume", "ls", ...mine, "--format", "{{.Name}}"]);
-    for (const v of vols.stdout.split("\n")) if (v.startsWith("devx-session-")) sessions.add(v.slice("devx-session-".length));
+    const vols = await this.podman(["volume", "ls", ...filter, "--format", "{{.Name}}\t{{.Labels}}"]);
+    for (const line of vols.stdout.split("\n")) {
+      const [name = "", labels = ""] = line.split("\t");
+      if (name.startsWith("devx-session-") && ours(labels)) sessions.add(name.slice("devx-session-".length));
+    }
     return Promise.all([...sessions].sort().map((s) => this.inspect(s)));
   }
 

@@ -503,6 +503,7 @@ describe.skipIf(!withPodman)("reconciling: sandboxes found by label", () => {
     if (proc && proc.exitCode === null) proc.kill("SIGTERM");
     await proc?.exited;
     for (const id of [own, foreign]) podman(["rm", "-f", "-t", "0", `devx-session-${id}`]);
+    podman(["volume", "rm", "-f", `devx-session-${foreign}`]);
     rmSync(home2, { recursive: true, force: true });
   });
 
@@ -514,6 +515,8 @@ describe.skipIf(!withPodman)("reconciling: sandboxes found by label", () => {
     const orphan = (id: string, plane: string) =>
       podman(["run", "-d", "--init", "--name", `devx-session-${id}`, ...["devx.managed=true", "devx.kind=session", `devx.session=${id}`, `devx.plane=${plane}`].flatMap((l) => ["--label", l]), "--entrypoint", "sleep", image, "600"]);
     expect(orphan(foreign, "0123456789ab").exitCode).toBe(0);
+    // another plane's workspace volume too (podman 4.3 ORs two label filters of `volume ls`: it was listed as ours)
+    expect(podman(["volume", "create", ...["devx.managed=true", "devx.kind=session", `devx.session=${foreign}`, "devx.plane=0123456789ab"].flatMap((l) => ["--label", l]), `devx-session-${foreign}`]).exitCode).toBe(0);
     expect(orphan(own, cp.plane).exitCode).toBe(0);
     let rec: { state?: string; owner?: string } = {};
     for (let i = 0; i < 600 && rec.state !== "stopped"; i++) {
@@ -525,6 +528,7 @@ describe.skipIf(!withPodman)("reconciling: sandboxes found by label", () => {
     expect(podman(["container", "exists", `devx-session-${own}`]).exitCode).toBe(1);
     // the same pass listed every sandbox: the other plane's was seen, and is untouched and unrecorded
     expect(podman(["container", "inspect", "--format", "{{.State.Status}}", `devx-session-${foreign}`]).stdout.toString().trim()).toBe("running");
+    expect(podman(["volume", "exists", `devx-session-${foreign}`]).exitCode).toBe(0);
     expect((await fetch(`${cp.url}/api/v1/sessions/${foreign}`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(404);
 
     // failed authentications from one address: 401 up to the limit (3 here), then 429 with Retry-After (a valid token still works)
