@@ -14,7 +14,7 @@ import type { SandboxInfo, SandboxSpec, SessionBackend } from "./types.ts";
  */
 const PORT = 7070;
 const NO_EGRESS = "devx-sessions-internal";
-const LABEL = { managed: "devx.managed", kind: "devx.kind", session: "devx.session" };
+const LABEL = { managed: "devx.managed", kind: "devx.kind", session: "devx.session", plane: "devx.plane" };
 
 export interface PodmanBackendOptions {
   exec: Exec;
@@ -22,6 +22,11 @@ export interface PodmanBackendOptions {
   secretsDir: string;
   /** user the runner runs as inside the image (its workspace and secret are made theirs) */
   runnerUid?: number;
+  /**
+   * Which control plane's sandboxes these are (a label on each): list() sees only those, so two
+   * control planes with different stores on one machine never adopt each other's sessions.
+   */
+  plane?: string;
 }
 
 export class PodmanSessionBackend implements SessionBackend {
@@ -42,7 +47,7 @@ export class PodmanSessionBackend implements SessionBackend {
 
   async create(spec: SandboxSpec): Promise<void> {
     const n = this.names(spec.session);
-    const labels = Object.entries({ ...spec.labels, [LABEL.managed]: "true", [LABEL.kind]: "session", [LABEL.session]: spec.session }).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+    const labels = Object.entries({ ...spec.labels, [LABEL.managed]: "true", [LABEL.kind]: "session", [LABEL.session]: spec.session, ...(this.o.plane ? { [LABEL.plane]: this.o.plane } : {}) }).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
     if ((await this.o.exec.run(["podman", "volume", "exists", n.volume])).code !== 0) {
       await this.podman(["volume", "create", ...labels, n.volume]);
       // the runner's user owns its workspace
@@ -64,7 +69,9 @@ export class PodmanSessionBackend implements SessionBackend {
       "--cap-drop", "ALL",
       "--security-opt", "no-new-privileges",
       ...network,
-      "-p", `127.0.0.1::${PORT}`,
+      // with egress: published on this machine's loopback only; without: an internal network has no
+      // port forwarding, and the control plane reaches the runner at its address there (runnerUrl)
+      ...(spec.egress ? ["-p", `127.0.0.1::${PORT}`] : []),
       "-v", `${n.volume}:/workspace`,
       "-v", `${n.secrets}:/run/devx-secret:Z`,
       "--workdir", "/workspace",
@@ -163,14 +170,22 @@ export class PodmanSessionBackend implements SessionBackend {
   }
 
   async list(): Promise<SandboxInfo[]> {
-    const r = await this.podman(["ps", "-a", "--filter", `label=${LABEL.kind}=session`, "--format", "{{.Labels}}\t{{.Names}}"]);
+    // one label filter per call: podman 4.3 ORs several `--filter label=` of `volume ls` (and some
+    // versions of `ps`), which listed every control plane's volumes as this one's; the rest is
+    // checked on the labels printed
+    const filter = ["--filter", this.o.plane ? `label=${LABEL.plane}=${this.o.plane}` : `label=${LABEL.kind}=session`];
+    const ours = (labels: string) => labels.includes(`${LABEL.kind}:session`) && (!this.o.plane || labels.includes(`${LABEL.plane}:${this.o.plane}`));
+    const r = await this.podman(["ps", "-a", ...filter, "--format", "{{.Labels}}\t{{.Names}}"]);
     const sessions = new Set<string>();
     for (const line of r.stdout.split("\n")) {
       const m = /devx\.session:([a-z0-9-]+)/.exec(line);
-      if (m) sessions.add(m[1]!);
+      if (m && ours(line)) sessions.add(m[1]!);
     }
-    const vols = await this.podman(["volume", "ls", "--filter", `label=${LABEL.kind}=session`, "--format", "{{.Name}}"]);
-    for (const v of vols.stdout.split("\n")) if (v.startsWith("devx-session-")) sessions.add(v.slice("devx-session-".length));
+    const vols = await this.podman(["volume", "ls", ...filter, "--format", "{{.Name}}\t{{.Labels}}"]);
+    for (const line of vols.stdout.split("\n")) {
+      const [name = "", labels = ""] = line.split("\t");
+      if (name.startsWith("devx-session-") && ours(labels)) sessions.add(name.slice("devx-session-".length));
+    }
     return Promise.all([...sessions].sort().map((s) => this.inspect(s)));
   }
 

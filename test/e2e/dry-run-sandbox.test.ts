@@ -104,6 +104,9 @@ const SAMPLE: Record<string, string[]> = {
   port: ["3000"],
   service: ["api"],
   shell: ["bash"],
+  session: ["sample-session"],
+  "token-id": ["abcdefabcdef"],
+  command: ["true"],
 };
 const PER_COMMAND: Record<string, () => string[]> = {
   "db spawn": () => ["redis", "--name", "other"],

@@ -47,6 +47,9 @@ import shell from "./shell.ts";
 import agent from "./agent.ts";
 import bridgeAgent from "./bridge/agent.ts";
 import runner from "./runner.ts";
+import sessionServe from "./session/serve.ts";
+import { tokenCreate as sessionTokenCreate, tokenLs as sessionTokenLs, tokenRevoke as sessionTokenRevoke } from "./session/token.ts";
+import { create as sessionCreate, ls as sessionLs, start as sessionStart, stop as sessionStop, rm as sessionRm, exec as sessionExec, attach as sessionAttach } from "./session/lifecycle.ts";
 import bridgeConnect from "./bridge/connect.ts";
 import bridgeIntercept from "./bridge/intercept.ts";
 import bridgeEnv from "./bridge/env.ts";
@@ -113,6 +116,17 @@ export const commands: Command[] = [
   stateUndo,
   stateRecover,
   statePrune,
+  sessionCreate,
+  sessionLs,
+  sessionAttach,
+  sessionExec,
+  sessionStop,
+  sessionStart,
+  sessionRm,
+  sessionTokenCreate,
+  sessionTokenLs,
+  sessionTokenRevoke,
+  sessionServe,
   configValidate,
   configShow,
   configSchema,

@@ -20,6 +20,8 @@ import type { SessionStore } from "./store/types.ts";
  * replicas never run the same step twice.
  */
 export interface WorkspacePersistence {
+  /** the workspace lives on in the backend's volume (no bucket): stop removes the sandbox but keeps it */
+  readonly keepsWorkspace?: boolean;
   /** fill `dir` (empty) from the snapshot at `prefix`; false when there is none */
   pull(prefix: string, dir: string): Promise<boolean>;
   /** push `dir` to `prefix` and verify what landed; throws when it could not be verified */
@@ -88,7 +90,8 @@ export class SessionController {
       created: now,
       updated: now,
       secret: randomBytes(32).toString("hex"),
-      limits: { ...DEFAULTS.limits, ...req.limits },
+      // an absent limit (undefined) keeps its default rather than erase it
+      limits: { ...DEFAULTS.limits, ...Object.fromEntries(Object.entries(req.limits ?? {}).filter(([, v]) => v !== undefined)) },
       egress: req.egress ?? DEFAULTS.egress,
       idleMinutes: req.idleMinutes ?? DEFAULTS.idleMinutes,
       maxHours: req.maxHours ?? DEFAULTS.maxHours,
@@ -144,12 +147,13 @@ export class SessionController {
     cur = await this.transition(cur, { state: "persisting", runner: undefined });
     let pushed: { files: number; bytes: number };
     try {
-      pushed = await this.d.persistence.push(cur.workspace.prefix, await this.d.backend.workspaceDir(cur.id));
+      // with the volume as the only copy there is nothing to push (and a sandbox found without its volume still winds down)
+      pushed = this.d.persistence.keepsWorkspace ? { files: 0, bytes: 0 } : await this.d.persistence.push(cur.workspace.prefix, await this.d.backend.workspaceDir(cur.id));
     } catch (e) {
       this.d.emit({ type: "warning", message: `session ${cur.id}: saving its workspace failed (${messageOf(e)}); the sandbox is kept and the push retried` });
       return this.transition(cur, { state: "persist-failed", detail: `saving the workspace failed: ${messageOf(e)}` });
     }
-    await this.d.backend.remove(cur.id);
+    await this.d.backend.remove(cur.id, { keepWorkspace: this.d.persistence.keepsWorkspace === true });
     return this.transition(cur, { state: "stopped", detail: why, workspace: { ...cur.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: pushed.files } });
   }
 
@@ -201,9 +205,14 @@ export class SessionController {
     const now = this.d.now().toISOString();
     const prefix = `${this.d.bucketPrefix}/${session}`;
     const r: SessionRecord = { id: session, owner: "(adopted)", template: "(unknown)", image: "", state: "persisting", detail: "adopted: found without a record", created: now, updated: now, secret: randomBytes(32).toString("hex"), limits: DEFAULTS.limits, egress: DEFAULTS.egress, idleMinutes: DEFAULTS.idleMinutes, maxHours: DEFAULTS.maxHours, workspace: { prefix }, publicPorts: [], version: 1 };
-    await this.d.store.createSession(r).catch(() => {});
-    const cur = await this.d.store.getSession(session);
-    if (cur) await this.persistAndRemove(cur, "adopted: found without a record");
+    // only a sandbox that still has no record: one created since the pass began (a create under
+    // way on this or another replica) has one now, and is not ours to stop
+    try {
+      await this.d.store.createSession(r);
+    } catch {
+      return;
+    }
+    await this.persistAndRemove(r, "adopted: found without a record");
   }
 
   private spec(r: SessionRecord): SandboxSpec {
@@ -214,16 +223,18 @@ export class SessionController {
   private async transition(r: SessionRecord, patch: Partial<SessionRecord> & { state?: SessionState }): Promise<SessionRecord> {
     const next: SessionRecord = { ...r, ...patch, updated: this.d.now().toISOString(), version: r.version + 1 };
     if (!(await this.d.store.replaceSession(next))) throw new ConflictError(`session ${r.id} changed while it was being ${patch.state ?? "updated"}`, "try again");
-    this.d.emit({ type: "state", node: r.id, state: next.state, detail: next.detail ? { detail: next.detail } : undefined });
+    if (next.state !== r.state) this.d.emit({ type: "state", node: r.id, state: next.state, detail: next.detail ? { detail: next.detail } : undefined });
     return next;
   }
 
   private async leased<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    if (!(await this.d.store.acquireLease(`session:${id}`, this.d.holder, LEASE_MS))) throw new ConflictError(`session ${id} is being changed by another control plane`, "try again in a moment");
+    // one holder per operation, not per replica: two requests on one control plane exclude each other too
+    const holder = `${this.d.holder}/${randomBytes(6).toString("hex")}`;
+    if (!(await this.d.store.acquireLease(`session:${id}`, holder, LEASE_MS))) throw new ConflictError(`session ${id} is being changed right now`, "try again in a moment");
     try {
       return await fn();
     } finally {
-      await this.d.store.releaseLease(`session:${id}`, this.d.holder);
+      await this.d.store.releaseLease(`session:${id}`, holder);
     }
   }
 

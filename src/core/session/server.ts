@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { isDevxError, messageOf, ProviderError } from "../../errors.ts";
 import { mintToken, parseSecret, verifyToken, type Scope } from "../../session/protocol/token.ts";
 import { TOKEN_SUBPROTOCOL_PREFIX } from "../../session/protocol/version.ts";
-import { bearerOf, BROWSER_SCOPES, checkCookie, checkToken, cookieOf, type Principal } from "./auth.ts";
+import { bearerOf, BROWSER_SCOPES, checkCookie, checkToken, COOKIE, cookieOf, type Principal } from "./auth.ts";
 import { requireWrite, type SessionController } from "./controller.ts";
 import type { SessionRecord } from "./model.ts";
 
@@ -35,13 +35,16 @@ export interface ServerOptions {
 interface ProxyData {
   target: string;
   protocols: string[];
+  /** what the runner is told about the client (credentials of the control plane removed) */
+  headers: Record<string, string>;
+  pendingBytes: number;
   upstream?: WebSocket;
   /** client messages that arrived before the upstream opened */
   pending: Array<string | Uint8Array>;
 }
 
 const createBody = v.strictObject({
-  template: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,62}$/)),
+  template: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,62}$/)), "default"),
   name: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{2,40}$/))),
   cpus: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(64))),
   memoryMiB: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64), v.maxValue(262144))),
@@ -68,12 +71,16 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
   const server = Bun.serve<ProxyData>({
     hostname: o.hostname,
     port: o.port,
+    // creating or starting a session answers when its runner does (podman create + start): well past Bun's default 10 s on a busy machine
+    idleTimeout: 120,
     async fetch(req, srv) {
       const url = new URL(req.url);
       const ip = srv.requestIP(req)?.address ?? "?";
       try {
         if (url.pathname === "/healthz") return new Response("ok\n");
         const s = /^\/s\/([a-z0-9-]{3,41})(\/.*)$/.exec(url.pathname);
+        // the runner's admin calls are the control plane's own: never routed from outside, whatever the token
+        if (s && /^\/v1\/admin(\/|$)/i.test(s[2]!)) return error(404, "not-found", `no route ${url.pathname}`, "");
         if (s && (s[2]!.startsWith("/v1/") || s[2]!.startsWith("/p/"))) return await proxy(req, url, srv, s[1]!, s[2]!, ip);
         if (url.pathname.startsWith("/api/v1/")) return await api(req, url, ip);
         const page = await o.extra?.(req, url, () => principalOf(req));
@@ -92,7 +99,7 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
       backpressureLimit: 64 * 1024 * 1024,
       closeOnBackpressureLimit: true,
       open(ws) {
-        const up = new WebSocket(ws.data.target, ws.data.protocols);
+        const up = new WebSocket(ws.data.target, { protocols: ws.data.protocols, headers: ws.data.headers } as unknown as string[]);
         up.binaryType = "arraybuffer";
         ws.data.upstream = up;
         up.onopen = () => {
@@ -105,8 +112,11 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
       },
       message(ws, m) {
         const up = ws.data.upstream;
-        if (up?.readyState === WebSocket.OPEN) up.send(m);
-        else ws.data.pending.push(m);
+        if (up?.readyState === WebSocket.OPEN) return void up.send(m);
+        // the runner's socket is still opening: hold a bounded amount, then give up rather than buffer without end
+        ws.data.pendingBytes += m.length;
+        if (ws.data.pendingBytes > PENDING_LIMIT) return void ws.close(1013, "runner not ready");
+        ws.data.pending.push(m);
       },
       close(ws: ServerWebSocket<ProxyData>, code, reason) {
         ws.data.upstream?.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, reason);
@@ -149,7 +159,9 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
       }
       if (id && action === "logs" && req.method === "GET") {
         await c.get(id, user);
-        return new Response(await c.d.backend.logs(id, { tail: Number(url.searchParams.get("tail") ?? 200) }), { headers: { "content-type": "text/plain; charset=utf-8" } });
+        const tail = Number(url.searchParams.get("tail") ?? 200);
+        if (!Number.isInteger(tail) || tail < 1 || tail > 100_000) throw new BadRequest("tail: a whole number of lines, 1–100000");
+        return new Response(await c.d.backend.logs(id, { tail }), { headers: { "content-type": "text/plain; charset=utf-8" } });
       }
       if (id && action === "tokens" && req.method === "POST") {
         requireWrite(who.scopes);
@@ -163,6 +175,7 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
       }
       if (id && port && action?.startsWith("previews/") && req.method === "PUT") {
         requireWrite(who.scopes);
+        if (Number(port) < 1 || Number(port) > 65535) throw new BadRequest("preview ports are 1–65535");
         const b = await body(req, previewBody);
         const r = await c.setPreview(id, Number(port), b.public, user);
         if (r.state === "running" && r.runner) await runnerAdmin(r, `/v1/admin/previews/${port}`, { public: b.public });
@@ -180,20 +193,32 @@ export function startControlPlane(o: ServerOptions): { server: Server<ProxyData>
     const preview = /^\/p\/(\d{1,5})\//.exec(rest);
     const isPublicPreview = preview && r.publicPorts.includes(Number(preview[1]));
     if (!isPublicPreview) {
-      const token = runnerTokenOf(req, url);
+      const token = runnerTokenOf(req, url, preview !== null);
       const ok = verifyToken(token, parseSecret(r.secret), { session: id });
       if (!ok.ok) return refuse(ip, ok.reason === "wrong-session" || ok.reason === "wrong-scope" ? 403 : 401, `runner token refused (${ok.reason})`);
     }
     const target = `${r.runner.url}${rest}${url.search}`;
+    const headers = forwardHeaders(req, url, id);
     if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
       const protocols = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
       const ours = protocols.find((p) => !p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
-      if (srv.upgrade(req, { data: { target: target.replace(/^http/, "ws"), protocols, pending: [] }, headers: ours ? { "sec-websocket-protocol": ours } : undefined })) return undefined;
+      const wsHeaders: Record<string, string> = {};
+      headers.forEach((val, k) => {
+        if (!WS_HANDSHAKE.has(k)) wsHeaders[k] = val;
+      });
+      if (srv.upgrade(req, { data: { target: target.replace(/^http/, "ws"), protocols, headers: wsHeaders, pending: [], pendingBytes: 0 }, headers: ours ? { "sec-websocket-protocol": ours } : undefined })) return undefined;
       return error(400, "bad-request", "WebSocket upgrade failed", "");
     }
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    return fetch(target, { method: req.method, headers, body: req.body, redirect: "manual", duplex: "half" } as RequestInit);
+    let res: Response;
+    try {
+      // as the runner sent it: a preview's gzip stays gzip with its own content-encoding and length
+      res = await fetch(target, { method: req.method, headers, body: req.method === "GET" || req.method === "HEAD" ? undefined : req.body, redirect: "manual", decompress: false, duplex: "half" } as RequestInit);
+    } catch {
+      return error(502, "bad-gateway", `the runner of ${id} does not answer`, "see `devx session logs`");
+    }
+    const out = new Headers(res.headers);
+    for (const h of HOP_BY_HOP) out.delete(h);
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
   }
 
   async function runnerAdmin(r: SessionRecord, path: string, payload: unknown): Promise<void> {
@@ -217,12 +242,44 @@ export function view(r: SessionRecord) {
   return { ...rest, running: r.state === "running" };
 }
 
-/** The runner token: Bearer, a `devx.token.<t>` subprotocol (browsers' WebSockets), or `?token=` */
-function runnerTokenOf(req: Request, url: URL): string | undefined {
+/**
+ * The runner token: Bearer, a `devx.token.<t>` subprotocol (browsers' WebSockets), or `?token=`;
+ * for previews also where the runner takes it (`?devx_token=`, `X-Devx-Token`, its per-port cookie).
+ */
+function runnerTokenOf(req: Request, url: URL, isPreview: boolean): string | undefined {
   const bearer = bearerOf(req);
   if (bearer) return bearer;
   const sub = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
-  return sub?.slice(TOKEN_SUBPROTOCOL_PREFIX.length) ?? url.searchParams.get("token") ?? undefined;
+  if (sub) return sub.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+  const query = url.searchParams.get("token");
+  if (query) return query;
+  if (!isPreview) return undefined;
+  return url.searchParams.get("devx_token") ?? req.headers.get("x-devx-token") ?? cookieOf(req, PREVIEW_COOKIE) ?? undefined;
+}
+
+const PREVIEW_COOKIE = "devx_preview";
+const PENDING_LIMIT = 4 * 1024 * 1024;
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const WS_HANDSHAKE = new Set(["connection", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol", "host", "content-length"]);
+
+/**
+ * What the runner (and a preview app behind it) is told: the client's headers minus hop-by-hop
+ * ones and the control plane's own sign-in cookie (code in the sandbox must never see it), plus
+ * where it is mounted (`X-Forwarded-Prefix: /s/<id>`, for preview cookies and redirects).
+ */
+export function forwardHeaders(req: Request, url: URL, id: string): Headers {
+  const h = new Headers(req.headers);
+  for (const k of [...HOP_BY_HOP.filter((x) => x !== "upgrade" && x !== "connection"), "host"]) h.delete(k);
+  const cookies = (req.headers.get("cookie") ?? "")
+    .split(";")
+    .map((c) => c.trim())
+    .filter((c) => c && c.split("=")[0]!.trim() !== COOKIE);
+  if (cookies.length) h.set("cookie", cookies.join("; "));
+  else h.delete("cookie");
+  h.set("x-forwarded-prefix", `/s/${id}`);
+  h.set("x-forwarded-host", req.headers.get("x-forwarded-host") ?? req.headers.get("host") ?? url.host);
+  h.set("x-forwarded-proto", req.headers.get("x-forwarded-proto") ?? url.protocol.replace(":", ""));
+  return h;
 }
 
 async function body<T extends v.GenericSchema>(req: Request, schema: T): Promise<v.InferOutput<T>> {
