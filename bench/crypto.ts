@@ -162,6 +162,8 @@ const FAULTS_STORM = size / 4096 / 8;
 // allocation pattern; the next ones reuse the heap.
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const faultSum = zero();
+/** every run of every workload: cpu seconds and faults (to price a page fault on this machine) */
+const samples: Record<Key, { cpu: number; f: number }[]> = { enc: [], dec: [], rawEnc: [], rawDec: [], one: [] };
 const load = loadavg()[0]!;
 for (let r = 0; r < runs; r++) {
   // made before the clock starts: PBKDF2 is not part of the streaming rate
@@ -180,6 +182,7 @@ for (let r = 0; r < runs; r++) {
     const t = await seconds(fn);
     const f = faults() - f0;
     if (process.env.BENCH_DEBUG) console.log(r, rep, k, (t.cpu * 1e3).toFixed(1), "ms cpu", f, "faults");
+    samples[k].push({ cpu: t.cpu, f });
     cpuAny[k] = Math.max(cpuAny[k], size / t.cpu);
     wallAny[k] = Math.max(wallAny[k], size / t.wall);
     if (f > FAULTS_STORM) continue;
@@ -207,3 +210,25 @@ console.log(`encrypt stream/raw = ${ratio(cpu.enc, cpu.rawEnc)} clean, ${ratio(c
 console.log(`decrypt stream/raw = ${ratio(cpu.dec, cpu.rawDec)} clean, ${ratio(cpuAny.dec, cpuAny.rawDec)} all runs (target ${TARGET.toFixed(2)}) ${verdict(cpu.dec, cpu.rawDec)}`);
 console.log(`raw cipher per chunk/one cipher for all = ${ratio(cpu.rawEnc, cpu.one)} clean (what createCipheriv + final per 1 MiB chunk costs)`);
 console.log(`encrypt/openssl = ${ratio(cpu.enc, openssl)}, decrypt/openssl = ${ratio(cpu.dec, openssl)} (clean)`);
+
+// The price of a page fault, from the raw workloads' own runs: (time - fastest) / (faults - its
+// faults) over the runs in a storm, median. Then how much of each stream's gap to raw its extra
+// faults explain.
+const perFault = (() => {
+  const xs: number[] = [];
+  for (const k of ["rawEnc", "rawDec", "one"] as Key[]) {
+    const best = samples[k].reduce((a, b) => (b.cpu < a.cpu ? b : a));
+    for (const x of samples[k]) if (x.f > best.f + FAULTS_STORM) xs.push((x.cpu - best.cpu) / (x.f - best.f));
+  }
+  xs.sort((a, b) => a - b);
+  return xs.length ? xs[xs.length >> 1]! : 0;
+})();
+if (perFault > 0) {
+  console.log(`a page fault costs ~${(perFault * 1e6).toFixed(1)} µs of CPU here (median over ${runs * REPEAT * 3} raw runs' storms)`);
+  for (const [s, r, name] of [["enc", "rawEnc", "encrypt"], ["dec", "rawDec", "decrypt"]] as [Key, Key, string][]) {
+    if (!clean[s] || !clean[r]) continue;
+    const gap = size / cpu[s] - size / cpu[r];
+    const extra = (faultSum[s] / clean[s] - faultSum[r] / clean[r]) * perFault;
+    console.log(`  ${name}: stream - raw = ${(gap * 1e3).toFixed(2)} ms per run, of which its extra faults ~${(extra * 1e3).toFixed(2)} ms; without them stream/raw would be ${(size / (size / cpu[s] - extra) / cpu[r]).toFixed(2)}`);
+  }
+}
