@@ -15,7 +15,7 @@
  * loaded machine. Wall-clock rates are printed alongside. Every figure is the best of several
  * interleaved runs (the JIT, the allocator and a shared VM need them to settle).
  *
- *   bun bench/crypto.ts [MiB per run = 64] [rounds = 12]   (BENCH_REPEAT=3 runs per workload per round)
+ *   bun bench/crypto.ts [MiB per run = 64] [rounds = 12]   (BENCH_REPEAT=4 runs per workload per round)
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -160,7 +160,7 @@ function faults(): number {
 const FAULTS_STORM = size / 4096 / 8;
 // Each workload runs REPEAT times in a row: its first run may fault while the heap adjusts to its
 // allocation pattern; the next ones reuse the heap.
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 4);
 const faultSum = zero();
 /** every run of every workload: cpu seconds and faults (to price a page fault on this machine) */
 const samples: Record<Key, { cpu: number; f: number }[]> = { enc: [], dec: [], rawEnc: [], rawDec: [], one: [] };
