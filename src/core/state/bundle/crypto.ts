@@ -105,13 +105,22 @@ function keyCheckValue(checkKey: Buffer): Buffer {
   return createHmac("sha256", checkKey).update(CHECK_MSG).digest();
 }
 
-function nonce(prefix: Buffer, index: number, final: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  prefix.copy(n, 0);
-  n.writeUInt32BE(index, PREFIX_LEN);
-  n[11] = final ? 1 : 0;
-  return n;
+/** Write nonce_i into `out` (one 12-byte buffer per stream: createCipheriv copies the IV). */
+function nonce(out: Buffer, prefix: Buffer, index: number, final: boolean): Buffer {
+  prefix.copy(out, 0);
+  out.writeUInt32BE(index, PREFIX_LEN);
+  out[11] = final ? 1 : 0;
+  return out;
 }
+
+// Zeros for the final frame's padding (written) and its check (read), shared and never written to:
+// a fresh zeroed megabyte per bundle would cost more in page faults than encrypting it.
+let zeroBuf = Buffer.alloc(0);
+function zeros(n: number): Buffer {
+  if (zeroBuf.length < n) zeroBuf = Buffer.alloc(n);
+  return zeroBuf.subarray(0, n);
+}
+const MARK = Buffer.from([PAD_MARK]);
 
 function headerDigest(bytes: Buffer): Buffer {
   return createHash("sha256").update(bytes.subarray(0, DIGESTED_LEN)).digest().subarray(0, DIGEST_LEN);
@@ -148,14 +157,23 @@ export async function createEncryptStream(passphrase: string, opts: EncryptOptio
   headerDigest(header).copy(header, o);
 
   const queue = new PieceQueue();
+  const iv = Buffer.alloc(12);
   let index = 0;
   let headerSent = false;
 
-  const seal = (t: Transform, plain: Buffer[], final: boolean): void => {
+  // One GCM pass per frame, fed the input pieces as they are (no assembled chunk, no copy); each
+  // update()'s output goes downstream as it is.
+  const seal = (t: Transform, plain: Buffer[], final: boolean, padTo = 0): void => {
     if (index >= MAX_CHUNKS) throw new UsageError("bundle too large for its chunk size", "share less data per bundle");
-    const cipher = createCipheriv("aes-256-gcm", keys.enc, nonce(prefix, index, final), { authTagLength: TAG_LEN });
+    const cipher = createCipheriv("aes-256-gcm", keys.enc, nonce(iv, prefix, index, final), { authTagLength: TAG_LEN });
     cipher.setAAD(header);
     for (const p of plain) t.push(cipher.update(p));
+    if (final) {
+      // The final chunk is always a whole block: data, 0x80, zeros. Every frame has the same size,
+      // so a short frame can only mean truncation and a bad tag only tampering.
+      t.push(cipher.update(MARK));
+      if (padTo > 1) t.push(cipher.update(zeros(padTo - 1)));
+    }
     cipher.final();
     t.push(cipher.getAuthTag());
     index++;
@@ -171,7 +189,8 @@ export async function createEncryptStream(passphrase: string, opts: EncryptOptio
       try {
         sendHeader(this);
         queue.push(chunk);
-        // A full block is sealed as non-final only once more data follows it: the last block is
+        // A full block is sealed as non-final only once more data follows it (the nonce says
+        // which, so it must be known before the first byte is encrypted): the last block is
         // always sealed by flush() with the final flag.
         while (queue.length > chunkSize) seal(this, queue.take(chunkSize), false);
         cb();
@@ -183,14 +202,8 @@ export async function createEncryptStream(passphrase: string, opts: EncryptOptio
       try {
         sendHeader(this);
         if (queue.length === chunkSize) seal(this, queue.take(chunkSize), false);
-        // The final chunk is always a whole block: data, 0x80, zeros. Every frame has the same
-        // size, so a short frame can only mean truncation and a bad tag only tampering.
-        const block = Buffer.alloc(chunkSize);
         const n = queue.length;
-        let at = 0;
-        for (const p of queue.take(n)) at += p.copy(block, at);
-        block[n] = PAD_MARK;
-        seal(this, [block], true);
+        seal(this, queue.take(n), true, chunkSize - n);
         cb();
       } catch (e) {
         cb(e as Error);
@@ -251,13 +264,14 @@ export function createDecryptStream(passphrase: string, opts: DecryptOptions = {
   let key: Buffer | undefined;
   let headBuf: Buffer = Buffer.alloc(0);
   const queue = new PieceQueue();
+  const iv = Buffer.alloc(12);
   let index = 0;
-  let done = false;
+  let frameLen = 0;
 
-  /** The chunk's plaintext pieces if its tag verifies under the (index, final) nonce, else undefined. */
+  /** The frame's plaintext pieces if its tag verifies under the (index, final) nonce, else undefined. */
   const tryOpen = (ct: Buffer[], tag: Buffer, final: boolean): Buffer[] | undefined => {
     const h = header!;
-    const d = createDecipheriv("aes-256-gcm", key!, nonce(h.noncePrefix, index, final), { authTagLength: TAG_LEN });
+    const d = createDecipheriv("aes-256-gcm", key!, nonce(iv, h.noncePrefix, index, final), { authTagLength: TAG_LEN });
     d.setAAD(h.raw);
     d.setAuthTag(tag);
     const plain = ct.map((c) => d.update(c));
@@ -269,37 +283,42 @@ export function createDecryptStream(passphrase: string, opts: DecryptOptions = {
     }
   };
 
-  /** Open the next frame from the queue; plaintext is pushed only after its tag verified. */
-  const open = (t: Transform): void => {
-    const h = header!;
+  /**
+   * Open the next frame from the queue and push its plaintext, only after its tag verified. Every
+   * frame has the same size, so whether this is the last one is only known from which nonce its
+   * tag verifies under; but a valid final frame is followed by nothing, so `more` (bytes follow
+   * it) says which nonce to try: each frame of a valid bundle is decrypted once. The other nonce
+   * is tried only to name the failure.
+   */
+  const open = (t: Transform, more: boolean): void => {
     if (index >= MAX_CHUNKS) throw new IntegrityError("too many chunks in the bundle", TAMPER_HINT);
-    const ct = queue.take(h.chunkSize);
+    const ct = queue.take(header!.chunkSize);
     const tag = queue.takeJoined(TAG_LEN);
-    // Every frame has the same size, so whether this is the last one is only known from which
-    // nonce its tag verifies under. Non-final first: it is all but one of the frames.
-    const plain = tryOpen(ct, tag, false);
-    if (plain) {
+    const plain = tryOpen(ct, tag, !more);
+    if (!plain) {
+      const other = tryOpen(ct, tag, more);
+      if (!other) throw new IntegrityError(`chunk ${index} of the bundle failed authentication (tampered, corrupted or out of order)`, TAMPER_HINT);
+      if (more) throw new IntegrityError("unexpected data after the final chunk of the bundle", TAMPER_HINT);
+      // a frame that verifies as non-final, with nothing after it: emit it (it is authentic),
+      // then report the cut
       index++;
+      for (const p of other) t.push(p);
+      throw new TruncatedError(`the bundle ends before its final chunk (after ${index} chunks)`, "the upload or download was interrupted: retry the attach, or share again");
+    }
+    index++;
+    if (more) {
       for (const p of plain) t.push(p);
       return;
     }
-    const lastPieces = tryOpen(ct, tag, true);
-    if (!lastPieces) throw new IntegrityError(`chunk ${index} of the bundle failed authentication (tampered, corrupted or out of order)`, TAMPER_HINT);
-    index++;
-    const last = Buffer.concat(lastPieces);
-    const end = last.lastIndexOf(PAD_MARK);
-    const pad = last.subarray(end + 1);
+    const data = unpad(plain);
     // Authenticated, so a bad pad means a buggy writer rather than an attacker; still refuse it.
-    if (end < 0 || !pad.equals(Buffer.alloc(pad.length))) throw new IntegrityError("the final chunk has invalid padding", TAMPER_HINT);
-    if (end > 0) t.push(last.subarray(0, end));
-    done = true;
+    if (!data) throw new IntegrityError("the final chunk has invalid padding", TAMPER_HINT);
+    for (const p of data) t.push(p);
   };
 
   const body = (t: Transform, chunk: Buffer): void => {
     queue.push(chunk);
-    const frameLen = header!.chunkSize + TAG_LEN;
-    while (!done && queue.length >= frameLen) open(t);
-    if (done && queue.length > 0) throw new IntegrityError("unexpected data after the final chunk of the bundle", TAMPER_HINT);
+    while (queue.length > frameLen) open(t, true);
   };
 
   return new Transform({
@@ -327,6 +346,7 @@ export function createDecryptStream(passphrase: string, opts: DecryptOptions = {
       unlockHeader(header, passphrase).then(
         (k) => {
           key = k;
+          frameLen = header!.chunkSize + TAG_LEN;
           const rest = headBuf.subarray(HEADER_LEN);
           headBuf = Buffer.alloc(0);
           try {
@@ -340,12 +360,34 @@ export function createDecryptStream(passphrase: string, opts: DecryptOptions = {
       );
     },
     flush(cb: TransformCallback) {
-      if (done) return cb();
       if (!key && headBuf.length === 0) return cb(new TruncatedError("the bundle is empty", "the upload was interrupted: share again"));
       if (!key) return cb(new TruncatedError("the bundle ends inside its header", "the upload or download was interrupted: retry, or share again"));
+      if (queue.length === frameLen) {
+        try {
+          open(this, false);
+          return cb();
+        } catch (e) {
+          return cb(e as Error);
+        }
+      }
       cb(new TruncatedError(`the bundle ends before its final chunk (after ${index} chunks)`, "the upload or download was interrupted: retry the attach, or share again"));
     },
   });
+}
+
+/** The data of a verified final frame's plaintext pieces (padding stripped), or undefined if the padding is invalid. */
+function unpad(plain: Buffer[]): Buffer[] | undefined {
+  for (let i = plain.length - 1; i >= 0; i--) {
+    const p = plain[i]!;
+    // native scans (a JS byte loop over a megabyte of padding costs more than decrypting it)
+    const end = p.lastIndexOf(PAD_MARK);
+    if (!p.subarray(end + 1).equals(zeros(p.length - end - 1))) return undefined;
+    if (end < 0) continue;
+    const data = plain.slice(0, i);
+    if (end > 0) data.push(p.subarray(0, end));
+    return data;
+  }
+  return undefined;
 }
 
 function parseHeaderVersionOnly(buf: Buffer): void {

@@ -191,8 +191,25 @@ describe("errors", () => {
 
   test("bytes after the final chunk are an IntegrityError", async () => {
     const b = await get();
-    await expectError(Buffer.concat([b, Buffer.from([0])]), IntegrityError);
-    await expectError(Buffer.concat([b, b]), IntegrityError);
+    for (const m of [Buffer.concat([b, Buffer.from([0])]), Buffer.concat([b, b])]) {
+      for (const pieces of [1, 7]) {
+        const r = await decrypt(PASS, m, pieces);
+        expect(r.error).toBeInstanceOf(IntegrityError);
+        // the final frame verified (as final, with bytes after it): named as such, not as tampering
+        expect((r.error as Error).message).toContain("after the final chunk");
+        expect(plain.subarray(0, r.out.length)).toEqual(r.out);
+      }
+    }
+  });
+
+  test("a bundle cut at a frame boundary is truncated, and names how many chunks verified", async () => {
+    const b = await get();
+    for (const k of [1, 4, 10]) {
+      const r = await decrypt(PASS, b.subarray(0, HEADER_LEN + k * frame), 3);
+      expect(r.error).toBeInstanceOf(TruncatedError);
+      expect((r.error as Error).message).toContain(`after ${k} chunks`);
+      expect(plain.subarray(0, r.out.length)).toEqual(r.out);
+    }
   });
 
   test("something that is not a bundle is an IntegrityError", async () => {
