@@ -43,7 +43,7 @@ export function parseServerUrl(text: string): string {
     throw new UsageError(`bad control plane URL "${text}"`, "use http://host:port, e.g. http://127.0.0.1:7420 (--server or DEVX_SESSION_SERVER)");
   }
   if ((u.protocol !== "http:" && u.protocol !== "https:") || u.username || u.password || u.search || u.hash) {
-    throw new UsageError(`bad control plane URL "${text}"`, "use http(s)://host:port without credentials, query or fragment; the token goes in DEVX_SESSION_TOKEN");
+    throw new UsageError(`bad control plane URL "${text}"`, "use http://host:port or https://host:port without credentials, query or fragment; the token goes in DEVX_SESSION_TOKEN");
   }
   return u.toString().replace(/\/+$/, "");
 }
