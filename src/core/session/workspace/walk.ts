@@ -1,0 +1,77 @@
+/**
+ * Walk a workspace directory without following symlinks, applying gitignore-ish excludes.
+ */
+import { lstat, readdir, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import { UsageError } from "../../../errors.ts";
+
+export type Found =
+  | { path: string; kind: "file"; mode: number; size: number; abs: string }
+  | { path: string; kind: "dir"; mode: number }
+  | { path: string; kind: "symlink"; target: string };
+
+export const DEFAULT_EXCLUDES = ["node_modules"];
+
+/**
+ * Compile gitignore-ish patterns: `name` matches that name at any depth, `dir/` only directories,
+ * a pattern with a "/" inside (or a leading one) is anchored at the workspace root; `*` and `?`
+ * stay within one component, `**` crosses them. Negation ("!") is not supported.
+ */
+export function compileExcludes(patterns: string[]): (path: string, isDir: boolean) => boolean {
+  const rules = patterns
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0 && !p.startsWith("#"))
+    .map((p) => {
+      if (p.startsWith("!")) throw new UsageError(`exclude pattern '${p}': negation is not supported`, "list only what to leave out");
+      const dirOnly = p.endsWith("/");
+      let body = dirOnly ? p.slice(0, -1) : p;
+      const anchored = body.includes("/");
+      body = body.replace(/^\/+/, "");
+      let re = "";
+      for (let i = 0; i < body.length; i++) {
+        const c = body[i]!;
+        if (c === "*" && body[i + 1] === "*") {
+          i++;
+          if (body[i + 1] === "/") {
+            i++;
+            re += "(?:.*/)?";
+          } else re += ".*";
+        } else if (c === "*") re += "[^/]*";
+        else if (c === "?") re += "[^/]";
+        else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+      }
+      const rx = new RegExp(anchored ? `^${re}$` : `(?:^|/)${re}$`);
+      return { rx, dirOnly };
+    });
+  return (path, isDir) => rules.some((r) => (!r.dirOnly || isDir) && r.rx.test(path));
+}
+
+/** Every entry under `root`, parents before children, sorted by path; skipped special files apart. */
+export async function walk(root: string, excluded: (path: string, isDir: boolean) => boolean, signal?: AbortSignal): Promise<{ found: Found[]; skipped: Array<{ path: string; kind: string }> }> {
+  const found: Found[] = [];
+  const skipped: Array<{ path: string; kind: string }> = [];
+  const visit = async (rel: string): Promise<void> => {
+    signal?.throwIfAborted();
+    const names = (await readdir(rel ? join(root, rel) : root)).sort();
+    for (const name of names) {
+      const path = rel ? `${rel}/${name}` : name;
+      const abs = join(root, path);
+      const st = await lstat(abs);
+      if (st.isDirectory()) {
+        if (excluded(path, true)) continue;
+        found.push({ path, kind: "dir", mode: st.mode & 0o7777 });
+        await visit(path);
+      } else if (excluded(path, false)) {
+        continue;
+      } else if (st.isFile()) {
+        found.push({ path, kind: "file", mode: st.mode & 0o7777, size: st.size, abs });
+      } else if (st.isSymbolicLink()) {
+        found.push({ path, kind: "symlink", target: await readlink(abs) });
+      } else {
+        skipped.push({ path, kind: st.isFIFO() ? "fifo" : st.isSocket() ? "socket" : st.isCharacterDevice() ? "char-device" : st.isBlockDevice() ? "block-device" : "other" });
+      }
+    }
+  };
+  await visit("");
+  return { found, skipped };
+}
