@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { openRelay, type Relay } from "../../../providers/relay/index.ts";
 import { createCheckpointer, deriveWorkspaceKey, gcWorkspace, pullWorkspace, pushWorkspace } from "../../../src/core/session/workspace/index.ts";
-import { blobName, manifestName } from "../../../src/core/session/workspace/format.ts";
+import { blobName, manifestName, packName } from "../../../src/core/session/workspace/format.ts";
 import { bufferStream } from "../../../src/core/session/workspace/io.ts";
 import { ConflictError, IntegrityError, NetworkError, NotFoundError } from "../../../src/errors.ts";
 import { systemExec } from "../../../src/platform/exec.ts";
@@ -78,6 +78,7 @@ const MARKER = "PLAINTEXT-MARKER-7c1e9a";
 function makeTree(dir: string): void {
   mkdirSync(join(dir, "src/deep/er"), { recursive: true });
   writeFileSync(join(dir, "bin.dat"), randomBytes(300_000));
+  writeFileSync(join(dir, "mid.dat"), randomBytes(2 << 20)); // above the pack threshold: its own blob
   writeFileSync(join(dir, "big.dat"), randomBytes(9 << 20)); // above the whole-file read threshold: streamed
   writeFileSync(join(dir, "empty"), "");
   writeFileSync(join(dir, "src/main.ts"), `console.log("${MARKER}");\n`);
@@ -151,21 +152,26 @@ for (const kind of ["file", "s3"] as const) {
       chmodSync(join(dst, "locked"), 0o755);
     });
 
-    t("a second push after one file changed uploads exactly one blob; an unchanged tree uploads none", async () => {
-      const { relay } = relayOf(kind);
-      const src = fresh("src");
-      for (let i = 0; i < 40; i++) writeFileSync(join(src, `f${i}.txt`), `file ${i}\n`);
-      const first = await pushWorkspace(src, relay, "inc");
-      expect(first.uploaded).toBe(40);
-      writeFileSync(join(src, "f7.txt"), "changed\n");
-      const second = await pushWorkspace(src, relay, "inc");
-      expect(second.seq).toBe(2);
-      expect(second.uploaded).toBe(1);
-      expect(second.bytes).toBe("changed\n".length);
-      const third = await pushWorkspace(src, relay, "inc");
-      expect(third.uploaded).toBe(0);
-      expect(third.seq).toBe(3);
-    });
+    for (const [how, packFileMax, firstCount] of [["packed", undefined, 1], ["one blob per file", 0, 40]] as const) {
+      t(`a second push after one file changed uploads exactly one object; an unchanged tree uploads none (${how})`, async () => {
+        const { relay } = relayOf(kind);
+        const src = fresh("src");
+        for (let i = 0; i < 40; i++) writeFileSync(join(src, `f${i}.txt`), `file ${i}\n`);
+        const first = await pushWorkspace(src, relay, "inc", { packFileMax });
+        expect(first.uploaded).toBe(firstCount);
+        writeFileSync(join(src, "f7.txt"), "changed\n");
+        const second = await pushWorkspace(src, relay, "inc", { packFileMax });
+        expect(second.seq).toBe(2);
+        expect(second.uploaded).toBe(1);
+        expect(second.bytes).toBe("changed\n".length);
+        const third = await pushWorkspace(src, relay, "inc", { packFileMax });
+        expect(third.uploaded).toBe(0);
+        expect(third.seq).toBe(3);
+        const dst = join(fresh("dst"), "ws");
+        await pullWorkspace(relay, "inc", dst);
+        expect(snapshot(dst)).toEqual(snapshot(src));
+      });
+    }
 
     t("a deletion propagates and is recorded", async () => {
       const { relay } = relayOf(kind);
@@ -231,7 +237,7 @@ for (const kind of ["file", "s3"] as const) {
       const before = snapshot(src);
       for (let i = 0; i < 20; i++) writeFileSync(join(src, `f${i}`), `v2 ${i}`);
       const broken = failingAfter(relay, 5);
-      await expect(pushWorkspace(src, broken, "kill", { concurrency: 2 })).rejects.toBeInstanceOf(NetworkError);
+      await expect(pushWorkspace(src, broken, "kill", { concurrency: 2, packFileMax: 0 })).rejects.toBeInstanceOf(NetworkError);
       expect(broken.puts.length).toBe(5);
       expect(broken.puts.some((o) => o.includes("manifest"))).toBe(false);
       expect((await relay.list()).filter((o) => o.object.startsWith("kill.manifest-")).map((o) => o.object)).toEqual([manifestName("kill", 1)]);
@@ -240,9 +246,25 @@ for (const kind of ["file", "s3"] as const) {
       expect(p.seq).toBe(1);
       expect(snapshot(dst)).toEqual(before);
       // the next push completes, reusing what the killed one uploaded
-      const again = await pushWorkspace(src, relay, "kill");
+      const again = await pushWorkspace(src, relay, "kill", { packFileMax: 0 });
       expect(again.seq).toBe(2);
       expect(again.uploaded).toBe(15);
+    });
+
+    t("a push killed between packs leaves the previous manifest the latest", async () => {
+      const { relay } = relayOf(kind);
+      const src = fresh("src");
+      for (let i = 0; i < 20; i++) writeFileSync(join(src, `f${i}`), `v1 ${i}`.padEnd(10));
+      await pushWorkspace(src, relay, "killp");
+      const before = snapshot(src);
+      for (let i = 0; i < 20; i++) writeFileSync(join(src, `f${i}`), `v2 ${i}`.padEnd(10));
+      const broken = failingAfter(relay, 2);
+      await expect(pushWorkspace(src, broken, "killp", { packTarget: 40 })).rejects.toBeInstanceOf(NetworkError);
+      expect(broken.puts.length).toBe(2);
+      expect(broken.puts.every((o) => o.startsWith("killp.pack-"))).toBe(true);
+      const dst = join(fresh("dst"), "ws");
+      expect((await pullWorkspace(relay, "killp", dst)).seq).toBe(1);
+      expect(snapshot(dst)).toEqual(before);
     });
 
     t("pull refuses a latest manifest older than minSeq, and a prefix with none", async () => {
@@ -265,10 +287,11 @@ for (const kind of ["file", "s3"] as const) {
       const r = await gcWorkspace(relay, "gc", 2, { graceMs: 0 });
       expect(r.kept).toEqual([4, 5]);
       expect(r.deletedManifests).toBe(3);
-      expect(r.deletedBlobs).toBe(3);
+      // v1's pack still holds "const" (referenced by 4 and 5); the packs of v2 and v3 go
+      expect(r.deletedBlobs).toBe(2);
       const names = (await relay.list()).map((o) => o.object);
       expect(names.filter((o) => o.startsWith("gc.manifest-"))).toEqual([manifestName("gc", 4), manifestName("gc", 5)]);
-      expect(names.filter((o) => o.startsWith("gc.blob-")).length).toBe(3);
+      expect(names.filter((o) => o.startsWith("gc.pack-") || o.startsWith("gc.blob-")).length).toBe(3);
       const dst = join(fresh("dst"), "ws");
       await pullWorkspace(relay, "gc", dst);
       expect(readFileSync(join(dst, "v"), "utf8")).toBe("version 5");
@@ -293,19 +316,22 @@ for (const kind of ["file", "s3"] as const) {
 
 describe("hostile manifests are refused and nothing is written outside dir", () => {
   const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
-  const base = { format: "devx-workspace/1", seq: 1, created: "2026-01-01T00:00:00Z", parent: 0, encrypted: false, deleted: [], skipped: [] };
+  const base = { format: "devx-workspace/1", seq: 1, created: "2026-01-01T00:00:00Z", parent: 0, encrypted: false, packs: {}, deleted: [], skipped: [] };
 
-  async function attempt(entries: unknown[], blobs: Array<[string, Buffer]> = [], limits?: { maxFileBytes?: number }) {
+  async function attempt(entries: unknown[], blobs: Array<[string, Buffer]> = [], limits?: { maxFileBytes?: number }, packs: Record<string, Buffer> = {}) {
     const { relay } = relayOf("file");
     for (const [s, body] of blobs) await relay.put(blobName("h", s), bufferStream(body));
-    await relay.put(manifestName("h", 1), bufferStream(Buffer.from(JSON.stringify({ ...base, entries }))));
+    for (const [id, body] of Object.entries(packs)) await relay.put(packName("h", id), bufferStream(body));
+    const sizes = Object.fromEntries(Object.entries(packs).map(([id, b]) => [id, b.length]));
+    await relay.put(manifestName("h", 1), bufferStream(Buffer.from(JSON.stringify({ ...base, packs: sizes, entries }))));
     const outer = fresh("outer");
     const dst = join(outer, "ws");
     const err = await pullWorkspace(relay, "h", dst, { limits }).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(readdirSync(outer)).toEqual([]); // no dst, no staging dir left, nothing beside it
+    // refused: no dst, no staging dir left, nothing beside it; accepted: dst alone
+    expect(readdirSync(outer)).toEqual(err === undefined ? ["ws"] : []);
     expect(existsSync(join(root, "escaped"))).toBe(false);
     return err;
   }
@@ -344,6 +370,18 @@ describe("hostile manifests are refused and nothing is written outside dir", () 
     const claimed = Buffer.from("good");
     expect(await attempt([{ path: "f", kind: "file", mode: 0o644, size: 4, sha256: sha(claimed) }], [[sha(claimed), Buffer.from("evil")]])).toBeInstanceOf(IntegrityError);
     expect(await attempt([{ path: "f", kind: "file", mode: 0o644, size: 4, sha256: sha(claimed) }], [[sha(claimed), Buffer.from("good and then some")]])).toBeInstanceOf(IntegrityError);
+  });
+
+  test("pack entries outside their pack, in an unknown pack, or whose bytes do not match", async () => {
+    const id = "0".repeat(32);
+    const pack = Buffer.from("aaaabbbb");
+    const f = (over: object) => ({ path: "f", kind: "file", mode: 0o644, size: 4, sha256: sha("bbbb"), pack: id, offset: 4, ...over });
+    expect(await attempt([f({ offset: 6 })], [], undefined, { [id]: pack })).toBeInstanceOf(IntegrityError);
+    expect(await attempt([f({ pack: "1".repeat(32) })], [], undefined, { [id]: pack })).toBeInstanceOf(IntegrityError);
+    expect(await attempt([f({ pack: "constructor" })], [], undefined, { [id]: pack })).toBeInstanceOf(IntegrityError);
+    expect(await attempt([f({ offset: 0 })], [], undefined, { [id]: pack })).toBeInstanceOf(IntegrityError);
+    // and the same entry, right, is accepted (so the refusals above are for the reasons named)
+    expect(await attempt([f({})], [], undefined, { [id]: pack })).toBeUndefined();
   });
 
   test("unknown entry kinds, duplicates, missing parents, bad modes and a seq that is not the object's", async () => {

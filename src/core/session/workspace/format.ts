@@ -18,8 +18,13 @@ export const TAG_BYTES = 16;
 export const ENVELOPE_BYTES = MAGIC.length + NONCE_BYTES + TAG_BYTES;
 export const SEQ_DIGITS = 12;
 
+/**
+ * A file's content is either its own blob (`pack` absent) or the bytes [offset, offset+size) of a
+ * pack: small files are stored many to an object, since a bucket charges (in time and money) per
+ * request and a source tree is mostly small files.
+ */
 export type Entry =
-  | { path: string; kind: "file"; mode: number; size: number; sha256: string }
+  | { path: string; kind: "file"; mode: number; size: number; sha256: string; pack?: string; offset?: number }
   | { path: string; kind: "dir"; mode: number }
   | { path: string; kind: "symlink"; target: string };
 
@@ -33,6 +38,8 @@ export interface Manifest {
   encrypted: boolean;
   /** sorted by path; every parent directory of an entry is itself a "dir" entry */
   entries: Entry[];
+  /** plaintext size of every pack an entry refers to */
+  packs: Record<string, number>;
   /** paths present in the parent manifest and gone now */
   deleted: string[];
   /** devices, fifos and sockets found and not stored */
@@ -58,6 +65,12 @@ export function manifestSeq(prefix: string, object: string): number | undefined 
 }
 
 export const blobPrefix = (prefix: string): string => `${prefix}.blob-`;
+export const packPrefix = (prefix: string): string => `${prefix}.pack-`;
+/** a pack id is random (it names no content) */
+export const packName = (prefix: string, id: string): string => packPrefix(prefix) + id;
+export const newPackId = (): string => randomBytes(16).toString("hex");
+/** a pack larger than this is refused before it is read */
+export const MAX_PACK_BYTES = 64 * 2 ** 20;
 
 /**
  * Content-addressed blob name. Without a key it is the SHA-256 of the content; with one it is an
@@ -202,6 +215,13 @@ export function validateManifest(raw: unknown, expectSeq: number, limits: Limits
   if (typeof m.encrypted !== "boolean") throw bad("bad encrypted flag");
   if (!Array.isArray(m.entries)) throw bad("entries is not a list");
   if (m.entries.length > limits.maxEntries) throw bad(`${m.entries.length} entries (limit ${limits.maxEntries})`);
+  if (typeof m.packs !== "object" || m.packs === null || Array.isArray(m.packs)) throw bad("packs is not an object");
+  const packs: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [id, size] of Object.entries(m.packs as Record<string, unknown>)) {
+    if (!/^[0-9a-f]{32}$/.test(id)) throw bad(`bad pack id ${JSON.stringify(id)}`);
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0 || size > MAX_PACK_BYTES) throw bad(`bad size for pack ${id}`);
+    packs[id] = size;
+  }
   const kinds = new Map<string, Entry["kind"]>();
   const entries: Entry[] = [];
   let total = 0;
@@ -230,7 +250,13 @@ export function validateManifest(raw: unknown, expectSeq: number, limits: Limits
         total += x.size;
         if (total > limits.maxTotalBytes) throw bad(`the workspace exceeds ${limits.maxTotalBytes} bytes`);
         if (typeof x.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(x.sha256)) throw bad(`bad sha256 for ${JSON.stringify(path)}`);
-        entries.push({ path, kind: "file", mode: mode(x.mode), size: x.size, sha256: x.sha256 });
+        if (x.pack === undefined && x.offset === undefined) {
+          entries.push({ path, kind: "file", mode: mode(x.mode), size: x.size, sha256: x.sha256 });
+          break;
+        }
+        if (typeof x.pack !== "string" || !/^[0-9a-f]{32}$/.test(x.pack) || packs[x.pack] === undefined) throw bad(`${JSON.stringify(path)} is in an unknown pack`);
+        if (typeof x.offset !== "number" || !Number.isSafeInteger(x.offset) || x.offset < 0 || x.offset + x.size > packs[x.pack]!) throw bad(`${JSON.stringify(path)} lies outside its pack`);
+        entries.push({ path, kind: "file", mode: mode(x.mode), size: x.size, sha256: x.sha256, pack: x.pack, offset: x.offset });
         break;
       }
       case "symlink":
@@ -253,7 +279,7 @@ export function validateManifest(raw: unknown, expectSeq: number, limits: Limits
     if (typeof o !== "object" || o === null || typeof o.path !== "string" || typeof o.kind !== "string") throw bad("bad skipped entry");
     return { path: o.path.slice(0, 4096), kind: o.kind.slice(0, 32) };
   });
-  return { format: FORMAT, seq: expectSeq, created: m.created, parent: m.parent, encrypted: m.encrypted, entries, deleted, skipped };
+  return { format: FORMAT, seq: expectSeq, created: m.created, parent: m.parent, encrypted: m.encrypted, entries, packs, deleted, skipped };
 }
 
 function checkPath(v: unknown, bad: (why: string) => Error): string {

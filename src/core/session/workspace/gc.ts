@@ -7,12 +7,13 @@
  */
 import { UsageError } from "../../../errors.ts";
 import type { Relay } from "../../../../providers/relay/types.ts";
-import { blobName, blobPrefix, checkPrefix, expandKey, manifestName } from "./format.ts";
+import { blobName, blobPrefix, checkPrefix, expandKey, manifestName, packName, packPrefix } from "./format.ts";
 import { loadManifest, manifestSeqs } from "./io.ts";
 
 export interface GcResult {
   kept: number[];
   deletedManifests: number;
+  /** blobs and packs deleted */
   deletedBlobs: number;
 }
 
@@ -27,15 +28,17 @@ export async function gcWorkspace(relay: Relay, prefix: string, keep = 3, opts: 
   const referenced = new Set<string>();
   for (const s of kept) {
     const m = await loadManifest(relay, prefix, s, key);
-    for (const e of m.entries) if (e.kind === "file") referenced.add(blobName(prefix, e.sha256, key));
+    for (const e of m.entries) if (e.kind === "file" && e.pack === undefined) referenced.add(blobName(prefix, e.sha256, key));
+    for (const id of Object.keys(m.packs)) referenced.add(packName(prefix, id));
   }
   const old = seqs.slice(0, Math.max(0, seqs.length - keep));
   for (const s of old) await relay.delete(manifestName(prefix, s));
   const cutoff = (opts.now ?? new Date()).getTime() - (opts.graceMs ?? 15 * 60_000);
   let deletedBlobs = 0;
   const bp = blobPrefix(prefix);
+  const pp = packPrefix(prefix);
   for (const [name, o] of byName) {
-    if (!name.startsWith(bp) || referenced.has(name) || o.modified.getTime() > cutoff) continue;
+    if (!(name.startsWith(bp) || name.startsWith(pp)) || referenced.has(name) || o.modified.getTime() > cutoff) continue;
     await relay.delete(name);
     deletedBlobs++;
   }

@@ -7,14 +7,14 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { chmod, mkdir, readdir, rename, rm, rmdir, symlink } from "node:fs/promises";
+import { chmod, mkdir, readdir, rename, rm, rmdir, symlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ConflictError, IntegrityError } from "../../../errors.ts";
 import type { Relay } from "../../../../providers/relay/types.ts";
-import { DEFAULT_LIMITS, ENVELOPE_BYTES, blobName, checkPrefix, decryptStream, expandKey, type Limits } from "./format.ts";
-import { listing, loadManifest, manifestSeqs, noManifest, pool } from "./io.ts";
+import { DEFAULT_LIMITS, ENVELOPE_BYTES, blobName, checkPrefix, decryptStream, expandKey, packName, unseal, type Entry, type Limits } from "./format.ts";
+import { listing, loadManifest, manifestSeqs, noManifest, pool, readObject } from "./io.ts";
 
 export interface PullOptions {
   key?: Buffer;
@@ -59,12 +59,44 @@ export async function pullWorkspace(relay: Relay, prefix: string, dir: string, o
     // file entry; mkdir without `recursive` and O_EXCL creates also refuse anything already there.
     for (const e of manifest.entries) if (e.kind === "dir") await mkdir(join(stage, e.path), { mode: 0o700 });
     let bytes = 0;
-    const files = manifest.entries.filter((e) => e.kind === "file");
+    type FileEntry = Extract<Entry, { kind: "file" }>;
+    const files = manifest.entries.filter((e): e is FileEntry => e.kind === "file");
+    const wrong = (e: FileEntry) => new IntegrityError(`workspace pull: content of ${e.path} does not match its SHA-256`, "the bucket holds a damaged or altered object: push again from a good copy");
+    /** write verified bytes under a temp name, then chmod and rename into place */
+    const place = async (e: FileEntry, data: Buffer) => {
+      if (data.length !== e.size || createHash("sha256").update(data).digest("hex") !== e.sha256) throw wrong(e);
+      const final = join(stage, e.path);
+      const tmp = join(dirname(final), `.devx-pull-${randomBytes(6).toString("hex")}`);
+      try {
+        await writeFile(tmp, data, { flag: "wx", mode: 0o600 });
+        await chmod(tmp, e.mode);
+        await rename(tmp, final);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      bytes += e.size;
+    };
+    const byPack = new Map<string, FileEntry[]>();
+    for (const e of files) if (e.pack !== undefined) byPack.set(e.pack, [...(byPack.get(e.pack) ?? []), e]);
+    // packs are read whole (at most MAX_PACK_BYTES each), 4 at a time
     await pool(
-      files,
+      [...byPack.entries()],
+      4,
+      async ([id, members]) => {
+        const object = packName(prefix, id);
+        const size = manifest.packs[id]!;
+        const raw = await readObject(relay, object, size + (key ? ENVELOPE_BYTES : 0), signal);
+        const plain = key ? unseal(key, object, raw) : raw;
+        if (plain.length !== size) throw new IntegrityError(`workspace pull: pack ${id} is ${plain.length} bytes, the manifest says ${size}`, "the bucket holds a damaged object: push again from a good copy");
+        for (const e of members) await place(e, plain.subarray(e.offset!, e.offset! + e.size));
+      },
+      signal,
+    );
+    await pool(
+      files.filter((e) => e.pack === undefined),
       opts.concurrency ?? 16,
       async (e) => {
-        if (e.kind !== "file") return;
         const object = blobName(prefix, e.sha256, key);
         const expected = e.size + (key ? ENVELOPE_BYTES : 0);
         const final = join(stage, e.path);
@@ -88,9 +120,7 @@ export async function pullWorkspace(relay: Relay, prefix: string, dir: string, o
           const out = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
           if (key) await pipeline(body, decryptStream(key, object), check, out, { signal });
           else await pipeline(body, check, out, { signal });
-          if (n !== e.size || hash.digest("hex") !== e.sha256) {
-            throw new IntegrityError(`workspace pull: content of ${e.path} does not match its SHA-256`, "the bucket holds a damaged or altered object: push again from a good copy");
-          }
+          if (n !== e.size || hash.digest("hex") !== e.sha256) throw wrong(e);
           await chmod(tmp, e.mode);
           await rename(tmp, final);
         } catch (err) {

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { ConflictError, IntegrityError, TruncatedError } from "../../../errors.ts";
 import type { Relay } from "../../../../providers/relay/types.ts";
-import { ENVELOPE_BYTES, FORMAT, blobName, checkPrefix, encryptStream, expandKey, manifestName, seal, type Entry, type Manifest } from "./format.ts";
+import { ENVELOPE_BYTES, FORMAT, blobName, checkPrefix, encryptStream, expandKey, manifestName, newPackId, packName, seal, type Entry, type Manifest } from "./format.ts";
 import { bufferStream, chain, listing, loadManifest, manifestSeqs, pool } from "./io.ts";
 import { DEFAULT_EXCLUDES, compileExcludes, walk } from "./walk.ts";
 
@@ -31,12 +31,16 @@ export interface PushOptions {
   onProgress?(p: PushProgress): void;
   /** files hashed and uploaded at once (default 16) */
   concurrency?: number;
+  /** files up to this size go into packs (default 1 MiB; 0: one blob per file) */
+  packFileMax?: number;
+  /** a pack is closed and uploaded once it holds this much (default 16 MiB, at most 64 MiB) */
+  packTarget?: number;
 }
 
 export interface PushResult {
   seq: number;
   manifest: Manifest;
-  /** blobs uploaded by this push */
+  /** objects (blobs and packs) uploaded by this push */
   uploaded: number;
   /** bytes uploaded by this push (as stored: with the envelope when encrypted) */
   bytes: number;
@@ -46,6 +50,9 @@ export interface PushResult {
 
 /** files up to this size are read whole (one read gives a consistent snapshot); larger ones stream */
 const WHOLE_FILE = 8 << 20;
+
+/** where a content lives on the relay */
+type Loc = { pack: string; offset: number } | { pack?: undefined };
 
 export async function pushWorkspace(dir: string, relay: Relay, prefix: string, opts: PushOptions = {}): Promise<PushResult> {
   checkPrefix(prefix);
@@ -63,31 +70,70 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   report();
 
   const stored = (size: number) => size + (key ? ENVELOPE_BYTES : 0);
+  const packFileMax = Math.min(opts.packFileMax ?? 1 << 20, WHOLE_FILE);
+  const packTarget = Math.min(opts.packTarget ?? 16 << 20, 64 << 20);
   const entries: Entry[] = [];
-  const shaOf = new Map<string, { sha256: string; size: number }>();
-  /** blob name -> promise of its upload (dedupes identical contents within one push) */
-  const pending = new Map<string, Promise<void>>();
-  let uploaded = 0;
+  const shaOf = new Map<string, { sha256: string; size: number; loc: Loc }>();
+  const packs: Record<string, number> = Object.create(null) as Record<string, number>;
 
-  const upload = (name: string, size: number, body: () => Readable): Promise<void> => {
+  // Contents the previous manifest holds are reused where they are, if still on the relay whole.
+  const known = new Map<string, Loc>();
+  if (previous) {
+    for (const e of previous.entries) {
+      if (e.kind !== "file" || known.has(e.sha256)) continue;
+      if (e.pack !== undefined) {
+        const size = previous.packs[e.pack]!;
+        if (before.get(packName(prefix, e.pack)) === stored(size)) known.set(e.sha256, { pack: e.pack, offset: e.offset! });
+      } else if (before.get(blobName(prefix, e.sha256, key)) === stored(e.size)) known.set(e.sha256, {});
+    }
+  }
+  const prevPackSize = (id: string) => previous?.packs[id];
+
+  let uploaded = 0;
+  /** blob name -> its upload (dedupes identical large contents within one push) */
+  const pending = new Map<string, Promise<void>>();
+  const uploads = new Set<Promise<void>>();
+  let uploadError: { e: unknown } | undefined;
+  const track = (p: Promise<void>) => {
+    const t = p.then(
+      () => {},
+      (e) => {
+        uploadError ??= { e };
+      },
+    );
+    uploads.add(t);
+    void t.finally(() => uploads.delete(t));
+  };
+  const putObject = async (name: string, size: number, src: Readable) => {
+    try {
+      await relay.put(name, key ? chain(src, encryptStream(key, name)) : src, { signal });
+    } catch (e) {
+      src.destroy();
+      throw e;
+    }
+    uploaded++;
+    progress.uploadedBytes += stored(size);
+    report();
+  };
+  const uploadBlob = (name: string, size: number, body: () => Readable): Promise<void> => {
     if (before.get(name) === stored(size)) return Promise.resolve();
     let p = pending.get(name);
-    if (!p) {
-      p = (async () => {
-        const src = body();
-        try {
-          await relay.put(name, key ? chain(src, encryptStream(key, name)) : src, { signal });
-        } catch (e) {
-          src.destroy();
-          throw e;
-        }
-        uploaded++;
-        progress.uploadedBytes += stored(size);
-        report();
-      })();
-      pending.set(name, p);
-    }
+    if (!p) pending.set(name, (p = putObject(name, size, body())));
     return p;
+  };
+
+  let pack: { id: string; parts: Buffer[]; size: number } | undefined;
+  const packSizes = new Map<string, number>();
+  const closePack = async () => {
+    if (!pack) return;
+    const { id, parts, size } = pack;
+    pack = undefined;
+    // bounded memory: at most 3 closed packs in flight
+    while (uploads.size >= 3) await Promise.race(uploads);
+    const name = packName(prefix, id);
+    const plain = Buffer.concat(parts, size);
+    packSizes.set(id, size);
+    track(putObject(name, size, bufferStream(plain)));
   };
 
   progress.phase = "upload";
@@ -96,28 +142,49 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
     opts.concurrency ?? 16,
     async (f) => {
       if (f.kind !== "file") return;
+      if (uploadError) throw uploadError.e;
       let sha256: string;
       let size: number;
+      let loc: Loc;
       if (f.size <= WHOLE_FILE) {
         const buf = await readFile(f.abs);
         size = buf.length;
         sha256 = createHash("sha256").update(buf).digest("hex");
-        await upload(blobName(prefix, sha256, key), size, () => bufferStream(buf));
+        const have = known.get(sha256);
+        if (have) loc = have;
+        else if (size <= packFileMax) {
+          pack ??= { id: newPackId(), parts: [], size: 0 };
+          loc = { pack: pack.id, offset: pack.size };
+          pack.parts.push(buf);
+          pack.size += size;
+          known.set(sha256, loc);
+          if (pack.size >= packTarget) await closePack();
+        } else {
+          loc = {};
+          await uploadBlob(blobName(prefix, sha256, key), size, () => bufferStream(buf));
+        }
       } else {
         ({ sha256, size } = await hashFile(f.abs, signal));
+        loc = known.get(sha256) ?? {};
         // the second read is checked against the first: a file rewritten meanwhile fails the push
-        await upload(blobName(prefix, sha256, key), size, () => chain(createReadStream(f.abs, { highWaterMark: 1 << 20 }), expectContent(f.path, sha256, size)));
+        if (!known.has(sha256)) await uploadBlob(blobName(prefix, sha256, key), size, () => chain(createReadStream(f.abs, { highWaterMark: 1 << 20 }), expectContent(f.path, sha256, size)));
       }
-      shaOf.set(f.path, { sha256, size });
+      shaOf.set(f.path, { sha256, size, loc });
       progress.done++;
     },
     signal,
   );
+  await closePack();
+  await Promise.all(uploads);
+  if (uploadError) throw uploadError.e;
 
   for (const f of found) {
     if (f.kind === "file") {
       const h = shaOf.get(f.path)!;
-      entries.push({ path: f.path, kind: "file", mode: f.mode, size: h.size, sha256: h.sha256 });
+      if (h.loc.pack !== undefined) {
+        packs[h.loc.pack] = prevPackSize(h.loc.pack) ?? packSizes.get(h.loc.pack)!;
+        entries.push({ path: f.path, kind: "file", mode: f.mode, size: h.size, sha256: h.sha256, pack: h.loc.pack, offset: h.loc.offset });
+      } else entries.push({ path: f.path, kind: "file", mode: f.mode, size: h.size, sha256: h.sha256 });
     } else if (f.kind === "dir") entries.push({ path: f.path, kind: "dir", mode: f.mode });
     else entries.push({ path: f.path, kind: "symlink", target: f.target });
   }
@@ -128,14 +195,14 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   progress.phase = "verify";
   report();
   const after = await listing(relay);
-  for (const e of entries) {
-    if (e.kind !== "file") continue;
-    const name = blobName(prefix, e.sha256, key);
+  const expect = (name: string, want: number, what: string) => {
     const size = after.get(name);
-    if (size !== stored(e.size)) {
-      throw new TruncatedError(`workspace push: blob for ${e.path} is ${size === undefined ? "missing" : `${size} bytes, expected ${stored(e.size)}`} on ${relay.uri}`, "push again; if it persists, check that nothing else deletes objects under this prefix");
+    if (size !== want) {
+      throw new TruncatedError(`workspace push: ${what} is ${size === undefined ? "missing" : `${size} bytes, expected ${want}`} on ${relay.uri}`, "push again; if it persists, check that nothing else deletes objects under this prefix");
     }
-  }
+  };
+  for (const [id, size] of Object.entries(packs)) expect(packName(prefix, id), stored(size), `pack ${id}`);
+  for (const e of entries) if (e.kind === "file" && e.pack === undefined) expect(blobName(prefix, e.sha256, key), stored(e.size), `the blob of ${e.path}`);
 
   progress.phase = "commit";
   report();
@@ -146,7 +213,7 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   if ((await relay.head(object)) !== undefined || manifestSeqs(prefix, after).some((s) => s > parent)) {
     throw new ConflictError(`workspace push: manifest ${seq} of '${prefix}' appeared on ${relay.uri} during the push`, "another writer pushes this workspace: stop it, then push again");
   }
-  const manifest: Manifest = { format: FORMAT, seq, created: new Date().toISOString(), parent, encrypted: key !== undefined, entries, deleted, skipped };
+  const manifest: Manifest = { format: FORMAT, seq, created: new Date().toISOString(), parent, encrypted: key !== undefined, entries, packs, deleted, skipped };
   const json = Buffer.from(JSON.stringify(manifest));
   const body = key ? seal(key, object, json) : json;
   await relay.put(object, bufferStream(body), { signal });
