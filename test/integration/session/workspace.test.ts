@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -173,6 +173,30 @@ for (const kind of ["file", "s3"] as const) {
       });
     }
 
+    t("the stat cache skips unchanged files and still sees a same-size rewrite with its mtime set back", async () => {
+      const { relay } = relayOf(kind);
+      const src = fresh("src");
+      for (let i = 0; i < 10; i++) writeFileSync(join(src, `f${i}`), `content ${i}`);
+      // a push that (by its clock) began well after these files last changed: they may be cached
+      const later = () => Date.now() + 60_000;
+      expect((await pushWorkspace(src, relay, "cache", { now: later })).hashed).toBe(10);
+      const unchanged = await pushWorkspace(src, relay, "cache", { now: later });
+      expect(unchanged.hashed).toBe(0);
+      expect(unchanged.uploaded).toBe(0);
+      const old = statSync(join(src, "f3"));
+      writeFileSync(join(src, "f3"), "CONTENT 3");
+      utimesSync(join(src, "f3"), old.atime, old.mtime);
+      const sneaky = await pushWorkspace(src, relay, "cache", { now: later });
+      expect(sneaky.hashed).toBe(1);
+      expect(sneaky.uploaded).toBe(1);
+      const dst = join(fresh("dst"), "ws");
+      await pullWorkspace(relay, "cache", dst);
+      expect(readFileSync(join(dst, "f3"), "utf8")).toBe("CONTENT 3");
+      // files changed less than 2 s before the previous push began are always read again
+      await pushWorkspace(src, relay, "cache");
+      expect((await pushWorkspace(src, relay, "cache")).hashed).toBe(10);
+    });
+
     t("a deletion propagates and is recorded", async () => {
       const { relay } = relayOf(kind);
       const src = fresh("src");
@@ -316,7 +340,7 @@ for (const kind of ["file", "s3"] as const) {
 
 describe("hostile manifests are refused and nothing is written outside dir", () => {
   const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
-  const base = { format: "devx-workspace/1", seq: 1, created: "2026-01-01T00:00:00Z", parent: 0, encrypted: false, packs: {}, deleted: [], skipped: [] };
+  const base = { format: "devx-workspace/1", seq: 1, created: "2026-01-01T00:00:00Z", scanned: 0, parent: 0, encrypted: false, packs: {}, deleted: [], skipped: [] };
 
   async function attempt(entries: unknown[], blobs: Array<[string, Buffer]> = [], limits?: { maxFileBytes?: number }, packs: Record<string, Buffer> = {}) {
     const { relay } = relayOf("file");

@@ -24,7 +24,7 @@ export const SEQ_DIGITS = 12;
  * request and a source tree is mostly small files.
  */
 export type Entry =
-  | { path: string; kind: "file"; mode: number; size: number; sha256: string; pack?: string; offset?: number }
+  | { path: string; kind: "file"; mode: number; size: number; sha256: string; pack?: string; offset?: number; stamp?: string }
   | { path: string; kind: "dir"; mode: number }
   | { path: string; kind: "symlink"; target: string };
 
@@ -33,6 +33,8 @@ export interface Manifest {
   seq: number;
   /** ISO time of the push */
   created: string;
+  /** ms since the epoch when this push began walking the tree (for the stat cache: see push.ts) */
+  scanned: number;
   /** the seq this push was compared with (0: none) */
   parent: number;
   encrypted: boolean;
@@ -213,6 +215,7 @@ export function validateManifest(raw: unknown, expectSeq: number, limits: Limits
   if (typeof m.parent !== "number" || !Number.isSafeInteger(m.parent) || m.parent < 0 || m.parent >= expectSeq) throw bad("bad parent");
   if (typeof m.created !== "string" || m.created.length > 64) throw bad("bad created time");
   if (typeof m.encrypted !== "boolean") throw bad("bad encrypted flag");
+  if (typeof m.scanned !== "number" || !Number.isFinite(m.scanned)) throw bad("bad scanned time");
   if (!Array.isArray(m.entries)) throw bad("entries is not a list");
   if (m.entries.length > limits.maxEntries) throw bad(`${m.entries.length} entries (limit ${limits.maxEntries})`);
   if (typeof m.packs !== "object" || m.packs === null || Array.isArray(m.packs)) throw bad("packs is not an object");
@@ -250,13 +253,15 @@ export function validateManifest(raw: unknown, expectSeq: number, limits: Limits
         total += x.size;
         if (total > limits.maxTotalBytes) throw bad(`the workspace exceeds ${limits.maxTotalBytes} bytes`);
         if (typeof x.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(x.sha256)) throw bad(`bad sha256 for ${JSON.stringify(path)}`);
+        if (x.stamp !== undefined && (typeof x.stamp !== "string" || x.stamp.length > 128)) throw bad(`bad stamp for ${JSON.stringify(path)}`);
+        const stamp = x.stamp === undefined ? {} : { stamp: x.stamp };
         if (x.pack === undefined && x.offset === undefined) {
-          entries.push({ path, kind: "file", mode: mode(x.mode), size: x.size, sha256: x.sha256 });
+          entries.push({ path, kind: "file", mode: mode(x.mode), size: x.size, sha256: x.sha256, ...stamp });
           break;
         }
         if (typeof x.pack !== "string" || !/^[0-9a-f]{32}$/.test(x.pack) || packs[x.pack] === undefined) throw bad(`${JSON.stringify(path)} is in an unknown pack`);
         if (typeof x.offset !== "number" || !Number.isSafeInteger(x.offset) || x.offset < 0 || x.offset + x.size > packs[x.pack]!) throw bad(`${JSON.stringify(path)} lies outside its pack`);
-        entries.push({ path, kind: "file", mode: mode(x.mode), size: x.size, sha256: x.sha256, pack: x.pack, offset: x.offset });
+        entries.push({ path, kind: "file", mode: mode(x.mode), size: x.size, sha256: x.sha256, pack: x.pack, offset: x.offset, ...stamp });
         break;
       }
       case "symlink":
@@ -279,7 +284,7 @@ export function validateManifest(raw: unknown, expectSeq: number, limits: Limits
     if (typeof o !== "object" || o === null || typeof o.path !== "string" || typeof o.kind !== "string") throw bad("bad skipped entry");
     return { path: o.path.slice(0, 4096), kind: o.kind.slice(0, 32) };
   });
-  return { format: FORMAT, seq: expectSeq, created: m.created, parent: m.parent, encrypted: m.encrypted, entries, packs, deleted, skipped };
+  return { format: FORMAT, seq: expectSeq, created: m.created, scanned: m.scanned, parent: m.parent, encrypted: m.encrypted, entries, packs, deleted, skipped };
 }
 
 function checkPath(v: unknown, bad: (why: string) => Error): string {

@@ -35,6 +35,10 @@ export interface PushOptions {
   packFileMax?: number;
   /** a pack is closed and uploaded once it holds this much (default 16 MiB, at most 64 MiB) */
   packTarget?: number;
+  /** hash every file, ignoring the stat cache of the previous manifest */
+  rehash?: boolean;
+  /** clock for the manifest's `scanned` time (tests) */
+  now?: () => number;
 }
 
 export interface PushResult {
@@ -46,6 +50,8 @@ export interface PushResult {
   bytes: number;
   /** paths of the previous manifest that are gone */
   deleted: number;
+  /** files read and hashed (the others were known unchanged from the stat cache) */
+  hashed: number;
 }
 
 /** files up to this size are read whole (one read gives a consistent snapshot); larger ones stream */
@@ -63,6 +69,7 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   const parent = seqs.at(-1) ?? 0;
   const previous = parent ? await loadManifest(relay, prefix, parent, key, undefined, signal) : undefined;
 
+  const scanned = (opts.now ?? Date.now)();
   const { found, skipped } = await walk(dir, compileExcludes(opts.excludes ?? DEFAULT_EXCLUDES), signal);
   const files = found.filter((f) => f.kind === "file");
   const progress: PushProgress = { phase: "scan", done: 0, files: files.length, uploadedBytes: 0 };
@@ -73,7 +80,7 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   const packFileMax = Math.min(opts.packFileMax ?? 1 << 20, WHOLE_FILE);
   const packTarget = Math.min(opts.packTarget ?? 16 << 20, 64 << 20);
   const entries: Entry[] = [];
-  const shaOf = new Map<string, { sha256: string; size: number; loc: Loc }>();
+  const shaOf = new Map<string, { sha256: string; size: number; loc: Loc; stamp: string }>();
   const packs: Record<string, number> = Object.create(null) as Record<string, number>;
 
   // Contents the previous manifest holds are reused where they are, if still on the relay whole.
@@ -88,8 +95,17 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
     }
   }
   const prevPackSize = (id: string) => previous?.packs[id];
+  // Stat cache: a file whose inode, size, mtime and ctime equal those the previous push recorded,
+  // and whose ctime is well before that push began (so it cannot have changed within one
+  // timestamp tick of being read), has the content recorded then: it is not read again.
+  const cached = new Map<string, { sha256: string; size: number }>();
+  if (previous && !opts.rehash) {
+    for (const e of previous.entries) if (e.kind === "file" && e.stamp !== undefined) cached.set(`${e.path}\0${e.stamp}`, { sha256: e.sha256, size: e.size });
+  }
+  const fromCache = (f: { path: string; stamp: string; ctimeMs: number }) => (previous && f.ctimeMs < previous.scanned - 2000 ? cached.get(`${f.path}\0${f.stamp}`) : undefined);
 
   let uploaded = 0;
+  let hashed = 0;
   /** blob name -> its upload (dedupes identical large contents within one push) */
   const pending = new Map<string, Promise<void>>();
   const uploads = new Set<Promise<void>>();
@@ -146,7 +162,11 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
       let sha256: string;
       let size: number;
       let loc: Loc;
-      if (f.size <= WHOLE_FILE) {
+      const hit = fromCache(f);
+      if (hit && known.has(hit.sha256)) {
+        ({ sha256, size } = hit);
+        loc = known.get(sha256)!;
+      } else if ((hashed++, f.size <= WHOLE_FILE)) {
         const buf = await readFile(f.abs);
         size = buf.length;
         sha256 = createHash("sha256").update(buf).digest("hex");
@@ -169,7 +189,7 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
         // the second read is checked against the first: a file rewritten meanwhile fails the push
         if (!known.has(sha256)) await uploadBlob(blobName(prefix, sha256, key), size, () => chain(createReadStream(f.abs, { highWaterMark: 1 << 20 }), expectContent(f.path, sha256, size)));
       }
-      shaOf.set(f.path, { sha256, size, loc });
+      shaOf.set(f.path, { sha256, size, loc, stamp: f.stamp });
       progress.done++;
     },
     signal,
@@ -183,8 +203,8 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
       const h = shaOf.get(f.path)!;
       if (h.loc.pack !== undefined) {
         packs[h.loc.pack] = prevPackSize(h.loc.pack) ?? packSizes.get(h.loc.pack)!;
-        entries.push({ path: f.path, kind: "file", mode: f.mode, size: h.size, sha256: h.sha256, pack: h.loc.pack, offset: h.loc.offset });
-      } else entries.push({ path: f.path, kind: "file", mode: f.mode, size: h.size, sha256: h.sha256 });
+        entries.push({ path: f.path, kind: "file", mode: f.mode, size: h.size, sha256: h.sha256, pack: h.loc.pack, offset: h.loc.offset, stamp: h.stamp });
+      } else entries.push({ path: f.path, kind: "file", mode: f.mode, size: h.size, sha256: h.sha256, stamp: h.stamp });
     } else if (f.kind === "dir") entries.push({ path: f.path, kind: "dir", mode: f.mode });
     else entries.push({ path: f.path, kind: "symlink", target: f.target });
   }
@@ -213,13 +233,13 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   if ((await relay.head(object)) !== undefined || manifestSeqs(prefix, after).some((s) => s > parent)) {
     throw new ConflictError(`workspace push: manifest ${seq} of '${prefix}' appeared on ${relay.uri} during the push`, "another writer pushes this workspace: stop it, then push again");
   }
-  const manifest: Manifest = { format: FORMAT, seq, created: new Date().toISOString(), parent, encrypted: key !== undefined, entries, packs, deleted, skipped };
+  const manifest: Manifest = { format: FORMAT, seq, created: new Date().toISOString(), scanned, parent, encrypted: key !== undefined, entries, packs, deleted, skipped };
   const json = Buffer.from(JSON.stringify(manifest));
   const body = key ? seal(key, object, json) : json;
   await relay.put(object, bufferStream(body), { signal });
   const check = await relay.head(object);
   if (check?.size !== body.length) throw new TruncatedError(`workspace push: manifest ${seq} reads back as ${check?.size ?? "missing"} bytes, expected ${body.length}`, "push again");
-  return { seq, manifest, uploaded, bytes: progress.uploadedBytes, deleted: deleted.length };
+  return { seq, manifest, uploaded, bytes: progress.uploadedBytes, deleted: deleted.length, hashed };
 }
 
 async function hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {

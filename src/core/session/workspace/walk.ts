@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { UsageError } from "../../../errors.ts";
 
 export type Found =
-  | { path: string; kind: "file"; mode: number; size: number; abs: string }
+  | { path: string; kind: "file"; mode: number; size: number; abs: string; stamp: string; ctimeMs: number }
   | { path: string; kind: "dir"; mode: number }
   | { path: string; kind: "symlink"; target: string };
 
@@ -56,15 +56,18 @@ export async function walk(root: string, excluded: (path: string, isDir: boolean
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
       const abs = join(root, path);
-      const st = await lstat(abs);
+      const st = await lstat(abs, { bigint: true });
       if (st.isDirectory()) {
         if (excluded(path, true)) continue;
-        found.push({ path, kind: "dir", mode: st.mode & 0o7777 });
+        found.push({ path, kind: "dir", mode: Number(st.mode & 0o7777n) });
         await visit(path);
       } else if (excluded(path, false)) {
         continue;
       } else if (st.isFile()) {
-        found.push({ path, kind: "file", mode: st.mode & 0o7777, size: st.size, abs });
+        // what changes whenever the content can have: inode, size, mtime and ctime (ctime cannot
+        // be set back by anyone, so `touch -d` or an rsync -t restore still shows)
+        const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+        found.push({ path, kind: "file", mode: Number(st.mode & 0o7777n), size: Number(st.size), abs, stamp, ctimeMs: Number(st.ctimeNs / 1_000_000n) });
       } else if (st.isSymbolicLink()) {
         found.push({ path, kind: "symlink", target: await readlink(abs) });
       } else {
