@@ -3,7 +3,7 @@
  * file:// relay: byte-exact round trips, incremental pushes, deletions, excludes, encryption that
  * leaves no plaintext in the bucket, a push killed midway, gc, and hostile manifests.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +18,8 @@ import { systemExec } from "../../../src/platform/exec.ts";
 import { startS3Server, type S3Server } from "../../support/s3-server.ts";
 import { testWith } from "../../support/require.ts";
 
+// s3rver on a shared 2-core machine: the encrypted round trip alone can take seconds
+setDefaultTimeout(120_000);
 const hasNode = Bun.which("node") !== null;
 const root = mkdtempSync(join(process.env.DEVX_TEST_ROOT ?? tmpdir(), "devx-ws-"));
 let server: S3Server | undefined;

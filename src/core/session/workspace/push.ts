@@ -215,14 +215,20 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   progress.phase = "verify";
   report();
   const after = await listing(relay);
-  const expect = (name: string, want: number, what: string) => {
-    const size = after.get(name);
+  // A listing may lag behind a PUT that returned (s3rver, some S3-compatible stores): a mismatch is
+  // asked again with HEAD, a few times with a short backoff, before the push is refused.
+  const confirm = async (name: string, want: number, what: string) => {
+    let size = after.get(name);
+    for (let attempt = 0; size !== want && attempt < 4; attempt++) {
+      if (attempt > 0) await Bun.sleep(100 * 2 ** attempt);
+      size = (await relay.head(name))?.size;
+    }
     if (size !== want) {
       throw new TruncatedError(`workspace push: ${what} is ${size === undefined ? "missing" : `${size} bytes, expected ${want}`} on ${relay.uri}`, "push again; if it persists, check that nothing else deletes objects under this prefix");
     }
   };
-  for (const [id, size] of Object.entries(packs)) expect(packName(prefix, id), stored(size), `pack ${id}`);
-  for (const e of entries) if (e.kind === "file" && e.pack === undefined) expect(blobName(prefix, e.sha256, key), stored(e.size), `the blob of ${e.path}`);
+  for (const [id, size] of Object.entries(packs)) await confirm(packName(prefix, id), stored(size), `pack ${id}`);
+  for (const e of entries) if (e.kind === "file" && e.pack === undefined) await confirm(blobName(prefix, e.sha256, key), stored(e.size), `the blob of ${e.path}`);
 
   progress.phase = "commit";
   report();
