@@ -33,7 +33,11 @@ export interface PushOptions {
   concurrency?: number;
   /** files up to this size go into packs (default 1 MiB; 0: one blob per file) */
   packFileMax?: number;
-  /** a pack is closed and uploaded once it holds this much (default 16 MiB, at most 64 MiB) */
+  /**
+   * a pack is closed and uploaded once it holds this much (default 4 MiB, at most 64 MiB): with
+   * files ≤ 1 MiB a pack stays under 5 MiB, one PUT (no multipart upload to create, complete, and
+   * have the store reassemble)
+   */
   packTarget?: number;
   /** hash every file, ignoring the stat cache of the previous manifest */
   rehash?: boolean;
@@ -78,7 +82,7 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
 
   const stored = (size: number) => size + (key ? ENVELOPE_BYTES : 0);
   const packFileMax = Math.min(opts.packFileMax ?? 1 << 20, WHOLE_FILE);
-  const packTarget = Math.min(opts.packTarget ?? 16 << 20, 64 << 20);
+  const packTarget = Math.min(opts.packTarget ?? 4 << 20, 64 << 20);
   const entries: Entry[] = [];
   const shaOf = new Map<string, { sha256: string; size: number; loc: Loc; stamp: string }>();
   const packs: Record<string, number> = Object.create(null) as Record<string, number>;
@@ -144,8 +148,8 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
     if (!pack) return;
     const { id, parts, size } = pack;
     pack = undefined;
-    // bounded memory: at most 3 closed packs in flight
-    while (uploads.size >= 3) await Promise.race(uploads);
+    // bounded memory: at most 4 closed packs in flight
+    while (uploads.size >= 4) await Promise.race(uploads);
     const name = packName(prefix, id);
     const plain = Buffer.concat(parts, size);
     packSizes.set(id, size);
