@@ -13,7 +13,7 @@ import { openRelay, type Relay } from "../../../providers/relay/index.ts";
 import { createCheckpointer, deriveWorkspaceKey, gcWorkspace, pullWorkspace, pushWorkspace } from "../../../src/core/session/workspace/index.ts";
 import { blobName, manifestName, packName } from "../../../src/core/session/workspace/format.ts";
 import { bufferStream } from "../../../src/core/session/workspace/io.ts";
-import { ConflictError, IntegrityError, NetworkError, NotFoundError } from "../../../src/errors.ts";
+import { ConflictError, IntegrityError, NetworkError, NotFoundError, UsageError } from "../../../src/errors.ts";
 import { systemExec } from "../../../src/platform/exec.ts";
 import { startS3Server, type S3Server } from "../../support/s3-server.ts";
 import { testWith } from "../../support/require.ts";
@@ -431,6 +431,12 @@ describe("hostile manifests are refused and nothing is written outside dir", () 
     expect(lstatSync(join(dst, "s")).mode & 0o7777).toBe(0o755);
     expect(readlinkSync(join(dst, "up"))).toBe("../../escaped");
     expect(existsSync(join(root, "escaped"))).toBe(false);
+  });
+
+  test("pushing a directory that does not exist is a NotFoundError", async () => {
+    const { relay } = relayOf("file");
+    await expect(pushWorkspace(join(root, "no-such-dir"), relay, "nx")).rejects.toBeInstanceOf(NotFoundError);
+    await expect(pushWorkspace(root, relay, "bad/prefix")).rejects.toBeInstanceOf(UsageError);
   });
 
   test("pull into a non-empty directory is refused", async () => {

@@ -3,7 +3,7 @@
  */
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { UsageError } from "../../../errors.ts";
+import { NotFoundError, PermissionError, UsageError } from "../../../errors.ts";
 
 export type Found =
   | { path: string; kind: "file"; mode: number; size: number; abs: string; stamp: string; ctimeMs: number }
@@ -75,6 +75,14 @@ export async function walk(root: string, excluded: (path: string, isDir: boolean
       }
     }
   };
-  await visit("");
+  try {
+    await visit("");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = (e as NodeJS.ErrnoException).path ?? root;
+    if (code === "ENOENT" && where === root) throw new NotFoundError(`workspace ${root} does not exist`, "check the session's workspace directory");
+    if (code === "EACCES" || code === "EPERM") throw new PermissionError(`workspace push: cannot read ${where}`, "fix the permissions, or exclude that path");
+    throw e;
+  }
   return { found, skipped };
 }
