@@ -199,6 +199,26 @@ for (const kind of ["file", "s3"] as const) {
       expect((await pushWorkspace(src, relay, "cache")).hashed).toBe(10);
     });
 
+    t("a stale, forged or garbage latest-pointer neither rolls the seq back nor breaks a push", async () => {
+      const { relay } = relayOf(kind);
+      const src = fresh("src");
+      writeFileSync(join(src, "a"), "1");
+      for (let i = 0; i < 3; i++) {
+        writeFileSync(join(src, "a"), `v${i}`);
+        await pushWorkspace(src, relay, "ptr");
+      }
+      const setPointer = (text: string) => relay.put("ptr.latest", bufferStream(Buffer.from(text)));
+      await setPointer(JSON.stringify({ seq: 1 })); // stale: probed forward
+      expect((await pushWorkspace(src, relay, "ptr")).seq).toBe(4);
+      await setPointer(JSON.stringify({ seq: 999 })); // dangling: falls back to a listing
+      expect((await pushWorkspace(src, relay, "ptr")).seq).toBe(5);
+      await setPointer("not json {");
+      expect((await pushWorkspace(src, relay, "ptr")).seq).toBe(6);
+      const dst = join(fresh("dst"), "ws");
+      expect((await pullWorkspace(relay, "ptr", dst, { minSeq: 6 })).seq).toBe(6);
+      expect(readFileSync(join(dst, "a"), "utf8")).toBe("v2");
+    });
+
     t("a deletion propagates and is recorded", async () => {
       const { relay } = relayOf(kind);
       const src = fresh("src");

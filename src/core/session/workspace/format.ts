@@ -66,6 +66,9 @@ export function manifestSeq(prefix: string, object: string): number | undefined 
   return n > 0 && Number.isSafeInteger(n) ? n : undefined;
 }
 
+/** "<prefix>.latest": {"seq": n}, a hint to the newest manifest (see io.ts locateLatest) */
+export const pointerName = (prefix: string): string => `${prefix}.latest`;
+
 export const blobPrefix = (prefix: string): string => `${prefix}.blob-`;
 export const packPrefix = (prefix: string): string => `${prefix}.pack-`;
 /** a pack id is random (it names no content) */

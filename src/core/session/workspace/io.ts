@@ -2,7 +2,7 @@
 import { Readable, type Transform } from "node:stream";
 import { CancelledError, IntegrityError, NotFoundError } from "../../../errors.ts";
 import type { Relay } from "../../../../providers/relay/types.ts";
-import { MAX_MANIFEST_BYTES, badObject, manifestName, manifestSeq, unseal, validateManifest, type Limits, type Manifest, type WorkspaceKey } from "./format.ts";
+import { MAX_MANIFEST_BYTES, badObject, manifestName, pointerName, manifestSeq, unseal, validateManifest, type Limits, type Manifest, type WorkspaceKey } from "./format.ts";
 
 /** A stream of exactly one buffer (also for an empty one). */
 export function bufferStream(buf: Buffer): Readable {
@@ -104,4 +104,27 @@ export function chain(a: Readable, b: Transform): Transform {
   a.on("error", (e) => b.destroy(e));
   b.on("close", () => a.destroy());
   return a.pipe(b);
+}
+
+/**
+ * The latest manifest seq of `prefix`. The pointer object (written after each commit) is a hint:
+ * manifest <pointer> must exist, and newer ones are probed with HEAD until one is missing (seqs are
+ * contiguous from the newest down), so a stale pointer is caught up and a forged or dangling one
+ * falls back to listing the relay. A listing, when one was made, is returned with the seq.
+ */
+export async function locateLatest(relay: Relay, prefix: string, signal?: AbortSignal): Promise<{ seq: number; list?: Listing }> {
+  let hint: number | undefined;
+  try {
+    const raw = JSON.parse((await readObject(relay, pointerName(prefix), 256, signal)).toString("utf8")) as { seq?: unknown };
+    if (typeof raw.seq === "number" && Number.isSafeInteger(raw.seq) && raw.seq > 0) hint = raw.seq;
+  } catch (e) {
+    if (!(e instanceof NotFoundError || e instanceof IntegrityError || e instanceof SyntaxError)) throw e;
+  }
+  if (hint !== undefined && (await relay.head(manifestName(prefix, hint))) !== undefined) {
+    let seq = hint;
+    while ((await relay.head(manifestName(prefix, seq + 1))) !== undefined) seq++;
+    return { seq };
+  }
+  const list = await listing(relay);
+  return { seq: manifestSeqs(prefix, list).at(-1) ?? 0, list };
 }

@@ -9,8 +9,8 @@ import { readFile } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { ConflictError, IntegrityError, TruncatedError } from "../../../errors.ts";
 import type { Relay } from "../../../../providers/relay/types.ts";
-import { ENVELOPE_BYTES, FORMAT, blobName, checkPrefix, encryptStream, expandKey, manifestName, newPackId, packName, seal, type Entry, type Manifest } from "./format.ts";
-import { bufferStream, chain, listing, loadManifest, manifestSeqs, pool } from "./io.ts";
+import { ENVELOPE_BYTES, FORMAT, blobName, checkPrefix, encryptStream, expandKey, manifestName, newPackId, packName, pointerName, seal, type Entry, type Manifest } from "./format.ts";
+import { bufferStream, chain, listing, loadManifest, locateLatest, pool } from "./io.ts";
 import { DEFAULT_EXCLUDES, compileExcludes, walk } from "./walk.ts";
 
 export interface PushProgress {
@@ -68,9 +68,10 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   checkPrefix(prefix);
   const key = expandKey(opts.key);
   const { signal } = opts;
-  const before = await listing(relay);
-  const seqs = manifestSeqs(prefix, before);
-  const parent = seqs.at(-1) ?? 0;
+  // `before` (a listing) exists only when the pointer could not be used; without it, what the
+  // previous manifest references is taken as present: it was verified when that manifest was
+  // committed, and gc never deletes what the newest manifests reference.
+  const { seq: parent, list: before } = await locateLatest(relay, prefix, signal);
   const previous = parent ? await loadManifest(relay, prefix, parent, key, undefined, signal) : undefined;
 
   const scanned = (opts.now ?? Date.now)();
@@ -94,8 +95,8 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
       if (e.kind !== "file" || known.has(e.sha256)) continue;
       if (e.pack !== undefined) {
         const size = previous.packs[e.pack]!;
-        if (before.get(packName(prefix, e.pack)) === stored(size)) known.set(e.sha256, { pack: e.pack, offset: e.offset! });
-      } else if (before.get(blobName(prefix, e.sha256, key)) === stored(e.size)) known.set(e.sha256, {});
+        if (!before || before.get(packName(prefix, e.pack)) === stored(size)) known.set(e.sha256, { pack: e.pack, offset: e.offset! });
+      } else if (!before || before.get(blobName(prefix, e.sha256, key)) === stored(e.size)) known.set(e.sha256, {});
     }
   }
   const prevPackSize = (id: string) => previous?.packs[id];
@@ -110,6 +111,8 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
 
   let uploaded = 0;
   let hashed = 0;
+  /** objects this push uploaded -> their stored size */
+  const fresh = new Map<string, number>();
   /** blob name -> its upload (dedupes identical large contents within one push) */
   const pending = new Map<string, Promise<void>>();
   const uploads = new Set<Promise<void>>();
@@ -132,13 +135,17 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
       throw e;
     }
     uploaded++;
+    fresh.set(name, stored(size));
     progress.uploadedBytes += stored(size);
     report();
   };
   const uploadBlob = (name: string, size: number, body: () => Readable): Promise<void> => {
-    if (before.get(name) === stored(size)) return Promise.resolve();
+    if (before?.get(name) === stored(size)) return Promise.resolve();
     let p = pending.get(name);
-    if (!p) pending.set(name, (p = putObject(name, size, body())));
+    // without a listing, a HEAD finds a blob an earlier (killed) push left: blobs are big enough
+    // for one request to be cheaper than uploading them again
+    const present = async () => !before && (await relay.head(name))?.size === stored(size);
+    if (!p) pending.set(name, (p = present().then((yes) => (yes ? undefined : putObject(name, size, body())))));
     return p;
   };
 
@@ -215,24 +222,25 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   const now = new Set(entries.map((e) => e.path));
   const deleted = previous ? previous.entries.filter((e) => !now.has(e.path)).map((e) => e.path) : [];
 
-  // Verify before the commit point: every blob the manifest will name is on the relay, whole.
+  // Verify before the commit point: every object this push uploaded is on the relay, whole (the
+  // ones it reuses were seen in `before`, or are the previous manifest's). Many are checked with
+  // one listing, few with HEADs.
   progress.phase = "verify";
   report();
-  const after = await listing(relay);
+  const after = fresh.size > 32 ? await listing(relay) : new Map<string, number>();
   // A listing may lag behind a PUT that returned (s3rver, some S3-compatible stores): a mismatch is
   // asked again with HEAD, a few times with a short backoff, before the push is refused.
-  const confirm = async (name: string, want: number, what: string) => {
+  const confirm = async (name: string, want: number) => {
     let size = after.get(name);
     for (let attempt = 0; size !== want && attempt < 4; attempt++) {
-      if (attempt > 0) await Bun.sleep(100 * 2 ** attempt);
+      if (attempt > 1) await Bun.sleep(100 * 2 ** attempt);
       size = (await relay.head(name))?.size;
     }
     if (size !== want) {
-      throw new TruncatedError(`workspace push: ${what} is ${size === undefined ? "missing" : `${size} bytes, expected ${want}`} on ${relay.uri}`, "push again; if it persists, check that nothing else deletes objects under this prefix");
+      throw new TruncatedError(`workspace push: object ${name} is ${size === undefined ? "missing" : `${size} bytes, expected ${want}`} on ${relay.uri}`, "push again; if it persists, check that nothing else deletes objects under this prefix");
     }
   };
-  for (const [id, size] of Object.entries(packs)) await confirm(packName(prefix, id), stored(size), `pack ${id}`);
-  for (const e of entries) if (e.kind === "file" && e.pack === undefined) await confirm(blobName(prefix, e.sha256, key), stored(e.size), `the blob of ${e.path}`);
+  await pool([...fresh], 8, ([name, size]) => confirm(name, size), signal);
 
   progress.phase = "commit";
   report();
@@ -240,7 +248,7 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   const object = manifestName(prefix, seq);
   // Two writers of one prefix must not both think they own seq: the controller serialises pushes,
   // this catches a second writer it does not know about.
-  if ((await relay.head(object)) !== undefined || manifestSeqs(prefix, after).some((s) => s > parent)) {
+  if ((await relay.head(object)) !== undefined) {
     throw new ConflictError(`workspace push: manifest ${seq} of '${prefix}' appeared on ${relay.uri} during the push`, "another writer pushes this workspace: stop it, then push again");
   }
   const manifest: Manifest = { format: FORMAT, seq, created: new Date().toISOString(), scanned, parent, encrypted: key !== undefined, entries, packs, deleted, skipped };
@@ -249,6 +257,8 @@ export async function pushWorkspace(dir: string, relay: Relay, prefix: string, o
   await relay.put(object, bufferStream(body), { signal });
   const check = await relay.head(object);
   if (check?.size !== body.length) throw new TruncatedError(`workspace push: manifest ${seq} reads back as ${check?.size ?? "missing"} bytes, expected ${body.length}`, "push again");
+  // After the commit point, only a hint: a failure here costs the next push one listing.
+  await relay.put(pointerName(prefix), bufferStream(Buffer.from(JSON.stringify({ seq })))).catch(() => {});
   return { seq, manifest, uploaded, bytes: progress.uploadedBytes, deleted: deleted.length, hashed };
 }
 
