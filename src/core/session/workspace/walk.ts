@@ -1,6 +1,7 @@
 /**
  * Walk a workspace directory without following symlinks, applying gitignore-ish excludes.
  */
+import type { BigIntStats } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { NotFoundError, PermissionError, UsageError } from "../../../errors.ts";
@@ -53,10 +54,17 @@ export async function walk(root: string, excluded: (path: string, isDir: boolean
   const visit = async (rel: string): Promise<void> => {
     signal?.throwIfAborted();
     const names = (await readdir(rel ? join(root, rel) : root)).sort();
-    for (const name of names) {
-      const path = rel ? `${rel}/${name}` : name;
+    // one directory's entries are looked at together (sequential lstat costs ~45 µs a file); the
+    // results are taken in name order, so the output is the same as a sequential walk
+    const stats: BigIntStats[] = [];
+    for (let i = 0; i < names.length; i += 256) {
+      stats.push(...(await Promise.all(names.slice(i, i + 256).map((name) => lstat(join(root, rel ? `${rel}/${name}` : name), { bigint: true })))));
+    }
+    const links = await Promise.all(stats.map((st, i) => (st.isSymbolicLink() ? readlink(join(root, rel ? `${rel}/${names[i]}` : names[i]!)) : undefined)));
+    for (let i = 0; i < names.length; i++) {
+      const path = rel ? `${rel}/${names[i]}` : names[i]!;
       const abs = join(root, path);
-      const st = await lstat(abs, { bigint: true });
+      const st = stats[i]!;
       if (st.isDirectory()) {
         if (excluded(path, true)) continue;
         found.push({ path, kind: "dir", mode: Number(st.mode & 0o7777n) });
@@ -69,7 +77,7 @@ export async function walk(root: string, excluded: (path: string, isDir: boolean
         const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
         found.push({ path, kind: "file", mode: Number(st.mode & 0o7777n), size: Number(st.size), abs, stamp, ctimeMs: Number(st.ctimeNs / 1_000_000n) });
       } else if (st.isSymbolicLink()) {
-        found.push({ path, kind: "symlink", target: await readlink(abs) });
+        found.push({ path, kind: "symlink", target: links[i]! });
       } else {
         skipped.push({ path, kind: st.isFIFO() ? "fifo" : st.isSocket() ? "socket" : st.isCharacterDevice() ? "char-device" : st.isBlockDevice() ? "block-device" : "other" });
       }
