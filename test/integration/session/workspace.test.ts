@@ -453,6 +453,40 @@ describe("hostile manifests are refused and nothing is written outside dir", () 
     expect(existsSync(join(root, "escaped"))).toBe(false);
   });
 
+  test("encrypted: a flipped byte in a pack, or a manifest replayed under a newer seq, fails authentication", async () => {
+    const { relay, storage } = relayOf("file");
+    const src = fresh("src");
+    writeFileSync(join(src, "a"), "secret a");
+    const key = deriveWorkspaceKey(randomBytes(32), "tamper");
+    await pushWorkspace(src, relay, "t", { key });
+    const pack = readdirSync(storage).find((n) => n.startsWith("t.pack-"))!;
+    const bytes = readFileSync(join(storage, pack));
+    bytes[bytes.length - 20]! ^= 1;
+    writeFileSync(join(storage, pack), bytes);
+    const outer = fresh("outer");
+    await expect(pullWorkspace(relay, "t", join(outer, "ws"), { key })).rejects.toBeInstanceOf(IntegrityError);
+    expect(readdirSync(outer)).toEqual([]);
+    // manifest 1, copied to the name of manifest 2: its associated data (the name) no longer matches
+    writeFileSync(join(storage, manifestName("t", 2)), readFileSync(join(storage, manifestName("t", 1))));
+    await expect(pullWorkspace(relay, "t", join(outer, "ws"), { key })).rejects.toBeInstanceOf(IntegrityError);
+    expect(readdirSync(outer)).toEqual([]);
+  });
+
+  test("exclude patterns: ** crosses directories, a leading / anchors, negation is refused", async () => {
+    const { compileExcludes } = await import("../../../src/core/session/workspace/walk.ts");
+    const ex = compileExcludes(["**/tmp/*.txt", "/root-only", "*.o", "cache/"]);
+    expect(ex("a/b/tmp/x.txt", false)).toBe(true);
+    expect(ex("tmp/x.txt", false)).toBe(true);
+    expect(ex("tmp/sub/x.txt", false)).toBe(false);
+    expect(ex("root-only", false)).toBe(true);
+    expect(ex("sub/root-only", false)).toBe(false);
+    expect(ex("deep/x.o", false)).toBe(true);
+    expect(ex("x.oo", false)).toBe(false);
+    expect(ex("a/cache", true)).toBe(true);
+    expect(ex("a/cache", false)).toBe(false);
+    expect(() => compileExcludes(["!keep"])).toThrow(UsageError);
+  });
+
   test("pushing a directory that does not exist is a NotFoundError", async () => {
     const { relay } = relayOf("file");
     await expect(pushWorkspace(join(root, "no-such-dir"), relay, "nx")).rejects.toBeInstanceOf(NotFoundError);
