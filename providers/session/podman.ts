@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, lstat, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { NotFoundError, ProviderError } from "../../src/errors.ts";
 import { execCheck, type Exec } from "../../src/platform/exec.ts";
@@ -112,6 +112,8 @@ export class PodmanSessionBackend implements SessionBackend {
     await writeFile(file, secretHex, { mode: 0o600 });
     await chown(file, this.uid, this.uid);
     await chmod(file, 0o600);
+    // a workspace filled from the bucket was written by the control plane: the runner's user owns it
+    await ownTree(await this.workspaceDir(session), this.uid);
     try {
       await this.podman(["start", n.container]);
     } catch (e) {
@@ -194,4 +196,18 @@ export class PodmanSessionBackend implements SessionBackend {
     if (r.code !== 0) throw new NotFoundError(`session ${session} has no sandbox here`, "see `devx session ls`");
     return r.stdout + r.stderr;
   }
+}
+
+/** Give `dir` and everything under it to `uid` (symlinks themselves, never their targets); nothing to do when `dir` is already theirs. */
+async function ownTree(dir: string, uid: number): Promise<void> {
+  if ((await lstat(dir)).uid === uid) return;
+  const walk = async (d: string): Promise<void> => {
+    await lchown(d, uid, uid);
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else await lchown(p, uid, uid);
+    }
+  };
+  await walk(dir);
 }

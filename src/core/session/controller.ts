@@ -22,10 +22,13 @@ import type { SessionStore } from "./store/types.ts";
 export interface WorkspacePersistence {
   /** the workspace lives on in the backend's volume (no bucket): stop removes the sandbox but keeps it */
   readonly keepsWorkspace?: boolean;
-  /** fill `dir` (empty) from the snapshot at `prefix`; false when there is none */
-  pull(prefix: string, dir: string): Promise<boolean>;
+  /**
+   * fill `dir` (empty) from the snapshot at `prefix`; false when there is none. `minSeq`: the
+   * snapshot last pushed, so a stale listing cannot roll the workspace back (then none is an error)
+   */
+  pull(prefix: string, dir: string, opts?: { minSeq?: number }): Promise<boolean>;
   /** push `dir` to `prefix` and verify what landed; throws when it could not be verified */
-  push(prefix: string, dir: string): Promise<{ files: number; bytes: number }>;
+  push(prefix: string, dir: string): Promise<{ files: number; bytes: number; seq?: number }>;
   /** remove the snapshot at `prefix` (a deleted session) */
   remove(prefix: string): Promise<void>;
 }
@@ -95,7 +98,7 @@ export class SessionController {
       egress: req.egress ?? DEFAULTS.egress,
       idleMinutes: req.idleMinutes ?? DEFAULTS.idleMinutes,
       maxHours: req.maxHours ?? DEFAULTS.maxHours,
-      workspace: { prefix: `${this.d.bucketPrefix}/${id}` },
+      workspace: { prefix: `${this.d.bucketPrefix}-${id}` },
       publicPorts: [],
       version: 1,
     };
@@ -118,7 +121,7 @@ export class SessionController {
       try {
         await backend.create(this.spec(cur));
         const dir = await backend.workspaceDir(cur.id);
-        const had = await persistence.pull(cur.workspace.prefix, dir);
+        const had = await persistence.pull(cur.workspace.prefix, dir, { minSeq: cur.workspace.lastPushSeq });
         if (!had && t?.prefix) await persistence.pull(t.prefix, dir);
         // a fresh secret per start: tokens of an earlier run of this session are worthless now
         cur = await this.transition(cur, { secret: randomBytes(32).toString("hex") });
@@ -145,7 +148,7 @@ export class SessionController {
     let cur = r.state === "persist-failed" || r.state === "persisting" ? r : await this.transition(r, { state: "stopping", detail: why });
     await this.d.backend.stop(cur.id);
     cur = await this.transition(cur, { state: "persisting", runner: undefined });
-    let pushed: { files: number; bytes: number };
+    let pushed: { files: number; bytes: number; seq?: number };
     try {
       // with the volume as the only copy there is nothing to push (and a sandbox found without its volume still winds down)
       pushed = this.d.persistence.keepsWorkspace ? { files: 0, bytes: 0 } : await this.d.persistence.push(cur.workspace.prefix, await this.d.backend.workspaceDir(cur.id));
@@ -154,7 +157,7 @@ export class SessionController {
       return this.transition(cur, { state: "persist-failed", detail: `saving the workspace failed: ${messageOf(e)}` });
     }
     await this.d.backend.remove(cur.id, { keepWorkspace: this.d.persistence.keepsWorkspace === true });
-    return this.transition(cur, { state: "stopped", detail: why, workspace: { ...cur.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: pushed.files } });
+    return this.transition(cur, { state: "stopped", detail: why, workspace: { ...cur.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: pushed.files, ...(pushed.seq !== undefined ? { lastPushSeq: pushed.seq } : {}) } });
   }
 
   /** Remove a session for good: its sandbox, workspace snapshot and record. */
@@ -203,7 +206,7 @@ export class SessionController {
   /** A sandbox no record knows (the store was lost, or a create died half-way): saved, recorded as stopped, removed. */
   private async adopt(session: string): Promise<void> {
     const now = this.d.now().toISOString();
-    const prefix = `${this.d.bucketPrefix}/${session}`;
+    const prefix = `${this.d.bucketPrefix}-${session}`;
     const r: SessionRecord = { id: session, owner: "(adopted)", template: "(unknown)", image: "", state: "persisting", detail: "adopted: found without a record", created: now, updated: now, secret: randomBytes(32).toString("hex"), limits: DEFAULTS.limits, egress: DEFAULTS.egress, idleMinutes: DEFAULTS.idleMinutes, maxHours: DEFAULTS.maxHours, workspace: { prefix }, publicPorts: [], version: 1 };
     // only a sandbox that still has no record: one created since the pass began (a create under
     // way on this or another replica) has one now, and is not ours to stop

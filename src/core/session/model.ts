@@ -40,7 +40,7 @@ export interface SessionRecord {
   idleMinutes: number;
   maxHours: number;
   /** the workspace's place in the bucket and what was last pushed */
-  workspace: { prefix: string; lastPush?: string; lastPushFiles?: number };
+  workspace: { prefix: string; lastPush?: string; lastPushFiles?: number; lastPushSeq?: number };
   /** preview ports reachable without a token */
   publicPorts: number[];
   /** optimistic concurrency: bumped on every write (several control planes share a Redis store) */

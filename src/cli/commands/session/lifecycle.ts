@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { arg, defineCommand, flag, number, option, variadicArg } from "../../define.ts";
-import { UsageError } from "../../../errors.ts";
+import { ProviderError, UsageError } from "../../../errors.ts";
 import type { Deps } from "../../deps.ts";
 
 /**
@@ -95,6 +95,10 @@ function transition(verb: "start" | "stop") {
       const { client } = await import("./context.ts");
       const c = await client(deps, opts.server);
       const s = verb === "start" ? await c.start(opts.id) : await c.stop(opts.id);
+      if (s.state === "persist-failed") {
+        // not stopped: its files could not be saved, so its sandbox stays until the retry succeeds
+        throw new ProviderError(`session ${s.id} could not be stopped: ${s.detail ?? "saving its workspace to the bucket failed"}`, "its sandbox and files are kept and the control plane retries the push; `devx session ls` shows when it is stopped");
+      }
       deps.io.out.write(deps.global.json ? JSON.stringify({ session: s }) + "\n" : `session ${s.id} is ${s.state}\n`);
       return 0;
     },
