@@ -262,8 +262,7 @@ async function firstByte(argv: string[]): Promise<number> {
   const r = p.stdout.getReader();
   const { done } = await r.read();
   const t = performance.now() - t0;
-  r.releaseLock();
-  void new Response(p.stdout).text();
+  while (!(await r.read()).done);
   const code = await p.exited;
   if (done || code !== 0) throw new Error(`${argv.join(" ")} failed (${code}): ${await new Response(p.stderr).text()}`);
   return t;
@@ -410,3 +409,5 @@ try {
 } finally {
   await cleanup();
 }
+// the echo server and any socket left open would keep the process alive
+process.exit(process.exitCode ?? 0);
