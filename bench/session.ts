@@ -250,6 +250,12 @@ async function load(clients: Keys[]): Promise<{ rtts: number[]; errors: number }
   return { rtts, errors };
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function vm(pid: number, field: "VmHWM" | "VmRSS"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : NaN;
@@ -385,15 +391,23 @@ async function main(): Promise<void> {
   const before = vm(pid, "VmHWM");
   const bases: Keys[] = [];
   for (let i = 0; i < terms.length; i++) bases.push(new Keys(await openSocket(`ws://127.0.0.1:${echo.port}/`), 1));
+  let own = process.cpuUsage();
   const baseLoad = await load(bases);
+  const baseOwn = process.cpuUsage(own);
   for (const b of bases) b.ws.close();
+  own = process.cpuUsage();
+  const cp0 = cpu(pid);
   const sessLoad = await load(terms);
+  const cpSec = cpu(pid) - cp0;
+  const sessOwn = process.cpuUsage(own);
   const peak = vm(pid, "VmHWM");
   console.log(`3. scale: ${SESSIONS} sessions × ${TERMS} terminals = ${terms.length} sockets, a key every ${INTERVAL_MS} ms each for ${SECONDS} s (sessions up in ${(upMs / 1000).toFixed(1)} s)`);
   console.log(`   bare WebSocket echo, same load   ${baseLoad.rtts.length} keys  p50 ${fmt(pct(baseLoad.rtts, 50))}  p99 ${fmt(pct(baseLoad.rtts, 99))}  max ${fmt(Math.max(...baseLoad.rtts))}  errors ${baseLoad.errors}`);
   console.log(`   session terminals                ${sessLoad.rtts.length} keys  p50 ${fmt(pct(sessLoad.rtts, 50))}  p99 ${fmt(pct(sessLoad.rtts, 99))}  max ${fmt(Math.max(...sessLoad.rtts))}  errors ${sessLoad.errors} (target max ≤ 5 ms)`);
   console.log(`   vs one terminal alone (1)        p50 ${ratio(pct(sessLoad.rtts, 50), sp50)}  p99 ${ratio(pct(sessLoad.rtts, 99), sp99)}; vs the echo under the same load: p50 ${ratio(pct(sessLoad.rtts, 50), pct(baseLoad.rtts, 50))}  p99 ${ratio(pct(sessLoad.rtts, 99), pct(baseLoad.rtts, 99))}`);
   console.log(`   control plane peak RSS (VmHWM)   ${mb(peak)} (target < 300 MB); ${mb(before)} with the ${terms.length} sockets open before typing; RSS now ${mb(vm(pid, "VmRSS"))}`);
+  const sec = (u: NodeJS.CpuUsage) => ((u.user + u.system) / 1e6).toFixed(2);
+  console.log(`   CPU during the ${SECONDS} s of typing: control plane ${cpSec.toFixed(2)} s; this bench (the clients) ${sec(sessOwn)} s, ${sec(baseOwn)} s on the echo`);
   const la2 = loadavg();
   console.log(`\nload average at the end ${la2.map((x) => x.toFixed(2)).join(" ")}`);
   for (const k of terms) k.ws.close();
