@@ -256,6 +256,23 @@ function cpu(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** CPU seconds the sandboxes' cgroups (runner, PTYs, cat) have used so far; NaN where unreadable. */
+function sandboxCpu(ids: string[]): number {
+  let total = 0;
+  for (const id of ids) {
+    const pid = podman(["container", "inspect", "--format", "{{.State.Pid}}", `devx-session-${id}`]).stdout.toString().trim();
+    try {
+      const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n");
+      const v1 = lines.find((l) => /^\d+:[^:]*\bcpuacct\b[^:]*:/.test(l));
+      if (v1) total += Number(readFileSync(`/sys/fs/cgroup/cpuacct${v1.split(":")[2]}/cpuacct.usage`, "utf8")) / 1e9;
+      else total += Number(/usage_usec (\d+)/.exec(readFileSync(`/sys/fs/cgroup${lines.find((l) => l.startsWith("0::"))!.slice(3)}/cpu.stat`, "utf8"))![1]) / 1e6;
+    } catch {
+      return NaN;
+    }
+  }
+  return total;
+}
+
 function vm(pid: number, field: "VmHWM" | "VmRSS"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : NaN;
@@ -397,8 +414,10 @@ async function main(): Promise<void> {
   for (const b of bases) b.ws.close();
   own = process.cpuUsage();
   const cp0 = cpu(pid);
+  const sb0 = sandboxCpu(ids);
   const sessLoad = await load(terms);
   const cpSec = cpu(pid) - cp0;
+  const sbSec = sandboxCpu(ids) - sb0;
   const sessOwn = process.cpuUsage(own);
   const peak = vm(pid, "VmHWM");
   console.log(`3. scale: ${SESSIONS} sessions × ${TERMS} terminals = ${terms.length} sockets, a key every ${INTERVAL_MS} ms each for ${SECONDS} s (sessions up in ${(upMs / 1000).toFixed(1)} s)`);
@@ -407,7 +426,7 @@ async function main(): Promise<void> {
   console.log(`   vs one terminal alone (1)        p50 ${ratio(pct(sessLoad.rtts, 50), sp50)}  p99 ${ratio(pct(sessLoad.rtts, 99), sp99)}; vs the echo under the same load: p50 ${ratio(pct(sessLoad.rtts, 50), pct(baseLoad.rtts, 50))}  p99 ${ratio(pct(sessLoad.rtts, 99), pct(baseLoad.rtts, 99))}`);
   console.log(`   control plane peak RSS (VmHWM)   ${mb(peak)} (target < 300 MB); ${mb(before)} with the ${terms.length} sockets open before typing; RSS now ${mb(vm(pid, "VmRSS"))}`);
   const sec = (u: NodeJS.CpuUsage) => ((u.user + u.system) / 1e6).toFixed(2);
-  console.log(`   CPU during the ${SECONDS} s of typing: control plane ${cpSec.toFixed(2)} s; this bench (the clients) ${sec(sessOwn)} s, ${sec(baseOwn)} s on the echo`);
+  console.log(`   CPU during the ${SECONDS} s of typing: control plane ${cpSec.toFixed(2)} s; the ${SESSIONS} sandboxes ${sbSec.toFixed(2)} s; this bench (the clients) ${sec(sessOwn)} s, ${sec(baseOwn)} s on the echo`);
   const la2 = loadavg();
   console.log(`\nload average at the end ${la2.map((x) => x.toFixed(2)).join(" ")}`);
   for (const k of terms) k.ws.close();
