@@ -41,8 +41,10 @@ export interface ControllerDeps {
   /** this replica's name in leases */
   holder: string;
   now(): Date;
-  /** where workspaces live in the bucket (`<prefix>/<session>`) */
+  /** where workspaces live in the bucket (`<prefix>-<session>`) */
   bucketPrefix: string;
+  /** push a running session's workspace this often (a checkpoint: a crash loses at most this much); unset: only at stop */
+  checkpointEveryMs?: number;
 }
 
 export interface CreateRequest {
@@ -57,6 +59,8 @@ export interface CreateRequest {
 
 export const DEFAULTS = { limits: { cpus: 2, memoryMiB: 2048, pids: 1024 }, egress: true, idleMinutes: 30, maxHours: 12 };
 const LEASE_MS = 10 * 60_000;
+/** how long a request waits for another operation on the same session (a checkpoint, a start) */
+const LEASE_WAIT_MS = 60_000;
 
 export class SessionController {
   constructor(readonly d: ControllerDeps) {}
@@ -116,7 +120,10 @@ export class SessionController {
   /** sandbox, workspace, runner: from creating/stopped/failed to running */
   private async bringUp(r: SessionRecord, t: TemplateRecord | undefined): Promise<SessionRecord> {
     return this.leased(r.id, async () => {
-      let cur = await this.transition(r, { state: "starting", detail: undefined });
+      // as it is now: a checkpoint may have updated it while this waited for the lease
+      const now = (await this.d.store.getSession(r.id)) ?? r;
+      if (now.state === "running") return now;
+      let cur = await this.transition(now, { state: "starting", detail: undefined });
       const { backend, persistence } = this.d;
       try {
         await backend.create(this.spec(cur));
@@ -141,7 +148,11 @@ export class SessionController {
   async stop(id: string, user?: { name: string; admin: boolean }, why = "stopped on request"): Promise<SessionRecord> {
     const r = await this.get(id, user);
     if (r.state === "stopped") return r;
-    return this.leased(id, () => this.persistAndRemove(r, why));
+    return this.leased(id, async () => {
+      // as it is now: a checkpoint may have updated it while this waited for the lease
+      const now = (await this.d.store.getSession(id)) ?? r;
+      return now.state === "stopped" ? now : this.persistAndRemove(now, why);
+    });
   }
 
   private async persistAndRemove(r: SessionRecord, why: string): Promise<SessionRecord> {
@@ -164,7 +175,7 @@ export class SessionController {
   async remove(id: string, user?: { name: string; admin: boolean }): Promise<void> {
     const r = await this.get(id, user);
     await this.leased(id, async () => {
-      await this.transition(r, { state: "deleting" });
+      await this.transition((await this.d.store.getSession(id)) ?? r, { state: "deleting" });
       await this.d.backend.remove(id);
       await this.d.persistence.remove(r.workspace.prefix);
       await this.d.store.deleteSession(id);
@@ -189,17 +200,47 @@ export class SessionController {
     for (const r of records) {
       if (r.state !== "running" && r.state !== "persist-failed" && r.state !== "stopping" && r.state !== "persisting") continue;
       const info = await this.d.backend.inspect(r.id);
-      if (r.state === "running" && info.state === "running") continue;
-      const why = info.exitCode === RUNNER_EXIT.idle ? "stopped: idle" : info.exitCode === RUNNER_EXIT.lifetime ? "stopped: maximum lifetime reached" : info.state === "missing" ? "its sandbox is gone" : `its runner exited (${info.exitCode ?? "?"})`;
-      if (info.state === "missing" && r.state === "running") {
-        await this.leasedIfFree(r.id, async () => this.transition(r, { state: "failed", detail: why, runner: undefined }));
+      if (r.state === "running" && info.state === "running") {
+        if (this.checkpointDue(r)) await this.leasedIfFree(r.id, () => this.checkpoint(r.id));
         continue;
       }
-      await this.leasedIfFree(r.id, async () => this.persistAndRemove((await this.d.store.getSession(r.id)) ?? r, why));
+      const why = info.exitCode === RUNNER_EXIT.idle ? "stopped: idle" : info.exitCode === RUNNER_EXIT.lifetime ? "stopped: maximum lifetime reached" : info.state === "missing" ? "its sandbox is gone" : `its runner exited (${info.exitCode ?? "?"})`;
+      // under the lease, as the record is now: a stop or start may have finished since the listing
+      const winding = (x: SessionRecord | undefined): x is SessionRecord => x !== undefined && (x.state === "running" || x.state === "persist-failed" || x.state === "stopping" || x.state === "persisting");
+      if (info.state === "missing" && r.state === "running") {
+        await this.leasedIfFree(r.id, async () => {
+          const now = await this.d.store.getSession(r.id);
+          if (now?.state === "running") await this.transition(now, { state: "failed", detail: why, runner: undefined });
+        });
+        continue;
+      }
+      await this.leasedIfFree(r.id, async () => {
+        const now = await this.d.store.getSession(r.id);
+        if (winding(now) && (now.state !== "running" || (await this.d.backend.inspect(r.id)).state !== "running")) await this.persistAndRemove(now, why);
+      });
     }
     for (const s of await this.d.backend.list()) {
       if (known.has(s.session)) continue;
       await this.leasedIfFree(s.session, () => this.adopt(s.session));
+    }
+  }
+
+  private checkpointDue(r: SessionRecord): boolean {
+    const every = this.d.checkpointEveryMs;
+    if (!every || this.d.persistence.keepsWorkspace) return false;
+    const since = Date.parse(r.workspace.lastPush ?? r.updated);
+    return this.d.now().getTime() - since >= every;
+  }
+
+  /** Push a running session's workspace (its sandbox keeps running); a failure is reported and retried at the next pass. */
+  private async checkpoint(id: string): Promise<void> {
+    const r = await this.d.store.getSession(id);
+    if (!r || r.state !== "running") return;
+    try {
+      const pushed = await this.d.persistence.push(r.workspace.prefix, await this.d.backend.workspaceDir(id));
+      await this.transition(r, { workspace: { ...r.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: pushed.files, ...(pushed.seq !== undefined ? { lastPushSeq: pushed.seq } : {}) } });
+    } catch (e) {
+      this.d.emit({ type: "warning", message: `session ${id}: checkpoint of its workspace failed (${messageOf(e)}); retried at the next pass` });
     }
   }
 
@@ -230,10 +271,18 @@ export class SessionController {
     return next;
   }
 
-  private async leased<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` holding the session's lease. A request waits up to `waitMs` for a holder to finish (a
+   * checkpoint under way should delay a stop, not fail it); the watch loop passes 0 and skips.
+   */
+  private async leased<T>(id: string, fn: () => Promise<T>, waitMs = LEASE_WAIT_MS): Promise<T> {
     // one holder per operation, not per replica: two requests on one control plane exclude each other too
     const holder = `${this.d.holder}/${randomBytes(6).toString("hex")}`;
-    if (!(await this.d.store.acquireLease(`session:${id}`, holder, LEASE_MS))) throw new ConflictError(`session ${id} is being changed right now`, "try again in a moment");
+    const deadline = Date.now() + waitMs;
+    while (!(await this.d.store.acquireLease(`session:${id}`, holder, LEASE_MS))) {
+      if (Date.now() >= deadline) throw new ConflictError(`session ${id} is being changed right now`, "try again in a moment");
+      await Bun.sleep(100);
+    }
     try {
       return await fn();
     } finally {
@@ -243,7 +292,7 @@ export class SessionController {
 
   private async leasedIfFree(id: string, fn: () => Promise<unknown>): Promise<void> {
     try {
-      await this.leased(id, fn);
+      await this.leased(id, fn, 0);
     } catch (e) {
       if (!(e instanceof ConflictError)) this.d.emit({ type: "warning", message: `session ${id}: ${messageOf(e)}` });
     }

@@ -10,7 +10,8 @@ import { podmanAvailable } from "../../support/images.ts";
  * Workspaces in the team's bucket, through the compiled binary on real podman: a file written in a
  * session survives stop → start because it went to the bucket (the volume is gone in between),
  * nothing readable is left in the bucket (encrypted), and a push that cannot land keeps the sandbox
- * (persist-failed) until the control plane's retry succeeds — no file lost.
+ * (persist-failed) until the control plane's retry succeeds — no file lost. While a session runs,
+ * checkpoints reach the bucket on their own.
  */
 const withPodman = podmanAvailable();
 const required = (part: string) => (process.env.DEVX_TEST_REQUIRE ?? "").split(",").includes(part);
@@ -73,7 +74,7 @@ beforeAll(async () => {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = s.port;
   s.stop(true);
-  serve = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, "--image", image, "--relay", pathToFileURL(relayDir).href, "--workspace-key-file", keyFile, "--watch-interval", "500ms"], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  serve = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, "--image", image, "--relay", pathToFileURL(relayDir).href, "--workspace-key-file", keyFile, "--watch-interval", "500ms", "--checkpoint-interval", "1s"], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   void (async () => {
     const r = serve!.stderr.getReader();
     for (;;) {
@@ -109,6 +110,18 @@ describe.skipIf(!withPodman)("workspaces in the bucket (--relay, encrypted)", ()
     expect((await devx(["session", "create", "--name", S, "--json"])).code).toBe(0);
     const w = await devx(["session", "exec", S, "--", "sh", "-c", `mkdir -p src && echo ${MARKER} > src/note.txt && head -c 300000 /dev/urandom > blob.bin && sha256sum blob.bin > blob.sum && ln -s src/note.txt link`]);
     expect(w.err + `exit ${w.code}`).toEndWith("exit 0");
+    // while it runs, checkpoints reach the bucket: pulled here with the session's key, the file is there
+    const { openRelay } = await import("../../../providers/relay/index.ts");
+    const { deriveWorkspaceKey, pullWorkspace } = await import("../../../src/core/session/workspace/index.ts");
+    const relay = openRelay(pathToFileURL(relayDir).href, { env: {}, exec: (await import("../../../src/platform/exec.ts")).systemExec });
+    const copy = join(home, "checkpoint-copy");
+    await until("a checkpoint holding the file", async () => {
+      rmSync(copy, { recursive: true, force: true });
+      const ok = await pullWorkspace(relay, `sessions-${S}`, copy, { key: deriveWorkspaceKey(readFileSync(keyFile), `sessions-${S}`) }).then(() => existsSync(join(copy, "src/note.txt")), () => false);
+      return ok;
+    });
+    expect(readFileSync(join(copy, "src/note.txt"), "utf8")).toBe(`${MARKER}\n`);
+    expect(await state()).toBe("running");
     expect((await devx(["session", "stop", S])).code).toBe(0);
     expect(await state()).toBe("stopped");
     // the sandbox and its volume are gone: the bucket is the only copy now

@@ -22,6 +22,7 @@ export default defineCommand({
     watchInterval: optionWithDefault("how often sandboxes are checked (idle stops, crashes, orphans)", "10s", { placeholder: "duration" }),
     relay: option("the team's bucket for workspaces: s3://bucket/prefix, gs://bucket/prefix or file:///dir (also DEVX_SESSION_RELAY); without one a workspace lives in its volume only", { placeholder: "uri" }),
     workspaceKeyFile: option("a file of at least 32 secret bytes: workspaces are encrypted in the bucket under keys derived from it (every replica needs the same file)", { placeholder: "path", complete: "files" }),
+    checkpointInterval: optionWithDefault("with --relay: push a running session's workspace this often, so a crash loses at most this much", "10m", { placeholder: "duration" }),
     exclude: list("paths never pushed to the bucket, gitignore-style (default node_modules)", { placeholder: "pattern" }),
   }),
   async run(opts, deps) {
@@ -31,6 +32,8 @@ export default defineCommand({
     const { parseDuration } = await import("../../../config/duration.ts");
     const watchMs = parseDuration(opts.watchInterval);
     if (watchMs === undefined || watchMs < 100) throw new UsageError(`bad --watch-interval "${opts.watchInterval}"`, "use a duration such as 10s");
+    const checkpointMs = parseDuration(opts.checkpointInterval);
+    if (checkpointMs === undefined || checkpointMs < 1000) throw new UsageError(`bad --checkpoint-interval "${opts.checkpointInterval}"`, "use a duration such as 10m (at least 1s)");
     if (opts.image !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/.test(opts.image)) throw new UsageError(`bad --image "${opts.image}"`, "an image reference such as localhost/devx-session:abc123");
     const relayUri = opts.relay ?? deps.env.DEVX_SESSION_RELAY;
     if (opts.dryRun) {
@@ -73,6 +76,7 @@ export default defineCommand({
       holder: `${hostname()}:${process.pid}`,
       now: () => new Date(),
       bucketPrefix: "sessions",
+      checkpointEveryMs: relayUri ? checkpointMs : undefined,
     });
     let cp: ReturnType<typeof startControlPlane>;
     try {
