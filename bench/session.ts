@@ -31,6 +31,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureBinary } from "../test/support/binary.ts";
 import { FRAME, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, encodeFrame } from "../src/session/protocol/index.ts";
+import { sessionImage, startServe } from "../test/support/session-serve.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -321,36 +322,15 @@ for (const sig of ["SIGINT", "SIGTERM"] as const)
 
 async function main(): Promise<void> {
   const bin = ensureBinary();
-  const { ensureBase, BASE_IMAGE } = await import("../scripts/build-test-images.ts");
-  const { buildSessionImage } = await import("../scripts/build-session-image.ts");
-  await ensureBase();
-  const image = buildSessionImage({ base: BASE_IMAGE, binary: bin });
+  const image = await sessionImage(bin);
 
   const tok = await devx(bin, ["session", "token", "create", "--owner", "bench", "--store", "sqlite", "--json"]);
   if (tok.code !== 0) throw new Error(`token create: ${tok.err}`);
   apiToken = (JSON.parse(tok.out) as { token: string }).token;
 
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  serve = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, "--store", "sqlite", "--image", image], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  void (async () => {
-    const r = serve!.stderr.getReader();
-    for (;;) {
-      const { value, done } = await r.read();
-      if (done) return;
-      serveLog.push(new TextDecoder().decode(value));
-    }
-  })();
-  const reader = serve.stdout.getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`devx session serve exited (${await serve.exited}): ${serveLog.join("")}`);
-    line += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  base = (JSON.parse(line.split("\n")[0]!) as { url: string }).url;
+  const started = await startServe(bin, ["--store", "sqlite", "--image", image], env(), serveLog);
+  serve = started.proc;
+  base = started.url;
   const pid = serve.pid;
 
   const la = loadavg();

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ensureBinary } from "../../support/binary.ts";
 import { podmanAvailable } from "../../support/images.ts";
+import { sessionImage, startServe } from "../../support/session-serve.ts";
 
 /**
  * Workspaces in the team's bucket, through the compiled binary on real podman: a file written in a
@@ -62,35 +63,15 @@ beforeAll(async () => {
     return;
   }
   bin = ensureBinary();
-  const { ensureBase, BASE_IMAGE } = await import("../../../scripts/build-test-images.ts");
-  const { buildSessionImage } = await import("../../../scripts/build-session-image.ts");
-  await ensureBase();
-  const image = buildSessionImage({ base: BASE_IMAGE, binary: bin });
+  const image = await sessionImage(bin);
   mkdirSync(relayDir);
   writeFileSync(keyFile, Buffer.alloc(32, 7), { mode: 0o600 });
   const t = Bun.spawnSync([bin, "session", "token", "create", "--owner", "alice", "--json"], { env: env(), stdout: "pipe", stderr: "pipe" });
   if (t.exitCode !== 0) throw new Error(t.stderr.toString());
   token = (JSON.parse(t.stdout.toString()) as { token: string }).token;
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  serve = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, "--image", image, "--relay", pathToFileURL(relayDir).href, "--workspace-key-file", keyFile, "--watch-interval", "500ms", "--checkpoint-interval", "1s"], { env: env(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  void (async () => {
-    const r = serve!.stderr.getReader();
-    for (;;) {
-      const { value, done } = await r.read();
-      if (done) return;
-      log.push(new TextDecoder().decode(value));
-    }
-  })();
-  const reader = serve.stdout.getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve exited: ${log.join("")}`);
-    line += new TextDecoder().decode(value);
-  }
-  base = (JSON.parse(line.split("\n")[0]!) as { url: string }).url;
+  const started = await startServe(bin, ["--image", image, "--relay", pathToFileURL(relayDir).href, "--workspace-key-file", keyFile, "--watch-interval", "500ms", "--checkpoint-interval", "1s"], env(), log);
+  serve = started.proc;
+  base = started.url;
 }, 600_000);
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../../support/binary.ts";
 import { podmanAvailable } from "../../support/images.ts";
+import { sessionImage, startServe as startServeBinary } from "../../support/session-serve.ts";
 import { required } from "../../support/require.ts";
 import { redisAvailable, startRedis, type RedisServer } from "../../support/redis-server.ts";
 import { FRAME } from "../../../src/session/protocol/index.ts";
@@ -70,31 +71,7 @@ const labelled = (id: string) => ({
 });
 
 /** `devx session serve` on a free port; resolves with its ready line once it listens. */
-async function startServe(args: string[], log: string[] = serveLog, over: Record<string, string> = {}): Promise<{ proc: import("bun").Subprocess<"ignore", "pipe", "pipe">; url: string; store: string; plane: string }> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  const proc = Bun.spawn([bin, "session", "serve", "--listen", `127.0.0.1:${port}`, ...args], { env: { ...env(), ...over }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  void (async () => {
-    const r = proc.stderr.getReader();
-    for (;;) {
-      const { value, done } = await r.read();
-      if (done) return;
-      log.push(new TextDecoder().decode(value));
-    }
-  })();
-  const reader = proc.stdout.getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`devx session serve exited (${await proc.exited}): ${log.join("")}`);
-    line += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const ready = JSON.parse(line.split("\n")[0]!) as { ready: boolean; url: string; store: string; plane: string };
-  expect(ready.ready).toBe(true);
-  return { proc, url: ready.url, store: ready.store, plane: ready.plane };
-}
+const startServe = (args: string[], log: string[] = serveLog, over: Record<string, string> = {}) => startServeBinary(bin, args, { ...env(), ...over }, log);
 
 beforeAll(async () => {
   if (!withPodman) {
@@ -102,10 +79,7 @@ beforeAll(async () => {
     return;
   }
   bin = ensureBinary();
-  const { ensureBase, BASE_IMAGE } = await import("../../../scripts/build-test-images.ts");
-  const { buildSessionImage } = await import("../../../scripts/build-session-image.ts");
-  await ensureBase();
-  image = buildSessionImage({ base: BASE_IMAGE, binary: bin });
+  image = await sessionImage(bin);
   for (const who of ["alice", "bob"]) tokens[who] = (await newToken(who)).token;
   const reader = await newToken("carol", ["--scope", "sessions:read"]);
   tokens.reader = reader.token;
