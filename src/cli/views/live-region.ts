@@ -22,9 +22,13 @@ export function liveRegion(out: { write(s: string): void; isTTY: boolean }): { s
   };
 }
 
-/** Rows under a header, columns padded to their widest cell, two spaces apart. */
-export function columns(header: string[], rows: string[][]): string {
+/**
+ * Rows under a header, columns padded to their widest cell, two spaces apart. `paint` may colour a
+ * body cell after padding (widths are measured on the plain text).
+ */
+export function columns(header: string[], rows: string[][], paint?: (padded: string, row: string[], col: number) => string): string {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-  return all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+  const line = (r: string[], body: boolean) => r.map((c, i) => (body && paint ? paint(c.padEnd(widths[i]!), r, i) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(header, false), ...rows.map((r) => line(r, true))].join("\n") + "\n";
 }

@@ -1,6 +1,7 @@
 import { formatDuration } from "../../events/format.ts";
 import type { NodeStatus } from "../../core/up/supervisor.ts";
 import { painter } from "../../text/style.ts";
+import { columns } from "./live-region.ts";
 
 const STATE_COLOR: Record<string, string> = { healthy: "32", running: "32", completed: "90", starting: "36", pending: "90", restarting: "33", unhealthy: "31", failed: "31", stopping: "33", stopped: "90" };
 
@@ -18,8 +19,5 @@ export function statusTable(nodes: NodeStatus[], color = false): string {
     n.dependsOn.map((d) => d.name).join(",") || "-",
   ]);
   const head = ["NAME", "RUNTIME", "STATE", "HEALTH", "PORT", "RESTARTS", "UPTIME", "DEPENDS ON"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[], colorState: boolean) =>
-    r.map((cell, i) => (i === 2 && colorState ? c(STATE_COLOR[cell], cell.padEnd(widths[i]!)) : cell.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [line(head, false), ...rows.map((r) => line(r, true))].join("\n") + "\n";
+  return columns(head, rows, (padded, row, col) => (col === 2 ? c(STATE_COLOR[row[2]!], padded) : padded));
 }

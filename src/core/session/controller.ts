@@ -57,6 +57,9 @@ export interface CreateRequest {
   maxHours?: number;
 }
 
+/** states the watch loop looks after: a sandbox that is (or was) running and not yet wound down */
+const winding = (x: SessionRecord | undefined): x is SessionRecord => x !== undefined && (x.state === "running" || x.state === "persist-failed" || x.state === "stopping" || x.state === "persisting");
+
 export const DEFAULTS = { limits: { cpus: 2, memoryMiB: 2048, pids: 1024 }, egress: true, idleMinutes: 30, maxHours: 12 };
 const LEASE_MS = 10 * 60_000;
 /** how long a request waits for another operation on the same session (a checkpoint, a start) */
@@ -168,7 +171,7 @@ export class SessionController {
       return this.transition(cur, { state: "persist-failed", detail: `saving the workspace failed: ${messageOf(e)}` });
     }
     await this.d.backend.remove(cur.id, { keepWorkspace: this.d.persistence.keepsWorkspace === true });
-    return this.transition(cur, { state: "stopped", detail: why, workspace: { ...cur.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: pushed.files, ...(pushed.seq !== undefined ? { lastPushSeq: pushed.seq } : {}) } });
+    return this.transition(cur, { state: "stopped", detail: why, workspace: this.pushed(cur, pushed) });
   }
 
   /** Remove a session for good: its sandbox, workspace snapshot and record. */
@@ -198,7 +201,7 @@ export class SessionController {
     const records = await this.d.store.listSessions();
     const known = new Set(records.map((r) => r.id));
     for (const r of records) {
-      if (r.state !== "running" && r.state !== "persist-failed" && r.state !== "stopping" && r.state !== "persisting") continue;
+      if (!winding(r)) continue;
       const info = await this.d.backend.inspect(r.id);
       if (r.state === "running" && info.state === "running") {
         if (this.checkpointDue(r)) await this.leasedIfFree(r.id, () => this.checkpoint(r.id));
@@ -206,7 +209,6 @@ export class SessionController {
       }
       const why = info.exitCode === RUNNER_EXIT.idle ? "stopped: idle" : info.exitCode === RUNNER_EXIT.lifetime ? "stopped: maximum lifetime reached" : info.state === "missing" ? "its sandbox is gone" : `its runner exited (${info.exitCode ?? "?"})`;
       // under the lease, as the record is now: a stop or start may have finished since the listing
-      const winding = (x: SessionRecord | undefined): x is SessionRecord => x !== undefined && (x.state === "running" || x.state === "persist-failed" || x.state === "stopping" || x.state === "persisting");
       if (info.state === "missing" && r.state === "running") {
         await this.leasedIfFree(r.id, async () => {
           const now = await this.d.store.getSession(r.id);
@@ -225,6 +227,11 @@ export class SessionController {
     }
   }
 
+  /** The record's workspace after a verified push (what start's pull must not fall behind). */
+  private pushed(r: SessionRecord, p: { files: number; seq?: number }): SessionRecord["workspace"] {
+    return { ...r.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: p.files, ...(p.seq !== undefined ? { lastPushSeq: p.seq } : {}) };
+  }
+
   private checkpointDue(r: SessionRecord): boolean {
     const every = this.d.checkpointEveryMs;
     if (!every || this.d.persistence.keepsWorkspace) return false;
@@ -238,7 +245,7 @@ export class SessionController {
     if (!r || r.state !== "running") return;
     try {
       const pushed = await this.d.persistence.push(r.workspace.prefix, await this.d.backend.workspaceDir(id));
-      await this.transition(r, { workspace: { ...r.workspace, lastPush: this.d.now().toISOString(), lastPushFiles: pushed.files, ...(pushed.seq !== undefined ? { lastPushSeq: pushed.seq } : {}) } });
+      await this.transition(r, { workspace: this.pushed(r, pushed) });
     } catch (e) {
       this.d.emit({ type: "warning", message: `session ${id}: checkpoint of its workspace failed (${messageOf(e)}); retried at the next pass` });
     }
