@@ -1,3 +1,4 @@
+import * as v from "valibot";
 import { ConflictError, DevxError, NetworkError, NotFoundError, PermissionError, ProviderError, UsageError } from "../../errors.ts";
 import { FRAME, RUNNER_FRAME_KINDS, decodeFrame, encodeFrame } from "../../session/protocol/frames.ts";
 import { SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from "../../session/protocol/version.ts";
@@ -21,6 +22,39 @@ export interface SessionView {
   egress: boolean;
   idleMinutes: number;
   maxHours: number;
+}
+
+/** One line of text from the peer: bounded, and no control characters (no terminal escapes reach the user's terminal). */
+const line = (max: number) => v.pipe(v.string(), v.maxLength(max), v.regex(/^[^\x00-\x1f\x7f]*$/, "control characters"));
+const count = v.pipe(v.number(), v.finite());
+/**
+ * A session as the control plane answers it, checked before anything is printed or used: a
+ * control plane is a network peer. Fields this client does not know are kept (for --json).
+ */
+const sessionViewSchema = v.looseObject({
+  id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{2,40}$/, "a session id")),
+  owner: line(200),
+  template: line(200),
+  image: line(300),
+  state: line(40),
+  // several lines allowed (an error's text), still no escapes
+  detail: v.optional(v.pipe(v.string(), v.maxLength(4000), v.regex(/^[^\x00-\x08\x0b-\x1f\x7f]*$/, "control characters"))),
+  created: line(40),
+  updated: line(40),
+  running: v.boolean(),
+  limits: v.looseObject({ cpus: count, memoryMiB: count, pids: count }),
+  egress: v.boolean(),
+  idleMinutes: count,
+  maxHours: count,
+});
+
+function checked(base: string, answer: unknown, key: "session" | "sessions"): unknown {
+  const r = v.safeParse(v.object({ [key]: key === "session" ? sessionViewSchema : v.pipe(v.array(sessionViewSchema), v.maxLength(10_000)) }), answer);
+  if (!r.success) {
+    const issue = r.issues[0];
+    throw new ProviderError(`the control plane's answer is not a valid ${key === "session" ? "session" : "session list"} (${v.getDotPath(issue) ?? key}: ${issue.message})`, `is ${base} a devx control plane of this version?`);
+  }
+  return (r.output as Record<string, unknown>)[key];
 }
 
 export interface CreateBody {
@@ -93,13 +127,19 @@ export class ControlPlaneClient {
     throw new Cls(`control plane: ${String(err.message ?? res.statusText).slice(0, 500)}`, hint);
   }
 
-  list = () => this.call<{ sessions: SessionView[] }>("GET", "/sessions").then((r) => r.sessions);
-  get = (id: string) => this.call<{ session: SessionView }>("GET", `/sessions/${id}`).then((r) => r.session);
-  create = (b: CreateBody) => this.call<{ session: SessionView }>("POST", "/sessions", b).then((r) => r.session);
-  start = (id: string) => this.call<{ session: SessionView }>("POST", `/sessions/${id}/start`).then((r) => r.session);
-  stop = (id: string) => this.call<{ session: SessionView }>("POST", `/sessions/${id}/stop`).then((r) => r.session);
+  list = async () => checked(this.base, await this.call<unknown>("GET", "/sessions"), "sessions") as SessionView[];
+  get = async (id: string) => this.session("GET", `/sessions/${id}`);
+  create = async (b: CreateBody) => this.session("POST", "/sessions", b);
+  start = async (id: string) => this.session("POST", `/sessions/${id}/start`);
+  stop = async (id: string) => this.session("POST", `/sessions/${id}/stop`);
+  private session = async (method: string, path: string, body?: unknown) => checked(this.base, await this.call<unknown>(method, path, body), "session") as SessionView;
   remove = (id: string) => this.call<void>("DELETE", `/sessions/${id}`);
-  runnerToken = (id: string, scopes: string[]) => this.call<{ token: string; socket: string }>("POST", `/sessions/${id}/tokens`, { scopes }).then((r) => r.token);
+  runnerToken = async (id: string, scopes: string[]) => {
+    const r = await this.call<{ token?: unknown }>("POST", `/sessions/${id}/tokens`, { scopes });
+    // it travels in a WebSocket subprotocol header: token characters only
+    if (typeof r?.token !== "string" || !/^[A-Za-z0-9._~-]{16,4096}$/.test(r.token)) throw new ProviderError("the control plane's answer holds no valid runner token", `is ${this.base} a devx control plane of this version?`);
+    return r.token;
+  };
 
   /** The session socket through the control plane, opened with a runner token. */
   openSocket(id: string, runnerToken: string): Promise<WebSocket> {
